@@ -1,0 +1,631 @@
+//! Stage "aggregate": per distribution, per minute of request time (UTC, truncated), per dimension
+//! set, the sums and exact latency distributions of one file's records.
+//!
+//! Dimension values are interned per key, so the hot path neither allocates nor copies. At the
+//! end of the file the cardinality guard keeps the busiest values of each key and folds the rest
+//! into [`OTHER_VALUE`]; the result is sorted, so the same file and configuration always give the
+//! same [`FileAggregate`], whatever the order of its records.
+
+use crate::catalogue::Metric;
+use crate::config::{
+    DIMENSION_KEY_COUNT, DimensionKey, MAX_KEYS_PER_SET, MetricsConfig, OTHER_VALUE,
+};
+use crate::parse::{Field, Record};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
+
+/// CloudWatch accepts datapoints up to two weeks old ...
+pub const MAX_AGE_MS: i64 = 14 * 86_400_000;
+/// ... and up to two hours in the future.
+pub const MAX_FUTURE_MS: i64 = 2 * 3_600_000;
+/// Margin kept inside the two-week limit, so that a datum accepted here is still accepted by the
+/// time it is sent.
+pub const AGE_MARGIN_MS: i64 = 10 * 60_000;
+
+/// The window of request times that can still be published at `now_ms`.
+pub fn publishable_window(now_ms: i64) -> (i64, i64) {
+    (now_ms - MAX_AGE_MS + AGE_MARGIN_MS, now_ms + MAX_FUTURE_MS)
+}
+
+/// Index of each result-type counter in [`Cell::results`], in catalogue order.
+const RESULT_METRICS: [Metric; 9] = [
+    Metric::Hit,
+    Metric::RefreshHit,
+    Metric::Miss,
+    Metric::Error,
+    Metric::Redirect,
+    Metric::LimitExceeded,
+    Metric::CapacityExceeded,
+    Metric::LambdaExecutionError,
+    Metric::OtherResult,
+];
+
+/// Status classes in [`Cell::statuses`], in catalogue order.
+const STATUS_METRICS: [Metric; 5] = [
+    Metric::Status2xx,
+    Metric::Status3xx,
+    Metric::Status4xx,
+    Metric::Status5xx,
+    Metric::Status000,
+];
+
+/// Latency distributions in [`Cell::latency`], in catalogue order.
+pub const LATENCY_METRICS: [Metric; 4] = [
+    Metric::TimeTaken,
+    Metric::TimeToFirstByte,
+    Metric::OriginFirstByteLatency,
+    Metric::OriginLastByteLatency,
+];
+
+#[inline]
+fn result_index(v: &[u8]) -> Option<usize> {
+    Some(match v {
+        b"" => return None,
+        b"Hit" => 0,
+        b"RefreshHit" => 1,
+        b"Miss" => 2,
+        b"Error" => 3,
+        b"Redirect" => 4,
+        b"LimitExceeded" => 5,
+        b"CapacityExceeded" => 6,
+        b"LambdaExecutionError" => 7,
+        _ => 8,
+    })
+}
+
+#[inline]
+fn status_index(status: Option<u16>) -> Option<usize> {
+    match status? {
+        0 => Some(4),
+        200..=299 => Some(0),
+        300..=399 => Some(1),
+        400..=499 => Some(2),
+        500..=599 => Some(3),
+        _ => None,
+    }
+}
+
+/// An exact distribution of millisecond values: value → count.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Histogram(FxHashMap<u32, u64>);
+
+impl Histogram {
+    /// Adds `count` samples of `ms`.
+    #[inline]
+    pub fn add(&mut self, ms: u32, count: u64) {
+        *self.0.entry(ms).or_insert(0) += count;
+    }
+
+    /// Adds every sample of another histogram.
+    pub fn merge(&mut self, other: &Histogram) {
+        for (&v, &c) in &other.0 {
+            self.add(v, c);
+        }
+    }
+
+    /// (value, count) pairs sorted by value.
+    pub fn sorted(&self) -> Vec<(u32, u64)> {
+        let mut v: Vec<(u32, u64)> = self.0.iter().map(|(&v, &c)| (v, c)).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Number of samples.
+    pub fn count(&self) -> u64 {
+        self.0.values().sum()
+    }
+
+    /// Whether there is no sample.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The nearest-rank percentile `p` (0 to 100) of the samples.
+    pub fn percentile(&self, p: f64) -> Option<u32> {
+        let sorted = self.sorted();
+        let total: u64 = sorted.iter().map(|(_, c)| c).sum();
+        if total == 0 {
+            return None;
+        }
+        let rank = ((p / 100.0) * total as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (v, c) in sorted {
+            seen += c;
+            if seen >= rank {
+                return Some(v);
+            }
+        }
+        None
+    }
+}
+
+/// The aggregates of one (minute, dimension values) cell.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cell {
+    /// Accepted records.
+    pub requests: u64,
+    /// Sum of sc-bytes.
+    pub bytes_downloaded: u64,
+    /// Sum of cs-bytes.
+    pub bytes_uploaded: u64,
+    /// Counts per result type, in the order of the catalogue (Hit ... OtherResult).
+    pub results: [u64; 9],
+    /// Counts per status class (2xx, 3xx, 4xx, 5xx, 000).
+    pub statuses: [u64; 5],
+    /// TimeTaken, TimeToFirstByte, OriginFirstByteLatency, OriginLastByteLatency.
+    pub latency: [Histogram; 4],
+}
+
+impl Cell {
+    #[inline]
+    fn add(&mut self, r: &Record<'_>) {
+        self.requests += 1;
+        self.bytes_downloaded += r.sc_bytes;
+        self.bytes_uploaded += r.cs_bytes;
+        if let Some(i) = result_index(r.field(Field::XEdgeResultType)) {
+            self.results[i] += 1;
+        }
+        if let Some(i) = status_index(r.sc_status) {
+            self.statuses[i] += 1;
+        }
+        let lat = [
+            r.time_taken_ms,
+            r.time_to_first_byte_ms,
+            r.origin_fbl_ms,
+            r.origin_lbl_ms,
+        ];
+        for (h, v) in self.latency.iter_mut().zip(lat) {
+            if let Some(ms) = v {
+                h.add(ms, 1);
+            }
+        }
+    }
+
+    /// Adds another cell's aggregates.
+    pub fn merge(&mut self, o: &Cell) {
+        self.requests += o.requests;
+        self.bytes_downloaded += o.bytes_downloaded;
+        self.bytes_uploaded += o.bytes_uploaded;
+        for (a, b) in self.results.iter_mut().zip(o.results) {
+            *a += b;
+        }
+        for (a, b) in self.statuses.iter_mut().zip(o.statuses) {
+            *a += b;
+        }
+        for (a, b) in self.latency.iter_mut().zip(&o.latency) {
+            a.merge(b);
+        }
+    }
+
+    /// The summed value of a [`crate::catalogue::Kind::Sum`] metric.
+    pub fn sum(&self, m: Metric) -> u64 {
+        match m {
+            Metric::Requests => self.requests,
+            Metric::BytesDownloaded => self.bytes_downloaded,
+            Metric::BytesUploaded => self.bytes_uploaded,
+            _ => {
+                if let Some(i) = RESULT_METRICS.iter().position(|&x| x == m) {
+                    self.results[i]
+                } else if let Some(i) = STATUS_METRICS.iter().position(|&x| x == m) {
+                    self.statuses[i]
+                } else {
+                    0
+                }
+            }
+        }
+    }
+
+    /// The distribution of a latency metric.
+    pub fn histogram(&self, m: Metric) -> Option<&Histogram> {
+        LATENCY_METRICS
+            .iter()
+            .position(|&x| x == m)
+            .map(|i| &self.latency[i])
+    }
+}
+
+#[derive(Debug, Default)]
+struct Interner {
+    ids: FxHashMap<Box<[u8]>, u32>,
+    values: Vec<Box<[u8]>>,
+    requests: Vec<u64>,
+}
+
+impl Interner {
+    #[inline]
+    fn intern(&mut self, v: &[u8]) -> u32 {
+        let v: &[u8] = if v.is_empty() { b"-" } else { v };
+        let id = match self.ids.get(v) {
+            Some(&id) => id,
+            None => {
+                let id = self.values.len() as u32;
+                self.ids.insert(v.into(), id);
+                self.values.push(v.into());
+                self.requests.push(0);
+                id
+            }
+        };
+        self.requests[id as usize] += 1;
+        id
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct CellKey {
+    minute: i64,
+    set: u32,
+    values: [u32; MAX_KEYS_PER_SET],
+}
+
+/// One output row: a dimension set's values for one minute, with its aggregates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AggregateRow {
+    /// Index of the dimension set in the configuration.
+    pub set: usize,
+    /// Dimension name/value pairs, in the set's order.
+    pub dimensions: Vec<(DimensionKey, String)>,
+    /// Start of the minute, epoch milliseconds.
+    pub minute_ms: i64,
+    /// The aggregates.
+    pub cell: Cell,
+}
+
+/// The whole-file view used for summaries: totals over every minute.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// All accepted, publishable records of the file.
+    pub cell: Cell,
+    /// Earliest and latest request minute seen, epoch milliseconds.
+    pub first_minute_ms: Option<i64>,
+    pub last_minute_ms: Option<i64>,
+}
+
+/// Everything one file contributes, ready to become datums.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileAggregate {
+    /// The distribution the file belongs to.
+    pub distribution_id: String,
+    /// Rows sorted by (dimension set, dimension values, minute).
+    pub rows: Vec<AggregateRow>,
+    /// Totals over the file.
+    pub totals: Totals,
+    /// Records outside the publishable window (older than 14 days, more than 2 h ahead).
+    pub skipped_stale: u64,
+    /// Dimension values folded into `Other` by the cardinality guard.
+    pub folded_values: u64,
+}
+
+/// Aggregates the records of one file. Feed it with [`Aggregator::add`], then [`finish`].
+///
+/// [`finish`]: Aggregator::finish
+#[derive(Debug)]
+pub struct Aggregator<'c> {
+    config: &'c MetricsConfig,
+    distribution_id: String,
+    window: (i64, i64),
+    /// Keys used by any set, with the field each reads.
+    used: Vec<(DimensionKey, Field)>,
+    interners: Vec<Interner>,
+    cells: FxHashMap<CellKey, u32>,
+    rows: Vec<Cell>,
+    keys: Vec<CellKey>,
+    last: Vec<Option<(CellKey, u32)>>,
+    totals: Totals,
+    skipped_stale: u64,
+}
+
+impl<'c> Aggregator<'c> {
+    /// An aggregator for one file of `distribution_id`, publishing as of `now_ms`.
+    pub fn new(config: &'c MetricsConfig, distribution_id: &str, now_ms: i64) -> Self {
+        let mut used = Vec::new();
+        for set in &config.dimension_sets {
+            for &k in set {
+                if let Some(f) = k.source() {
+                    if !used.iter().any(|(u, _)| *u == k) {
+                        used.push((k, f));
+                    }
+                }
+            }
+        }
+        Aggregator {
+            config,
+            distribution_id: distribution_id.to_owned(),
+            window: publishable_window(now_ms),
+            used,
+            interners: (0..DIMENSION_KEY_COUNT)
+                .map(|_| Interner::default())
+                .collect(),
+            cells: FxHashMap::default(),
+            rows: Vec::new(),
+            keys: Vec::new(),
+            last: vec![None; config.dimension_sets.len()],
+            totals: Totals::default(),
+            skipped_stale: 0,
+        }
+    }
+
+    /// Adds one record.
+    #[inline]
+    pub fn add(&mut self, r: &Record<'_>) {
+        if r.timestamp_ms < self.window.0 || r.timestamp_ms > self.window.1 {
+            self.skipped_stale += 1;
+            return;
+        }
+        let minute = r.timestamp_ms.div_euclid(60_000);
+        let mut ids = [0u32; DIMENSION_KEY_COUNT];
+        for &(k, f) in &self.used {
+            ids[k.index()] = self.interners[k.index()].intern(r.field(f));
+        }
+        for (si, set) in self.config.dimension_sets.iter().enumerate() {
+            let mut key = CellKey {
+                minute,
+                set: si as u32,
+                values: [0; MAX_KEYS_PER_SET],
+            };
+            for (j, k) in set.iter().enumerate() {
+                key.values[j] = ids[k.index()];
+            }
+            let idx = match self.last[si] {
+                Some((k, i)) if k == key => i,
+                _ => {
+                    let next = self.rows.len() as u32;
+                    let i = *self.cells.entry(key).or_insert(next);
+                    if i == next {
+                        self.rows.push(Cell::default());
+                        self.keys.push(key);
+                    }
+                    self.last[si] = Some((key, i));
+                    i
+                }
+            };
+            self.rows[idx as usize].add(r);
+        }
+        self.totals.cell.add(r);
+        let m = minute * 60_000;
+        self.totals.first_minute_ms = Some(self.totals.first_minute_ms.map_or(m, |f| f.min(m)));
+        self.totals.last_minute_ms = Some(self.totals.last_minute_ms.map_or(m, |l| l.max(m)));
+    }
+
+    /// Applies the cardinality guard and returns the sorted rows.
+    pub fn finish(self) -> FileAggregate {
+        let max = self.config.max_dimension_values.max(1);
+        let mut folded_values = 0u64;
+        // For each key, the printable value of every id after folding.
+        let mut names: Vec<Vec<String>> = Vec::with_capacity(DIMENSION_KEY_COUNT);
+        for interner in &self.interners {
+            let n = interner.values.len();
+            let mut keep = vec![true; n];
+            if n > max {
+                let mut order: Vec<u32> = (0..n as u32).collect();
+                order.sort_by(|&a, &b| {
+                    interner.requests[b as usize]
+                        .cmp(&interner.requests[a as usize])
+                        .then_with(|| interner.values[a as usize].cmp(&interner.values[b as usize]))
+                });
+                for &id in &order[max - 1..] {
+                    keep[id as usize] = false;
+                }
+                folded_values += (n - (max - 1)) as u64;
+            }
+            names.push(
+                interner
+                    .values
+                    .iter()
+                    .zip(keep)
+                    .map(|(v, k)| {
+                        if k {
+                            dimension_value(v)
+                        } else {
+                            OTHER_VALUE.to_owned()
+                        }
+                    })
+                    .collect(),
+            );
+        }
+        let mut merged: BTreeMap<(usize, Vec<String>, i64), Cell> = BTreeMap::new();
+        for (key, cell) in self.keys.iter().zip(self.rows) {
+            let set = &self.config.dimension_sets[key.set as usize];
+            let values: Vec<String> = set
+                .iter()
+                .enumerate()
+                .map(|(j, k)| match k {
+                    DimensionKey::DistributionId => self.distribution_id.clone(),
+                    _ => names[k.index()][key.values[j] as usize].clone(),
+                })
+                .collect();
+            match merged.entry((key.set as usize, values, key.minute * 60_000)) {
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(cell);
+                }
+                std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().merge(&cell),
+            }
+        }
+        let rows = merged
+            .into_iter()
+            .map(|((set, values, minute_ms), cell)| AggregateRow {
+                set,
+                dimensions: self.config.dimension_sets[set]
+                    .iter()
+                    .copied()
+                    .zip(values)
+                    .collect(),
+                minute_ms,
+                cell,
+            })
+            .collect();
+        FileAggregate {
+            distribution_id: self.distribution_id,
+            rows,
+            totals: self.totals,
+            skipped_stale: self.skipped_stale,
+            folded_values,
+        }
+    }
+}
+
+/// Longest dimension value CloudWatch accepts.
+const MAX_DIMENSION_VALUE_CHARS: usize = 1024;
+
+/// A dimension value as sent: lossy UTF-8, at most 1024 characters, never empty.
+fn dimension_value(v: &[u8]) -> String {
+    let s = String::from_utf8_lossy(v);
+    let s: String = s.chars().take(MAX_DIMENSION_VALUE_CHARS).collect();
+    if s.trim().is_empty() {
+        "-".to_owned()
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_dimension_sets;
+    use crate::parse::LogParser;
+
+    const NOW: i64 = 1_700_000_000_000; // 2023-11-14T22:13:20Z
+
+    fn aggregate(config: &MetricsConfig, input: &str) -> FileAggregate {
+        let mut agg = Aggregator::new(config, "E2Q4ABCDEFGH", NOW);
+        let mut p = LogParser::new();
+        p.process(input.as_bytes(), true, |r| agg.add(r)).unwrap();
+        agg.finish()
+    }
+
+    fn log(lines: &[&str]) -> String {
+        let mut s = String::from(
+            "#Version: 1.0\n#Fields: date time x-edge-location sc-bytes sc-status x-edge-result-type time-taken cs-bytes\n",
+        );
+        for l in lines {
+            s.push_str(&l.replace(' ', "\t"));
+            s.push('\n');
+        }
+        s
+    }
+
+    #[test]
+    fn per_minute_sums_and_classes() {
+        let input = log(&[
+            "2023-11-14 22:00:01 IAD1 100 200 Hit 0.010 5",
+            "2023-11-14 22:00:59 IAD1 50 404 Miss 0.020 5",
+            "2023-11-14 22:01:00 FRA2 7 000 Error 0.010 -",
+            "2023-11-14 22:01:30 FRA2 - 503 Weird - 1",
+        ]);
+        let a = aggregate(&MetricsConfig::default(), &input);
+        assert_eq!(a.rows.len(), 2);
+        let c0 = &a.rows[0].cell;
+        assert_eq!(a.rows[0].minute_ms, 1_699_999_200_000);
+        assert_eq!(
+            a.rows[0].dimensions,
+            vec![(DimensionKey::DistributionId, "E2Q4ABCDEFGH".to_owned())]
+        );
+        assert_eq!(
+            (c0.requests, c0.bytes_downloaded, c0.bytes_uploaded),
+            (2, 150, 10)
+        );
+        assert_eq!(c0.sum(Metric::Hit), 1);
+        assert_eq!(c0.sum(Metric::Status4xx), 1);
+        assert_eq!(c0.latency[0].sorted(), vec![(10, 1), (20, 1)]);
+        let c1 = &a.rows[1].cell;
+        assert_eq!(c1.sum(Metric::Status000), 1);
+        assert_eq!(c1.sum(Metric::Status5xx), 1);
+        assert_eq!(c1.sum(Metric::OtherResult), 1);
+        assert_eq!(c1.sum(Metric::Error), 1);
+        assert_eq!(c1.latency[0].count(), 1);
+        assert_eq!(a.totals.cell.requests, 4);
+    }
+
+    #[test]
+    fn stale_records_are_skipped_and_counted() {
+        let input = log(&[
+            "2023-11-14 22:00:01 IAD1 100 200 Hit 0.010 5",
+            "2023-10-01 22:00:01 IAD1 100 200 Hit 0.010 5",
+            "2023-11-15 02:00:01 IAD1 100 200 Hit 0.010 5",
+        ]);
+        let a = aggregate(&MetricsConfig::default(), &input);
+        assert_eq!(a.skipped_stale, 2);
+        assert_eq!(a.totals.cell.requests, 1);
+    }
+
+    #[test]
+    fn dimension_sets_roll_up_separately() {
+        let config = MetricsConfig {
+            dimension_sets: parse_dimension_sets("x", "DistributionId;DistributionId,EdgeLocation")
+                .unwrap(),
+            ..MetricsConfig::default()
+        };
+        let input = log(&[
+            "2023-11-14 22:00:01 IAD1 100 200 Hit 0.010 5",
+            "2023-11-14 22:00:02 FRA2 100 200 Hit 0.010 5",
+            "2023-11-14 22:00:03 FRA2 100 200 Hit 0.010 5",
+        ]);
+        let a = aggregate(&config, &input);
+        assert_eq!(a.rows.len(), 3);
+        assert_eq!(a.rows[0].cell.requests, 3);
+        assert_eq!(a.rows[1].dimensions[1].1, "FRA2");
+        assert_eq!(a.rows[1].cell.requests, 2);
+        assert_eq!(a.rows[2].dimensions[1].1, "IAD1");
+    }
+
+    #[test]
+    fn cardinality_guard_folds_the_quiet_values() {
+        let config = MetricsConfig {
+            dimension_sets: parse_dimension_sets("x", "DistributionId,EdgeLocation").unwrap(),
+            max_dimension_values: 3,
+            ..MetricsConfig::default()
+        };
+        let mut lines = Vec::new();
+        for (pop, n) in [
+            ("AAA1", 5),
+            ("BBB1", 4),
+            ("CCC1", 3),
+            ("DDD1", 2),
+            ("EEE1", 1),
+        ] {
+            for _ in 0..n {
+                lines.push(format!("2023-11-14 22:00:01 {pop} 1 200 Hit 0.010 5"));
+            }
+        }
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let a = aggregate(&config, &log(&refs));
+        let got: Vec<(String, u64)> = a
+            .rows
+            .iter()
+            .map(|r| (r.dimensions[1].1.clone(), r.cell.requests))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("AAA1".to_owned(), 5),
+                ("BBB1".to_owned(), 4),
+                ("Other".to_owned(), 6)
+            ]
+        );
+        assert_eq!(a.folded_values, 3);
+    }
+
+    #[test]
+    fn empty_dimension_values_become_dash() {
+        let config = MetricsConfig {
+            dimension_sets: parse_dimension_sets("x", "DistributionId,Country").unwrap(),
+            ..MetricsConfig::default()
+        };
+        let a = aggregate(
+            &config,
+            &log(&["2023-11-14 22:00:01 IAD1 1 200 Hit 0.010 5"]),
+        );
+        assert_eq!(a.rows[0].dimensions[1].1, "-");
+    }
+
+    #[test]
+    fn percentiles_nearest_rank() {
+        let mut h = Histogram::default();
+        for v in 1..=100 {
+            h.add(v, 1);
+        }
+        assert_eq!(h.percentile(50.0), Some(50));
+        assert_eq!(h.percentile(99.0), Some(99));
+        assert_eq!(h.percentile(100.0), Some(100));
+        assert_eq!(Histogram::default().percentile(50.0), None);
+    }
+}

@@ -1,0 +1,182 @@
+//! Stage "datums": a file's aggregates become CloudWatch metric datums, free of any SDK type.
+//!
+//! Sums become one `Value` datum (zero sums are not sent: any datapoint in an hour makes a custom
+//! metric billable for that hour, and dashboards fill gaps with 0). Latencies become `Values` /
+//! `Counts` datums at millisecond resolution, at most [`MAX_VALUES_PER_DATUM`] distinct values
+//! each; a minute with more becomes several datums with the same name, dimensions and timestamp,
+//! which CloudWatch merges. The SampleCount, Sum, Minimum and Maximum CloudWatch derives are
+//! therefore exactly the log's.
+
+use crate::aggregate::FileAggregate;
+use crate::catalogue::{Kind, Metric};
+use crate::config::{DimensionKey, MetricsConfig};
+use std::sync::Arc;
+
+/// Most `Values` in one datum (PutMetricData limit).
+pub const MAX_VALUES_PER_DATUM: usize = 150;
+/// Storage resolution of every datum: standard, one minute.
+pub const STORAGE_RESOLUTION: i32 = 60;
+
+/// The value part of a datum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatumValue {
+    /// A single summed value.
+    Value(u64),
+    /// Distinct values (milliseconds, ascending) with how often each occurred.
+    Distribution { values: Vec<u64>, counts: Vec<u64> },
+}
+
+/// One CloudWatch metric datum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datum {
+    /// The metric.
+    pub metric: Metric,
+    /// Dimension name/value pairs (shared by every datum of the same row).
+    pub dimensions: Arc<[(DimensionKey, String)]>,
+    /// Start of the minute, epoch milliseconds.
+    pub timestamp_ms: i64,
+    /// The value.
+    pub value: DatumValue,
+}
+
+impl Datum {
+    /// Number of samples the datum stands for (1 for a value).
+    pub fn sample_count(&self) -> u64 {
+        match &self.value {
+            DatumValue::Value(_) => 1,
+            DatumValue::Distribution { counts, .. } => counts.iter().sum(),
+        }
+    }
+
+    /// A generous estimate of the datum's size in a PutMetricData request body, in bytes, used to
+    /// keep requests well under the 1 MB limit whatever the wire protocol.
+    pub fn estimated_size(&self) -> usize {
+        let dims: usize = self
+            .dimensions
+            .iter()
+            .map(|(k, v)| k.name().len() + v.len() + 48)
+            .sum();
+        let value = match &self.value {
+            DatumValue::Value(_) => 40,
+            DatumValue::Distribution { values, .. } => 40 + values.len() * 48,
+        };
+        96 + self.metric.name().len() + dims + value
+    }
+}
+
+/// Turns a file's aggregates into datums, deterministically: rows in aggregate order, metrics in
+/// catalogue order.
+pub fn datums(aggregate: &FileAggregate, config: &MetricsConfig) -> Vec<Datum> {
+    let mut out = Vec::new();
+    for row in &aggregate.rows {
+        let dims: Arc<[(DimensionKey, String)]> = row.dimensions.clone().into();
+        for metric in Metric::ALL {
+            if !config.include.contains(metric) {
+                continue;
+            }
+            match metric.kind() {
+                Kind::Sum => {
+                    let v = row.cell.sum(metric);
+                    if v > 0 {
+                        out.push(Datum {
+                            metric,
+                            dimensions: dims.clone(),
+                            timestamp_ms: row.minute_ms,
+                            value: DatumValue::Value(v),
+                        });
+                    }
+                }
+                Kind::Distribution => {
+                    let Some(h) = row.cell.histogram(metric) else {
+                        continue;
+                    };
+                    for chunk in h.sorted().chunks(MAX_VALUES_PER_DATUM) {
+                        out.push(Datum {
+                            metric,
+                            dimensions: dims.clone(),
+                            timestamp_ms: row.minute_ms,
+                            value: DatumValue::Distribution {
+                                values: chunk.iter().map(|&(v, _)| u64::from(v)).collect(),
+                                counts: chunk.iter().map(|&(_, c)| c).collect(),
+                            },
+                        });
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::Aggregator;
+    use crate::catalogue::MetricSet;
+    use crate::parse::LogParser;
+
+    fn file(lines: &[String], config: &MetricsConfig) -> Vec<Datum> {
+        let mut s =
+            String::from("#Fields: date time sc-bytes sc-status x-edge-result-type time-taken\n");
+        for l in lines {
+            s.push_str(l);
+            s.push('\n');
+        }
+        let mut agg = Aggregator::new(config, "E2Q4ABCDEFGH", 1_700_000_000_000);
+        LogParser::new()
+            .process(s.as_bytes(), true, |r| agg.add(r))
+            .unwrap();
+        datums(&agg.finish(), config)
+    }
+
+    #[test]
+    fn zero_sums_are_not_sent() {
+        let d = file(
+            &["2023-11-14\t22:00:01\t10\t200\tHit\t0.005".to_owned()],
+            &MetricsConfig::default(),
+        );
+        let names: Vec<&str> = d.iter().map(|d| d.metric.name()).collect();
+        assert_eq!(
+            names,
+            vec![
+                "Requests",
+                "BytesDownloaded",
+                "Hit",
+                "Status2xx",
+                "TimeTaken"
+            ]
+        );
+        assert_eq!(
+            d[4].value,
+            DatumValue::Distribution {
+                values: vec![5],
+                counts: vec![1]
+            }
+        );
+    }
+
+    #[test]
+    fn many_distinct_latencies_split_into_datums_of_150() {
+        let lines: Vec<String> = (0..400)
+            .map(|i| format!("2023-11-14\t22:00:01\t1\t200\tHit\t0.{:03}", i % 321))
+            .collect();
+        let mut include = MetricSet::empty();
+        include.insert(Metric::TimeTaken);
+        let config = MetricsConfig {
+            include,
+            ..MetricsConfig::default()
+        };
+        let d = file(&lines, &config);
+        assert_eq!(d.len(), 3);
+        let sizes: Vec<usize> = d
+            .iter()
+            .map(|d| match &d.value {
+                DatumValue::Distribution { values, .. } => values.len(),
+                DatumValue::Value(_) => 0,
+            })
+            .collect();
+        assert_eq!(sizes, vec![150, 150, 21]);
+        assert_eq!(d.iter().map(Datum::sample_count).sum::<u64>(), 400);
+        assert!(d.iter().all(|x| x.timestamp_ms == d[0].timestamp_ms));
+    }
+}

@@ -1,0 +1,128 @@
+//! Finding a log file's distribution ID (and the hour it covers) from its object key or path.
+//!
+//! Legacy standard logs are named `<prefix>/<DISTID>.YYYY-MM-DD-HH.<unique>.gz`; v2 logs carry the
+//! ID in a path segment when the delivery's suffix path uses `{DistributionId}`, plain or Hive
+//! style (`distributionid=E123...`). There is no distribution field in the records themselves.
+
+/// Whether `s` looks like a CloudFront distribution ID: `E` then 8 to 20 upper-case letters and
+/// digits.
+pub fn is_distribution_id(s: &str) -> bool {
+    let b = s.as_bytes();
+    (9..=21).contains(&b.len())
+        && b[0] == b'E'
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// What the key says about a log file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The distribution ID, when the key carries one.
+    pub distribution_id: Option<String>,
+    /// The UTC hour the file covers, as epoch hours, when the key carries it.
+    pub hour: Option<i64>,
+}
+
+fn legacy_name(name: &str) -> Option<(&str, i64)> {
+    // <DISTID>.YYYY-MM-DD-HH.<unique>[.gz]
+    let mut parts = name.split('.');
+    let id = parts.next()?;
+    let stamp = parts.next()?;
+    parts.next()?;
+    let b = stamp.as_bytes();
+    if b.len() != 13 || b[10] != b'-' {
+        return None;
+    }
+    let days = crate::parse::value::date_field(&b[..10]).ok()?;
+    let hour: i64 = stamp[11..].parse().ok().filter(|h| (0..24).contains(h))?;
+    let id_ok = !id.is_empty()
+        && id.len() <= 32
+        && id
+            .bytes()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    id_ok.then_some((id, days * 24 + hour))
+}
+
+fn hive_hour(segments: &[&str]) -> Option<i64> {
+    let get = |k: &str| -> Option<u32> {
+        segments.iter().find_map(|s| {
+            let (key, v) = s.split_once('=')?;
+            if key.eq_ignore_ascii_case(k) {
+                v.parse().ok()
+            } else {
+                None
+            }
+        })
+    };
+    let (y, m, d, h) = (get("year")?, get("month")?, get("day")?, get("hour")?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || h > 23 {
+        return None;
+    }
+    Some(crate::parse::value::days_from_civil(i64::from(y), m, d) * 24 + i64::from(h))
+}
+
+/// Reads the distribution ID and hour from an object key or file path (already URL-decoded).
+pub fn key_info(key: &str) -> KeyInfo {
+    let segments: Vec<&str> = key.split(['/', '\\']).filter(|s| !s.is_empty()).collect();
+    let name = segments.last().copied().unwrap_or("");
+    if let Some((id, hour)) = legacy_name(name) {
+        return KeyInfo {
+            distribution_id: Some(id.to_owned()),
+            hour: Some(hour),
+        };
+    }
+    let hive = segments.iter().find_map(|s| {
+        let (k, v) = s.split_once('=')?;
+        (k.eq_ignore_ascii_case("distributionid") && is_distribution_id(v)).then_some(v)
+    });
+    let plain = || {
+        segments[..segments.len().saturating_sub(1)]
+            .iter()
+            .copied()
+            .find(|s| is_distribution_id(s))
+    };
+    KeyInfo {
+        distribution_id: hive.or_else(plain).map(str::to_owned),
+        hour: hive_hour(&segments),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert!(is_distribution_id("EMLARXS9EXAMPLE"));
+        assert!(is_distribution_id("E2Q4ABCDEFGH"));
+        assert!(!is_distribution_id("E1234567"));
+        assert!(!is_distribution_id("e2q4abcdefgh"));
+        assert!(!is_distribution_id("X2Q4ABCDEFGH"));
+    }
+
+    #[test]
+    fn legacy_file_name() {
+        let k = key_info("example-prefix/EMLARXS9EXAMPLE.2019-11-14-20.RT4KCN4SGK9.gz");
+        assert_eq!(k.distribution_id.as_deref(), Some("EMLARXS9EXAMPLE"));
+        let days = crate::parse::value::days_from_civil(2019, 11, 14);
+        assert_eq!(k.hour, Some(days * 24 + 20));
+        let k = key_info("EMLARXS9EXAMPLE.2019-11-14-20.RT4KCN4SGK9.gz");
+        assert_eq!(k.distribution_id.as_deref(), Some("EMLARXS9EXAMPLE"));
+    }
+
+    #[test]
+    fn hive_and_plain_segments() {
+        let k = key_info(
+            "cloudfront/DistributionId=E2Q4ABCDEFGH/year=2025/month=01/day=02/hour=03/logs/file.log.gz",
+        );
+        assert_eq!(k.distribution_id.as_deref(), Some("E2Q4ABCDEFGH"));
+        let days = crate::parse::value::days_from_civil(2025, 1, 2);
+        assert_eq!(k.hour, Some(days * 24 + 3));
+        let k = key_info("AWSLogs/123/CloudFront/E2Q4ABCDEFGH/2025/01/02/03/x.gz");
+        assert_eq!(k.distribution_id.as_deref(), Some("E2Q4ABCDEFGH"));
+        assert_eq!(k.hour, None);
+        let k = key_info("logs/some file.gz");
+        assert_eq!(k.distribution_id, None);
+    }
+}

@@ -1,0 +1,48 @@
+//! Errors that fail a whole file. Each names the file and what is wrong; a broken line is never
+//! one of these (it is counted as rejected), and one failed file never stops the others.
+
+use crate::parse::NotALog;
+use std::io;
+
+/// Why a file could not be processed.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// The file or object could not be read (missing, access denied, network).
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: String,
+        #[source]
+        source: io::Error,
+    },
+    /// The gzip stream ends before its end marker.
+    #[error("{file}: truncated gzip: the stream ends before its end marker")]
+    TruncatedGzip { file: String },
+    /// The gzip stream is corrupt.
+    #[error("{file}: corrupt gzip: {detail}")]
+    CorruptGzip { file: String, detail: String },
+    /// A compression CloudFront does not write.
+    #[error(
+        "{file}: {compression} content is not supported (CloudFront writes gzip or plain text)"
+    )]
+    Unsupported {
+        file: String,
+        compression: &'static str,
+    },
+    /// Decompressed, but not a CloudFront log.
+    #[error("{file}: not a CloudFront log: {source}")]
+    NotALog {
+        file: String,
+        #[source]
+        source: NotALog,
+    },
+    /// More decompressed bytes than the configured limit (a decompression bomb).
+    #[error(
+        "{file}: more than {limit} bytes once decompressed; stopped (raise MAX_DECOMPRESSED_BYTES if this is a real log)"
+    )]
+    TooLarge { file: String, limit: u64 },
+    /// The key names no distribution and none is configured.
+    #[error(
+        "{file}: no distribution ID: the name is not <DISTID>.YYYY-MM-DD-HH.<id>.gz and no path segment is a distribution ID or distributionid=<ID>; set --distribution-id or DISTRIBUTION_ID"
+    )]
+    NoDistributionId { file: String },
+}

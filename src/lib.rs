@@ -1,0 +1,21 @@
+//! cloudfront-log-metrics: CloudFront access logs in, CloudWatch metrics out.
+//!
+//! The pipeline is the architecture, one module per stage:
+//! event → object stream ([`source`]) → decompress ([`decompress`]) → detect format and parse
+//! ([`parse`]) → aggregate ([`aggregate`]) → datums ([`datum`]) → batches ([`batch`]) → sink
+//! ([`sink`]). [`pipeline`] wires the core stages for one file; [`config`] holds the settings and
+//! [`distribution`] finds a file's distribution ID from its key.
+
+pub mod aggregate;
+pub mod batch;
+pub mod catalogue;
+pub mod config;
+pub mod datum;
+pub mod decompress;
+pub mod distribution;
+pub mod error;
+pub mod parse;
+pub mod pipeline;
+pub mod report;
+pub mod sink;
+pub mod source;

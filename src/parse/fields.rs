@@ -1,0 +1,251 @@
+//! CloudFront's field names, the subset this project reads, and the canonical column orders
+//! used for files that carry no `#Fields` header.
+
+/// A log field this project reads, named after CloudFront's own field name.
+///
+/// Every other field (viewer IPs, cookies, query strings, request ids ...) is skipped without being
+/// looked at: it can never reach a metric, a dimension or a log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Field {
+    /// `date`, `YYYY-MM-DD` (UTC).
+    Date,
+    /// `time`, `HH:MM:SS` (UTC).
+    Time,
+    /// `timestamp`: epoch seconds with milliseconds (real-time logs, v2).
+    Timestamp,
+    /// `timestamp(ms)`: epoch milliseconds (v2).
+    TimestampMs,
+    /// `sc-bytes`.
+    ScBytes,
+    /// `cs-bytes`.
+    CsBytes,
+    /// `sc-status`.
+    ScStatus,
+    /// `x-edge-result-type`.
+    XEdgeResultType,
+    /// `time-taken`, seconds.
+    TimeTaken,
+    /// `time-to-first-byte`, seconds.
+    TimeToFirstByte,
+    /// `origin-fbl`, seconds.
+    OriginFbl,
+    /// `origin-lbl`, seconds.
+    OriginLbl,
+    /// `x-edge-location`.
+    XEdgeLocation,
+    /// `x-host-header`.
+    XHostHeader,
+    /// `cs-method`.
+    CsMethod,
+    /// `cs-protocol`.
+    CsProtocol,
+    /// `cs-protocol-version`.
+    CsProtocolVersion,
+    /// `x-edge-detailed-result-type`.
+    XEdgeDetailedResultType,
+    /// `sc-content-type`.
+    ScContentType,
+    /// `c-country`.
+    CCountry,
+    /// `cache-behavior-path-pattern`.
+    CacheBehaviorPathPattern,
+}
+
+/// Number of [`Field`] variants: the size of per-record slot arrays.
+pub const FIELD_COUNT: usize = 21;
+
+impl Field {
+    /// Every field, in slot order.
+    pub const ALL: [Field; FIELD_COUNT] = [
+        Field::Date,
+        Field::Time,
+        Field::Timestamp,
+        Field::TimestampMs,
+        Field::ScBytes,
+        Field::CsBytes,
+        Field::ScStatus,
+        Field::XEdgeResultType,
+        Field::TimeTaken,
+        Field::TimeToFirstByte,
+        Field::OriginFbl,
+        Field::OriginLbl,
+        Field::XEdgeLocation,
+        Field::XHostHeader,
+        Field::CsMethod,
+        Field::CsProtocol,
+        Field::CsProtocolVersion,
+        Field::XEdgeDetailedResultType,
+        Field::ScContentType,
+        Field::CCountry,
+        Field::CacheBehaviorPathPattern,
+    ];
+
+    /// CloudFront's name for the field, as written in `#Fields` lines and JSON keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Date => "date",
+            Field::Time => "time",
+            Field::Timestamp => "timestamp",
+            Field::TimestampMs => "timestamp(ms)",
+            Field::ScBytes => "sc-bytes",
+            Field::CsBytes => "cs-bytes",
+            Field::ScStatus => "sc-status",
+            Field::XEdgeResultType => "x-edge-result-type",
+            Field::TimeTaken => "time-taken",
+            Field::TimeToFirstByte => "time-to-first-byte",
+            Field::OriginFbl => "origin-fbl",
+            Field::OriginLbl => "origin-lbl",
+            Field::XEdgeLocation => "x-edge-location",
+            Field::XHostHeader => "x-host-header",
+            Field::CsMethod => "cs-method",
+            Field::CsProtocol => "cs-protocol",
+            Field::CsProtocolVersion => "cs-protocol-version",
+            Field::XEdgeDetailedResultType => "x-edge-detailed-result-type",
+            Field::ScContentType => "sc-content-type",
+            Field::CCountry => "c-country",
+            Field::CacheBehaviorPathPattern => "cache-behavior-path-pattern",
+        }
+    }
+
+    /// Looks a field up by its CloudFront name; `None` for fields this project does not read.
+    pub fn from_name(name: &[u8]) -> Option<Field> {
+        Field::ALL.into_iter().find(|f| f.name().as_bytes() == name)
+    }
+
+    /// Slot index in per-record arrays.
+    #[inline]
+    pub fn slot(self) -> usize {
+        self as usize
+    }
+}
+
+/// Column order of the legacy standard log (33 fields). Older files carry a prefix of it
+/// (19, 23, 24, 26 fields ...), which is what a headerless line is mapped by.
+pub const LEGACY_ORDER: [&str; 33] = [
+    "date",
+    "time",
+    "x-edge-location",
+    "sc-bytes",
+    "c-ip",
+    "cs-method",
+    "cs(Host)",
+    "cs-uri-stem",
+    "sc-status",
+    "cs(Referer)",
+    "cs(User-Agent)",
+    "cs-uri-query",
+    "cs(Cookie)",
+    "x-edge-result-type",
+    "x-edge-request-id",
+    "x-host-header",
+    "cs-protocol",
+    "cs-bytes",
+    "time-taken",
+    "x-forwarded-for",
+    "ssl-protocol",
+    "ssl-cipher",
+    "x-edge-response-result-type",
+    "cs-protocol-version",
+    "fle-status",
+    "fle-encrypted-fields",
+    "c-port",
+    "time-to-first-byte",
+    "x-edge-detailed-result-type",
+    "sc-content-type",
+    "sc-content-len",
+    "sc-range-start",
+    "sc-range-end",
+];
+
+/// Canonical column order of real-time log records (positions 1 to 46), used for headerless
+/// lines that start with an epoch timestamp.
+pub const REALTIME_ORDER: [&str; 46] = [
+    "timestamp",
+    "c-ip",
+    "s-ip",
+    "time-to-first-byte",
+    "sc-status",
+    "sc-bytes",
+    "cs-method",
+    "cs-protocol",
+    "cs-host",
+    "cs-uri-stem",
+    "cs-bytes",
+    "x-edge-location",
+    "x-edge-request-id",
+    "x-host-header",
+    "time-taken",
+    "cs-protocol-version",
+    "c-ip-version",
+    "cs-user-agent",
+    "cs-referer",
+    "cs-cookie",
+    "cs-uri-query",
+    "x-edge-response-result-type",
+    "x-forwarded-for",
+    "ssl-protocol",
+    "ssl-cipher",
+    "x-edge-result-type",
+    "fle-encrypted-fields",
+    "fle-status",
+    "sc-content-type",
+    "sc-content-len",
+    "sc-range-start",
+    "sc-range-end",
+    "c-port",
+    "x-edge-detailed-result-type",
+    "c-country",
+    "cs-accept-encoding",
+    "cs-accept",
+    "cache-behavior-path-pattern",
+    "cs-headers",
+    "cs-header-names",
+    "cs-headers-count",
+    "primary-distribution-id",
+    "primary-distribution-dns-name",
+    "origin-fbl",
+    "origin-lbl",
+    "asn",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_follow_declaration_order() {
+        for (i, f) in Field::ALL.into_iter().enumerate() {
+            assert_eq!(f.slot(), i);
+            assert_eq!(Field::from_name(f.name().as_bytes()), Some(f));
+        }
+    }
+
+    #[test]
+    fn private_fields_are_never_mapped() {
+        for name in [
+            "c-ip",
+            "cs(Cookie)",
+            "cs-uri-query",
+            "x-edge-request-id",
+            "x-forwarded-for",
+        ] {
+            assert_eq!(Field::from_name(name.as_bytes()), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn canonical_orders_contain_the_fields_we_read() {
+        for f in [
+            Field::Date,
+            Field::ScBytes,
+            Field::TimeTaken,
+            Field::XEdgeDetailedResultType,
+        ] {
+            assert!(LEGACY_ORDER.contains(&f.name()));
+        }
+        for f in [Field::Timestamp, Field::OriginLbl, Field::CCountry] {
+            assert!(REALTIME_ORDER.contains(&f.name()));
+        }
+    }
+}

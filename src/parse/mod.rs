@@ -1,0 +1,569 @@
+//! Stage "parse": turns decompressed log bytes into [`Record`]s, header-driven.
+//!
+//! One [`LogParser`] reads one file. It is fed bytes in chunks of any size ([`LogParser::process`]
+//! returns how much it consumed, the caller keeps the rest) and detects the format per line from
+//! the content: `#` lines are headers (a new `#Fields` line remaps the columns from there on), `{`
+//! starts a JSON record, anything else is a tab-separated record. A malformed line is counted as
+//! rejected and skipped; it never ends the file.
+
+pub mod fields;
+pub mod json;
+pub mod value;
+pub mod w3c;
+
+use std::fmt;
+
+pub use fields::{FIELD_COUNT, Field};
+use value::BadValue;
+use w3c::Columns;
+
+/// Longest record accepted, in bytes; a longer line is rejected and skipped.
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// How many rejected lines are kept with their line number and reason, per file.
+pub const MAX_REJECT_SAMPLES: usize = 5;
+
+/// The detected format of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// Tab-separated lines mapped by a `#Fields` header (legacy standard logs, v2 W3C).
+    W3c,
+    /// Tab-separated lines without a header, mapped by CloudFront's canonical column order.
+    W3cHeaderless,
+    /// One JSON object per record (standard logging v2, JSON output).
+    Json,
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::W3c => "w3c",
+            Format::W3cHeaderless => "w3c_headerless",
+            Format::Json => "json",
+        })
+    }
+}
+
+/// Why a line was rejected. Never carries the line's content: log lines hold viewer IPs and
+/// cookies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectReason {
+    /// Fewer tab-separated fields than the header declares.
+    TooFewFields { got: usize, want: usize },
+    /// A field we read holds an unreadable value.
+    BadValue { field: Field, problem: BadValue },
+    /// The record has no usable time (no date+time, timestamp or timestamp(ms)).
+    NoTime,
+    /// Not a valid JSON object.
+    BadJson,
+    /// A data line before any header, in a layout that cannot be recognised.
+    UnknownLayout { columns: usize },
+    /// Longer than [`MAX_RECORD_BYTES`].
+    TooLong,
+}
+
+impl fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RejectReason::TooFewFields { got, want } => {
+                write!(f, "{got} fields where the header declares {want}")
+            }
+            RejectReason::BadValue { field, problem } => {
+                let what = match problem {
+                    BadValue::NotANumber => "not a number",
+                    BadValue::Overflow => "out of range",
+                    BadValue::BadTime => "not a valid date/time",
+                };
+                write!(f, "field {} is {what}", field.name())
+            }
+            RejectReason::NoTime => f.write_str("no date/time, timestamp or timestamp(ms) value"),
+            RejectReason::BadJson => f.write_str("not a valid JSON object"),
+            RejectReason::UnknownLayout { columns } => write!(
+                f,
+                "a line of {columns} fields before any #Fields header, in no known layout"
+            ),
+            RejectReason::TooLong => write!(f, "longer than {MAX_RECORD_BYTES} bytes"),
+        }
+    }
+}
+
+/// One rejected line: its 1-based line number and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejection {
+    pub line: u64,
+    pub reason: RejectReason,
+}
+
+/// Why a whole file cannot be read as a CloudFront log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotALog {
+    #[error("binary content (byte {byte:#04x} at offset {offset}): not gzip, not text")]
+    Binary { byte: u8, offset: usize },
+    #[error(
+        "first line is neither a #-header, a JSON object nor a tab-separated CloudFront record"
+    )]
+    UnknownText,
+}
+
+/// One accepted log record: the values this project uses, borrowed from the input.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    /// Request time, epoch milliseconds (UTC).
+    pub timestamp_ms: i64,
+    /// `sc-bytes` (0 when empty).
+    pub sc_bytes: u64,
+    /// `cs-bytes` (0 when empty).
+    pub cs_bytes: u64,
+    /// `sc-status`; `Some(0)` for `000`.
+    pub sc_status: Option<u16>,
+    /// `time-taken` in milliseconds.
+    pub time_taken_ms: Option<u32>,
+    /// `time-to-first-byte` in milliseconds.
+    pub time_to_first_byte_ms: Option<u32>,
+    /// `origin-fbl` in milliseconds.
+    pub origin_fbl_ms: Option<u32>,
+    /// `origin-lbl` in milliseconds.
+    pub origin_lbl_ms: Option<u32>,
+    raw: [&'a [u8]; FIELD_COUNT],
+}
+
+impl<'a> Record<'a> {
+    /// The raw value of a field, `b""` when absent or `-`.
+    #[inline]
+    pub fn field(&self, f: Field) -> &'a [u8] {
+        let v = self.raw[f.slot()];
+        if v == b"-" { b"" } else { v }
+    }
+
+    /// Converts the raw slots of one line into a record.
+    #[inline]
+    pub fn from_raw(raw: [&'a [u8]; FIELD_COUNT]) -> Result<Record<'a>, RejectReason> {
+        let bad = |field: Field| move |problem: BadValue| RejectReason::BadValue { field, problem };
+        let get = |f: Field| raw[f.slot()];
+        let timestamp_ms = if let Some(ms) =
+            value::epoch_millis_field(get(Field::TimestampMs)).map_err(bad(Field::TimestampMs))?
+        {
+            ms
+        } else if let Some(ms) =
+            value::epoch_seconds_field(get(Field::Timestamp)).map_err(bad(Field::Timestamp))?
+        {
+            ms
+        } else {
+            let (d, t) = (get(Field::Date), get(Field::Time));
+            if value::is_empty(d) || value::is_empty(t) {
+                return Err(RejectReason::NoTime);
+            }
+            let days = value::date_field(d).map_err(bad(Field::Date))?;
+            let secs = value::time_field(t).map_err(bad(Field::Time))?;
+            (days * 86_400 + secs) * 1000
+        };
+        let ms = |f: Field| value::millis_field(get(f)).map_err(bad(f));
+        Ok(Record {
+            timestamp_ms,
+            sc_bytes: value::u64_field(get(Field::ScBytes))
+                .map_err(bad(Field::ScBytes))?
+                .unwrap_or(0),
+            cs_bytes: value::u64_field(get(Field::CsBytes))
+                .map_err(bad(Field::CsBytes))?
+                .unwrap_or(0),
+            sc_status: value::status_field(get(Field::ScStatus)).map_err(bad(Field::ScStatus))?,
+            time_taken_ms: ms(Field::TimeTaken)?,
+            time_to_first_byte_ms: ms(Field::TimeToFirstByte)?,
+            origin_fbl_ms: ms(Field::OriginFbl)?,
+            origin_lbl_ms: ms(Field::OriginLbl)?,
+            raw,
+        })
+    }
+}
+
+/// Line counts of one file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParseStats {
+    /// Lines seen (headers and blank lines included).
+    pub lines: u64,
+    /// Records accepted.
+    pub records: u64,
+    /// Lines rejected.
+    pub rejected: u64,
+    /// The first [`MAX_REJECT_SAMPLES`] rejections.
+    pub reject_samples: Vec<Rejection>,
+}
+
+/// The streaming parser of one file. See the module documentation.
+#[derive(Debug, Default)]
+pub struct LogParser {
+    columns: Option<Columns>,
+    format: Option<Format>,
+    stats: ParseStats,
+    checked_text: bool,
+    skipping: bool,
+    scratch: Vec<Vec<u8>>,
+}
+
+#[inline]
+fn trim_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+impl LogParser {
+    /// A parser for a new file.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The first format seen in the file, if any line was recognised.
+    pub fn format(&self) -> Option<Format> {
+        self.format
+    }
+
+    /// Line counts so far.
+    pub fn stats(&self) -> &ParseStats {
+        &self.stats
+    }
+
+    /// Consumes the parser, returning its counts.
+    pub fn into_stats(self) -> ParseStats {
+        self.stats
+    }
+
+    fn reject(stats: &mut ParseStats, line: u64, reason: RejectReason) {
+        stats.rejected += 1;
+        if stats.reject_samples.len() < MAX_REJECT_SAMPLES {
+            stats.reject_samples.push(Rejection { line, reason });
+        }
+    }
+
+    /// Rejects the partial line the caller holds (it grew past [`MAX_RECORD_BYTES`]) and skips
+    /// input up to its end.
+    pub fn reject_overlong(&mut self) {
+        self.stats.lines += 1;
+        let line = self.stats.lines;
+        Self::reject(&mut self.stats, line, RejectReason::TooLong);
+        self.skipping = true;
+    }
+
+    fn check_text(data: &[u8]) -> Result<(), NotALog> {
+        let head = &data[..data.len().min(1024)];
+        if let Some(offset) = head
+            .iter()
+            .position(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+        {
+            return Err(NotALog::Binary {
+                byte: head[offset],
+                offset,
+            });
+        }
+        let first = head
+            .iter()
+            .copied()
+            .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+        match first {
+            None | Some(b'#') | Some(b'{') | Some(b'0'..=b'9') => Ok(()),
+            Some(_) => Err(NotALog::UnknownText),
+        }
+    }
+
+    /// Parses the complete lines (and JSON objects) at the start of `data`, calling `on_record`
+    /// for each accepted record, and returns how many bytes were consumed; the caller passes the
+    /// rest again with more data appended. With `eof`, everything is consumed (a last line
+    /// without newline included). Errs only when the file as a whole is not a CloudFront log,
+    /// which is decided on the first bytes.
+    pub fn process<F: FnMut(&Record<'_>)>(
+        &mut self,
+        data: &[u8],
+        eof: bool,
+        mut on_record: F,
+    ) -> Result<usize, NotALog> {
+        if !self.checked_text {
+            if data.len() < 1024 && !eof {
+                return Ok(0);
+            }
+            Self::check_text(data)?;
+            self.checked_text = true;
+        }
+        if self.scratch.is_empty() {
+            self.scratch = vec![Vec::new(); FIELD_COUNT];
+        }
+        let mut pos = 0usize;
+        while pos < data.len() {
+            let rest = &data[pos..];
+            let nl = memchr::memchr(b'\n', rest);
+            if self.skipping {
+                match nl {
+                    Some(i) => {
+                        pos += i + 1;
+                        self.skipping = false;
+                        continue;
+                    }
+                    None => return Ok(data.len()),
+                }
+            }
+            let line_len = match nl {
+                Some(i) => i,
+                None if eof => rest.len(),
+                None => break,
+            };
+            let next = pos + (line_len + 1).min(rest.len());
+            let line = trim_cr(&rest[..line_len]);
+            let first = line
+                .iter()
+                .position(|b| !matches!(b, b' ' | b'\t'))
+                .map(|i| line[i]);
+            match first {
+                None => {
+                    self.stats.lines += 1;
+                    pos = next;
+                }
+                Some(b'#') => {
+                    self.stats.lines += 1;
+                    if let Some(columns) = Columns::from_fields_line(line) {
+                        self.format.get_or_insert(Format::W3c);
+                        self.columns = Some(columns);
+                    }
+                    pos = next;
+                }
+                Some(b'{') => {
+                    let start = pos + line.iter().position(|&b| b == b'{').unwrap_or(0);
+                    let mut raw = [&b""[..]; FIELD_COUNT];
+                    match json::scan_object(&data[start..], &mut raw) {
+                        Ok((end, escapes)) => {
+                            let end = start + end;
+                            // The object may span lines (pretty-printed); the record ends its line.
+                            let line_end = memchr::memchr(b'\n', &data[end..])
+                                .map(|i| end + i + 1)
+                                .unwrap_or(data.len());
+                            if line_end == data.len() && !eof && data.last() != Some(&b'\n') {
+                                break;
+                            }
+                            let spanned = memchr::memchr_iter(b'\n', &data[pos..line_end]).count();
+                            self.stats.lines += spanned.max(1) as u64;
+                            let line_no = self.stats.lines;
+                            self.format.get_or_insert(Format::Json);
+                            let mut ok = true;
+                            if escapes != 0 {
+                                for (slot, (v, buf)) in
+                                    raw.iter().zip(self.scratch.iter_mut()).enumerate()
+                                {
+                                    if escapes & (1 << slot) != 0 {
+                                        ok &= json::unescape(v, buf);
+                                    }
+                                }
+                                for (slot, (v, buf)) in
+                                    raw.iter_mut().zip(self.scratch.iter()).enumerate()
+                                {
+                                    if escapes & (1 << slot) != 0 {
+                                        *v = buf;
+                                    }
+                                }
+                            }
+                            let result = if ok {
+                                Record::from_raw(raw)
+                            } else {
+                                Err(RejectReason::BadJson)
+                            };
+                            match result {
+                                Ok(rec) => {
+                                    self.stats.records += 1;
+                                    on_record(&rec);
+                                }
+                                Err(reason) => Self::reject(&mut self.stats, line_no, reason),
+                            }
+                            pos = line_end;
+                        }
+                        Err(json::JsonError::Incomplete)
+                            if !eof && data.len() - start < MAX_RECORD_BYTES =>
+                        {
+                            break;
+                        }
+                        Err(_) => {
+                            self.stats.lines += 1;
+                            let line = self.stats.lines;
+                            Self::reject(&mut self.stats, line, RejectReason::BadJson);
+                            pos = next;
+                        }
+                    }
+                }
+                Some(_) => {
+                    self.stats.lines += 1;
+                    let line_no = self.stats.lines;
+                    pos = next;
+                    if self.columns.is_none() {
+                        match Self::headerless_columns(line) {
+                            Ok(c) => {
+                                self.format.get_or_insert(Format::W3cHeaderless);
+                                self.columns = Some(c);
+                            }
+                            Err(reason) => {
+                                Self::reject(&mut self.stats, line_no, reason);
+                                continue;
+                            }
+                        }
+                    }
+                    let mut raw = [&b""[..]; FIELD_COUNT];
+                    let result = match &self.columns {
+                        Some(c) => c.split(line, &mut raw).and_then(|()| Record::from_raw(raw)),
+                        None => Err(RejectReason::NoTime),
+                    };
+                    match result {
+                        Ok(rec) => {
+                            self.stats.records += 1;
+                            on_record(&rec);
+                        }
+                        Err(reason) => Self::reject(&mut self.stats, line_no, reason),
+                    }
+                }
+            }
+        }
+        Ok(pos)
+    }
+
+    /// The layout of a data line met before any header: legacy when it starts with a date,
+    /// real-time when it starts with an epoch timestamp.
+    fn headerless_columns(line: &[u8]) -> Result<Columns, RejectReason> {
+        let first = line.split(|&b| b == b'\t').next().unwrap_or(b"");
+        let columns = w3c::count_columns(line);
+        if value::date_field(first).is_ok() {
+            return Ok(Columns::legacy_headerless());
+        }
+        if matches!(value::epoch_seconds_field(first), Ok(Some(_))) {
+            if let Some(c) = Columns::realtime_headerless(columns) {
+                return Ok(c);
+            }
+        }
+        Err(RejectReason::UnknownLayout { columns })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Row = (i64, u64, Option<u16>, Vec<u8>);
+
+    /// Parses a whole input, collecting (timestamp, sc_bytes, status, result type).
+    fn parse_all(input: &[u8]) -> (Vec<Row>, ParseStats) {
+        let mut p = LogParser::new();
+        let mut out = Vec::new();
+        let used = p
+            .process(input, true, |r| {
+                out.push((
+                    r.timestamp_ms,
+                    r.sc_bytes,
+                    r.sc_status,
+                    r.field(Field::XEdgeResultType).to_vec(),
+                ))
+            })
+            .unwrap();
+        assert_eq!(used, input.len());
+        (out, p.into_stats())
+    }
+
+    const HDR: &str =
+        "#Version: 1.0\n#Fields: date time sc-bytes sc-status x-edge-result-type time-taken\n";
+
+    #[test]
+    fn w3c_with_header_and_last_line_without_newline() {
+        let input = format!(
+            "{HDR}2024-01-02\t10:00:00\t100\t200\tHit\t0.082\n2024-01-02\t10:00:59\t-\t000\tError\t-"
+        );
+        let (recs, stats) = parse_all(input.as_bytes());
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[0].1, 100);
+        assert_eq!(recs[1], (recs[1].0, 0, Some(0), b"Error".to_vec()));
+        assert_eq!(stats.rejected, 0);
+        assert_eq!(stats.lines, 4);
+    }
+
+    #[test]
+    fn header_repeated_mid_stream_remaps() {
+        let input = format!(
+            "{HDR}2024-01-02\t10:00:00\t100\t200\tHit\t0.1\n#Fields: sc-status sc-bytes time date\n404\t7\t11:00:00\t2024-01-02\n"
+        );
+        let (recs, stats) = parse_all(input.as_bytes());
+        assert_eq!(stats.rejected, 0);
+        assert_eq!(recs[1].1, 7);
+        assert_eq!(recs[1].2, Some(404));
+    }
+
+    #[test]
+    fn malformed_lines_rejected_not_fatal() {
+        let input = format!(
+            "{HDR}2024-01-02\t10:00:00\t100\n2024-01-02\t10:00:00\tx\t200\tHit\t0.1\n2024-01-02\t10:00:00\t5\t200\tHit\t0.1\n"
+        );
+        let (recs, stats) = parse_all(input.as_bytes());
+        assert_eq!(recs.len(), 1);
+        assert_eq!(stats.rejected, 2);
+        assert_eq!(stats.reject_samples[0].line, 3);
+        assert_eq!(
+            stats.reject_samples[0].reason,
+            RejectReason::TooFewFields { got: 3, want: 6 }
+        );
+        assert_eq!(
+            stats.reject_samples[1].reason.to_string(),
+            "field sc-bytes is not a number"
+        );
+    }
+
+    #[test]
+    fn json_lines_and_broken_json() {
+        let input = b"{\"timestamp(ms)\":\"1731699951183\",\"sc-bytes\":\"1068\",\"sc-status\":\"304\"}\n{\"broken\n{\"date\":\"2024-11-15\",\"time\":\"19:45:52\"}\n";
+        let (recs, stats) = parse_all(input);
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[0], (1_731_699_951_183, 1068, Some(304), vec![]));
+        assert_eq!(stats.rejected, 1);
+        assert_eq!(stats.reject_samples[0].line, 2);
+    }
+
+    #[test]
+    fn chunked_feeding_equals_whole() {
+        let input = format!(
+            "{HDR}2024-01-02\t10:00:00\t100\t200\tHit\t0.082\n2024-01-02\t10:00:01\t200\t404\tMiss\t0.5\n{{\n\"date\": \"2024-01-02\",\n\"time\": \"10:00:02\",\n\"sc-bytes\": \"3\"\n}}\n"
+        );
+        let whole = parse_all(input.as_bytes());
+        for chunk in 1..input.len() {
+            let mut p = LogParser::new();
+            let mut out = Vec::new();
+            let mut carry: Vec<u8> = Vec::new();
+            for piece in input.as_bytes().chunks(chunk) {
+                carry.extend_from_slice(piece);
+                let used = p
+                    .process(&carry, false, |r| out.push((r.timestamp_ms, r.sc_bytes)))
+                    .unwrap();
+                carry.drain(..used);
+            }
+            let used = p
+                .process(&carry, true, |r| out.push((r.timestamp_ms, r.sc_bytes)))
+                .unwrap();
+            assert_eq!(used, carry.len());
+            let expect: Vec<_> = whole.0.iter().map(|r| (r.0, r.1)).collect();
+            assert_eq!(out, expect, "chunk size {chunk}");
+            assert_eq!(p.stats(), &whole.1, "chunk size {chunk}");
+        }
+    }
+
+    #[test]
+    fn headerless_legacy_prefix_layouts() {
+        let line19 = "2015-03-18\t23:31:44\tLHR5\t1045619\t1.2.3.4\tGET\td.cloudfront.net\t/a\t200\t-\tUA\t-\t-\tMiss\tid==\thost\thttp\t100\t0.5";
+        let (recs, stats) = parse_all(line19.as_bytes());
+        assert_eq!(stats.rejected, 0);
+        assert_eq!(recs[0].1, 1_045_619);
+        assert_eq!(recs[0].3, b"Miss");
+    }
+
+    #[test]
+    fn binary_and_unknown_text_fail_the_file() {
+        let mut p = LogParser::new();
+        assert!(matches!(
+            p.process(b"\x00\x01garbage", true, |_| {}),
+            Err(NotALog::Binary { .. })
+        ));
+        let mut p = LogParser::new();
+        assert_eq!(
+            p.process(b"hello world\n", true, |_| {}),
+            Err(NotALog::UnknownText)
+        );
+        let mut p = LogParser::new();
+        assert_eq!(p.process(b"", true, |_| {}), Ok(0));
+    }
+}

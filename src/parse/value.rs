@@ -1,0 +1,322 @@
+//! Field value conversions: integers, seconds-with-milliseconds, dates and times, all from bytes
+//! and exact (no floating point).
+//!
+//! `-` (and an empty field) means "no value" in every field, numeric ones included.
+
+/// Why a value could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadValue {
+    /// Not a number where one was expected.
+    NotANumber,
+    /// Too large for its type.
+    Overflow,
+    /// Not a valid date or time.
+    BadTime,
+}
+
+/// Whether a field holds no value (`-` or empty).
+#[inline]
+pub fn is_empty(v: &[u8]) -> bool {
+    v.is_empty() || v == b"-"
+}
+
+/// Parses an unsigned integer; `-`/empty is `None`.
+#[inline]
+pub fn u64_field(v: &[u8]) -> Result<Option<u64>, BadValue> {
+    if is_empty(v) {
+        return Ok(None);
+    }
+    let mut n: u64 = 0;
+    for &b in v {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return Err(BadValue::NotANumber);
+        }
+        n = n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(d)))
+            .ok_or(BadValue::Overflow)?;
+    }
+    Ok(Some(n))
+}
+
+/// Parses `sc-status`: three digits, `000` included (viewer closed the connection).
+#[inline]
+pub fn status_field(v: &[u8]) -> Result<Option<u16>, BadValue> {
+    if is_empty(v) {
+        return Ok(None);
+    }
+    if v.len() != 3 {
+        return Err(BadValue::NotANumber);
+    }
+    let mut n: u16 = 0;
+    for &b in v {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return Err(BadValue::NotANumber);
+        }
+        n = n * 10 + u16::from(d);
+    }
+    Ok(Some(n))
+}
+
+/// Parses seconds with up to millisecond precision ("0.082") into integer milliseconds (82).
+///
+/// Digits past the third decimal are rounded half up. Values over `u32::MAX` ms (49 days) are
+/// rejected as overflow.
+#[inline]
+pub fn millis_field(v: &[u8]) -> Result<Option<u32>, BadValue> {
+    if is_empty(v) {
+        return Ok(None);
+    }
+    let (int, frac) = match memchr::memchr(b'.', v) {
+        Some(i) => (&v[..i], &v[i + 1..]),
+        None => (v, &v[v.len()..]),
+    };
+    if int.is_empty() && frac.is_empty() {
+        return Err(BadValue::NotANumber);
+    }
+    let mut ms: u64 = 0;
+    for &b in int {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return Err(BadValue::NotANumber);
+        }
+        ms = ms
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(d)))
+            .filter(|&n| n <= u64::from(u32::MAX))
+            .ok_or(BadValue::Overflow)?;
+    }
+    ms *= 1000;
+    let mut scale = 100;
+    let mut round_up = false;
+    for (i, &b) in frac.iter().enumerate() {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return Err(BadValue::NotANumber);
+        }
+        if i < 3 {
+            ms += u64::from(d) * scale;
+            scale /= 10;
+        } else if i == 3 {
+            round_up = d >= 5;
+        }
+    }
+    if round_up {
+        ms += 1;
+    }
+    u32::try_from(ms).map(Some).map_err(|_| BadValue::Overflow)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+#[inline]
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The civil date of a day count since 1970-01-01 (inverse of [`days_from_civil`]).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[inline]
+fn digits<const N: usize>(v: &[u8]) -> Option<u32> {
+    let mut n = 0u32;
+    for &b in v.get(..N)? {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n * 10 + u32::from(d);
+    }
+    Some(n)
+}
+
+/// Parses `date` (`YYYY-MM-DD`) into days since the epoch.
+#[inline]
+pub fn date_field(v: &[u8]) -> Result<i64, BadValue> {
+    if v.len() != 10 || v[4] != b'-' || v[7] != b'-' {
+        return Err(BadValue::BadTime);
+    }
+    let y = digits::<4>(v).ok_or(BadValue::BadTime)?;
+    let m = digits::<2>(&v[5..]).ok_or(BadValue::BadTime)?;
+    let d = digits::<2>(&v[8..]).ok_or(BadValue::BadTime)?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return Err(BadValue::BadTime);
+    }
+    Ok(days_from_civil(i64::from(y), m, d))
+}
+
+/// Parses `time` (`HH:MM:SS`) into seconds of the day.
+#[inline]
+pub fn time_field(v: &[u8]) -> Result<i64, BadValue> {
+    if v.len() != 8 || v[2] != b':' || v[5] != b':' {
+        return Err(BadValue::BadTime);
+    }
+    let h = digits::<2>(v).ok_or(BadValue::BadTime)?;
+    let m = digits::<2>(&v[3..]).ok_or(BadValue::BadTime)?;
+    let s = digits::<2>(&v[6..]).ok_or(BadValue::BadTime)?;
+    if h > 23 || m > 59 || s > 60 {
+        return Err(BadValue::BadTime);
+    }
+    Ok(i64::from(h * 3600 + m * 60 + s))
+}
+
+/// Parses `timestamp` (epoch seconds, optionally with milliseconds: `1607374321.541`) into
+/// epoch milliseconds.
+#[inline]
+pub fn epoch_seconds_field(v: &[u8]) -> Result<Option<i64>, BadValue> {
+    if is_empty(v) {
+        return Ok(None);
+    }
+    let (int, frac) = match memchr::memchr(b'.', v) {
+        Some(i) => (&v[..i], &v[i + 1..]),
+        None => (v, &v[v.len()..]),
+    };
+    let secs = u64_field(int)?.ok_or(BadValue::NotANumber)?;
+    let mut ms = 0u64;
+    let mut scale = 100;
+    for (i, &b) in frac.iter().enumerate() {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return Err(BadValue::NotANumber);
+        }
+        if i < 3 {
+            ms += u64::from(d) * scale;
+            scale /= 10;
+        }
+    }
+    secs.checked_mul(1000)
+        .and_then(|s| s.checked_add(ms))
+        .and_then(|t| i64::try_from(t).ok())
+        .map(Some)
+        .ok_or(BadValue::Overflow)
+}
+
+/// Parses `timestamp(ms)` (epoch milliseconds).
+#[inline]
+pub fn epoch_millis_field(v: &[u8]) -> Result<Option<i64>, BadValue> {
+    match u64_field(v)? {
+        None => Ok(None),
+        Some(n) => i64::try_from(n).map(Some).map_err(|_| BadValue::Overflow),
+    }
+}
+
+/// Formats epoch milliseconds as an RFC 3339 UTC timestamp with second precision
+/// (`2026-11-21T12:34:00Z`).
+pub fn format_rfc3339(epoch_ms: i64) -> String {
+    let secs = epoch_ms.div_euclid(1000);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let sod = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dash_is_empty_everywhere() {
+        assert_eq!(u64_field(b"-"), Ok(None));
+        assert_eq!(u64_field(b""), Ok(None));
+        assert_eq!(millis_field(b"-"), Ok(None));
+        assert_eq!(status_field(b"-"), Ok(None));
+        assert_eq!(epoch_seconds_field(b"-"), Ok(None));
+    }
+
+    #[test]
+    fn integers() {
+        assert_eq!(u64_field(b"392"), Ok(Some(392)));
+        assert_eq!(u64_field(b"18446744073709551615"), Ok(Some(u64::MAX)));
+        assert_eq!(u64_field(b"18446744073709551616"), Err(BadValue::Overflow));
+        assert_eq!(u64_field(b"12a"), Err(BadValue::NotANumber));
+        assert_eq!(u64_field(b"-5"), Err(BadValue::NotANumber));
+    }
+
+    #[test]
+    fn status_000_is_valid() {
+        assert_eq!(status_field(b"000"), Ok(Some(0)));
+        assert_eq!(status_field(b"502"), Ok(Some(502)));
+        assert!(status_field(b"20").is_err());
+        assert!(status_field(b"2x0").is_err());
+    }
+
+    #[test]
+    fn seconds_to_exact_milliseconds() {
+        assert_eq!(millis_field(b"0.082"), Ok(Some(82)));
+        assert_eq!(millis_field(b"0.001"), Ok(Some(1)));
+        assert_eq!(millis_field(b"0.000"), Ok(Some(0)));
+        assert_eq!(millis_field(b"12.5"), Ok(Some(12_500)));
+        assert_eq!(millis_field(b"3"), Ok(Some(3000)));
+        assert_eq!(millis_field(b"1.0005"), Ok(Some(1001)));
+        assert_eq!(millis_field(b"1.0004"), Ok(Some(1000)));
+        assert_eq!(millis_field(b".5"), Ok(Some(500)));
+        assert_eq!(millis_field(b"0.1x"), Err(BadValue::NotANumber));
+        assert_eq!(millis_field(b"."), Err(BadValue::NotANumber));
+        assert_eq!(millis_field(b"99999999999"), Err(BadValue::Overflow));
+        // No float drift: every millisecond value round-trips.
+        for ms in (0..100_000u32).step_by(7) {
+            let s = format!("{}.{:03}", ms / 1000, ms % 1000);
+            assert_eq!(millis_field(s.as_bytes()), Ok(Some(ms)));
+        }
+    }
+
+    #[test]
+    fn dates_and_times() {
+        assert_eq!(date_field(b"1970-01-01"), Ok(0));
+        assert_eq!(date_field(b"2019-12-04"), Ok(18_234));
+        assert_eq!(time_field(b"21:02:31"), Ok(75_751));
+        assert!(date_field(b"2019-13-04").is_err());
+        assert!(date_field(b"2019/12/04").is_err());
+        assert!(time_field(b"24:00:00").is_err());
+        assert!(time_field(b"21:02").is_err());
+        for z in [-1000i64, 0, 18_234, 20_000, 30_000] {
+            let (y, m, d) = civil_from_days(z);
+            assert_eq!(days_from_civil(y, m, d), z);
+        }
+    }
+
+    #[test]
+    fn epoch_timestamps() {
+        assert_eq!(
+            epoch_seconds_field(b"1607374321.541"),
+            Ok(Some(1_607_374_321_541))
+        );
+        assert_eq!(
+            epoch_seconds_field(b"1607374321"),
+            Ok(Some(1_607_374_321_000))
+        );
+        assert_eq!(
+            epoch_millis_field(b"1731620046814"),
+            Ok(Some(1_731_620_046_814))
+        );
+        assert!(epoch_seconds_field(b"16073x").is_err());
+    }
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(format_rfc3339(1_731_620_046_814), "2024-11-14T21:34:06Z");
+        assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
+    }
+}

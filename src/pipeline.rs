@@ -1,0 +1,251 @@
+//! One file through the core stages: decompressed chunks → parse → aggregate → datums → batches.
+//!
+//! [`FileProcessor`] is the core, fed chunks of any size by a synchronous reader
+//! ([`process_reader`], used by `cflogs` on local files) or by the Lambda's asynchronous S3
+//! stream. Nothing of a file is published before it has been read to the end.
+
+use crate::aggregate::{Aggregator, FileAggregate};
+use crate::batch::{Batch, batches};
+use crate::config::MetricsConfig;
+use crate::datum::{Datum, datums};
+use crate::decompress::{self, StreamStats};
+use crate::distribution::key_info;
+use crate::error::FileError;
+use crate::parse::{Format, LogParser, MAX_RECORD_BYTES, NotALog, ParseStats};
+use std::io::Read;
+
+/// Default limit on a file's decompressed size (env `MAX_DECOMPRESSED_BYTES`): far above any real
+/// CloudFront log file, low enough to stop a decompression bomb within a Lambda timeout.
+pub const DEFAULT_MAX_DECOMPRESSED_BYTES: u64 = 20 * 1024 * 1024 * 1024;
+
+/// Parses and aggregates one file fed in chunks.
+#[derive(Debug)]
+pub struct FileProcessor<'c> {
+    parser: LogParser,
+    aggregator: Aggregator<'c>,
+    carry: Vec<u8>,
+}
+
+impl<'c> FileProcessor<'c> {
+    /// A processor for one file of `distribution_id`, with the publishable window as of `now_ms`.
+    pub fn new(config: &'c MetricsConfig, distribution_id: &str, now_ms: i64) -> Self {
+        FileProcessor {
+            parser: LogParser::new(),
+            aggregator: Aggregator::new(config, distribution_id, now_ms),
+            carry: Vec::new(),
+        }
+    }
+
+    /// Feeds the next chunk of decompressed bytes.
+    pub fn feed(&mut self, mut chunk: &[u8]) -> Result<(), NotALog> {
+        let Self {
+            parser,
+            aggregator,
+            carry,
+        } = self;
+        if !carry.is_empty() {
+            // Complete the carried partial line with the start of this chunk, one line at a time
+            // (a JSON record may span lines), then go on in place.
+            while !carry.is_empty() && !chunk.is_empty() {
+                let take = memchr::memchr(b'\n', chunk).map_or(chunk.len(), |i| i + 1);
+                carry.extend_from_slice(&chunk[..take]);
+                chunk = &chunk[take..];
+                let used = parser.process(carry, false, |r| aggregator.add(r))?;
+                carry.drain(..used);
+                if carry.len() > MAX_RECORD_BYTES {
+                    parser.reject_overlong();
+                    carry.clear();
+                }
+            }
+            if !carry.is_empty() {
+                return Ok(());
+            }
+        }
+        let used = parser.process(chunk, false, |r| aggregator.add(r))?;
+        let rest = &chunk[used..];
+        if rest.len() > MAX_RECORD_BYTES {
+            parser.reject_overlong();
+        } else {
+            carry.extend_from_slice(rest);
+        }
+        Ok(())
+    }
+
+    /// Ends the file: parses what is left (a last line without newline) and aggregates.
+    pub fn finish(mut self) -> Result<(Option<Format>, ParseStats, FileAggregate), NotALog> {
+        let Self {
+            parser,
+            aggregator,
+            carry,
+        } = &mut self;
+        parser.process(carry, true, |r| aggregator.add(r))?;
+        let format = self.parser.format();
+        Ok((format, self.parser.into_stats(), self.aggregator.finish()))
+    }
+}
+
+/// What one file gave, for the per-file log line and the run summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileReport {
+    /// The file's path or `s3://bucket/key`.
+    pub file: String,
+    /// Its distribution.
+    pub distribution_id: String,
+    /// The detected format (`None` for a file with no line).
+    pub format: Option<Format>,
+    /// Decompression and byte counts.
+    pub stream: StreamStats,
+    /// Line counts.
+    pub parse: ParseStats,
+    /// Records outside the publishable window.
+    pub skipped_stale: u64,
+}
+
+/// A processed file: its report, aggregates, and the batches to publish.
+#[derive(Debug, Clone)]
+pub struct ProcessedFile {
+    pub report: FileReport,
+    pub aggregate: FileAggregate,
+    pub batches: Vec<Batch>,
+}
+
+impl ProcessedFile {
+    /// Total datums over all batches.
+    pub fn datum_count(&self) -> usize {
+        self.batches.iter().map(|b| b.datums.len()).sum()
+    }
+
+    /// Every datum, in batch order.
+    pub fn datums(&self) -> impl Iterator<Item = &Datum> {
+        self.batches.iter().flat_map(|b| b.datums.iter())
+    }
+}
+
+/// The distribution of a file: from its key, else from the configuration, else an error.
+pub fn distribution_for(
+    file: &str,
+    key: &str,
+    config: &MetricsConfig,
+) -> Result<String, FileError> {
+    key_info(key)
+        .distribution_id
+        .or_else(|| config.distribution_id.clone())
+        .ok_or_else(|| FileError::NoDistributionId {
+            file: file.to_owned(),
+        })
+}
+
+/// Turns a finished file into its report, aggregate and batches.
+pub fn complete(
+    file: &str,
+    config: &MetricsConfig,
+    stream: StreamStats,
+    finished: (Option<Format>, ParseStats, FileAggregate),
+) -> ProcessedFile {
+    let (format, parse, aggregate) = finished;
+    let batches = batches(datums(&aggregate, config));
+    ProcessedFile {
+        report: FileReport {
+            file: file.to_owned(),
+            distribution_id: aggregate.distribution_id.clone(),
+            format,
+            stream,
+            parse,
+            skipped_stale: aggregate.skipped_stale,
+        },
+        aggregate,
+        batches,
+    }
+}
+
+/// Processes one file from a synchronous reader (gzip or plain), inflating on a second thread.
+/// `key` is the path or object key the distribution ID is read from.
+pub fn process_reader<R: Read + Send>(
+    file: &str,
+    key: &str,
+    reader: R,
+    config: &MetricsConfig,
+    now_ms: i64,
+    max_bytes: u64,
+) -> Result<ProcessedFile, FileError> {
+    let distribution_id = distribution_for(file, key, config)?;
+    let mut processor = FileProcessor::new(config, &distribution_id, now_ms);
+    let not_a_log = |source| FileError::NotALog {
+        file: file.to_owned(),
+        source,
+    };
+    let stream = decompress::stream(file, reader, max_bytes, |chunk| processor.feed(chunk))?
+        .map_err(not_a_log)?;
+    let finished = processor.finish().map_err(not_a_log)?;
+    Ok(complete(file, config, stream, finished))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_700_000_000_000;
+
+    #[test]
+    fn chunk_boundaries_do_not_matter() {
+        let mut input = String::from("#Version: 1.0\n#Fields: date time sc-bytes time-taken\n");
+        for i in 0..500 {
+            input.push_str(&format!(
+                "2023-11-14\t22:{:02}:00\t{i}\t0.{:03}\n",
+                i % 60,
+                i % 7
+            ));
+        }
+        input.push_str("{\"date\":\"2023-11-14\",\n \"time\":\"22:00:00\", \"sc-bytes\":\"5\"}");
+        let config = MetricsConfig::default();
+        let whole = {
+            let mut p = FileProcessor::new(&config, "E2Q4ABCDEFGH", NOW);
+            p.feed(input.as_bytes()).unwrap();
+            p.finish().unwrap()
+        };
+        assert_eq!(whole.1.records, 501);
+        assert_eq!(whole.1.rejected, 0);
+        for size in [1, 2, 3, 7, 64, 1000] {
+            let mut p = FileProcessor::new(&config, "E2Q4ABCDEFGH", NOW);
+            for c in input.as_bytes().chunks(size) {
+                p.feed(c).unwrap();
+            }
+            let got = p.finish().unwrap();
+            assert_eq!(got.1, whole.1, "chunk size {size}");
+            assert_eq!(got.2, whole.2, "chunk size {size}");
+        }
+    }
+
+    #[test]
+    fn overlong_lines_are_rejected_and_skipped() {
+        let config = MetricsConfig::default();
+        let mut p = FileProcessor::new(&config, "E2Q4ABCDEFGH", NOW);
+        p.feed(b"#Fields: date time sc-bytes\n").unwrap();
+        let huge = vec![b'a'; MAX_RECORD_BYTES + 10];
+        for c in huge.chunks(100_000) {
+            p.feed(c).unwrap();
+        }
+        p.feed(b"\n2023-11-14\t22:00:00\t5\n").unwrap();
+        let (_, stats, agg) = p.finish().unwrap();
+        assert_eq!(stats.rejected, 1);
+        assert_eq!(stats.records, 1);
+        assert_eq!(agg.totals.cell.bytes_downloaded, 5);
+    }
+
+    #[test]
+    fn missing_distribution_is_a_clear_error() {
+        let e = process_reader(
+            "logs/x.gz",
+            "logs/x.gz",
+            &b""[..],
+            &MetricsConfig::default(),
+            NOW,
+            u64::MAX,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with("logs/x.gz: no distribution ID"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,145 @@
+//! Run summaries for people: the per-distribution table of `cflogs process --output table` and
+//! the closing summary on stderr.
+
+use crate::aggregate::Histogram;
+use crate::catalogue::Metric;
+use crate::pipeline::ProcessedFile;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// Totals of one distribution over a run.
+#[derive(Debug, Clone, Default)]
+pub struct DistributionSummary {
+    pub requests: u64,
+    pub bytes_downloaded: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub status_4xx: u64,
+    pub status_5xx: u64,
+    pub time_taken: Histogram,
+}
+
+impl DistributionSummary {
+    /// Cache hit ratio: (Hit + RefreshHit) / (Hit + RefreshHit + Miss).
+    pub fn hit_ratio(&self) -> Option<f64> {
+        let n = self.hits + self.misses;
+        (n > 0).then(|| self.hits as f64 / n as f64)
+    }
+}
+
+/// Totals of a run over all files.
+#[derive(Debug, Clone, Default)]
+pub struct RunSummary {
+    pub files: u64,
+    pub failed_files: u64,
+    pub records: u64,
+    pub rejected: u64,
+    pub skipped_stale: u64,
+    pub datums: u64,
+    pub requests: u64,
+    pub compressed_bytes: u64,
+    pub bytes: u64,
+    pub distributions: BTreeMap<String, DistributionSummary>,
+}
+
+impl RunSummary {
+    /// Adds a processed file.
+    pub fn add(&mut self, f: &ProcessedFile) {
+        self.files += 1;
+        self.records += f.report.parse.records;
+        self.rejected += f.report.parse.rejected;
+        self.skipped_stale += f.report.skipped_stale;
+        self.datums += f.datum_count() as u64;
+        self.requests += f.batches.len() as u64;
+        self.compressed_bytes += f.report.stream.compressed_bytes;
+        self.bytes += f.report.stream.bytes;
+        let t = &f.aggregate.totals.cell;
+        let d = self
+            .distributions
+            .entry(f.report.distribution_id.clone())
+            .or_default();
+        d.requests += t.requests;
+        d.bytes_downloaded += t.bytes_downloaded;
+        d.hits += t.sum(Metric::Hit) + t.sum(Metric::RefreshHit);
+        d.misses += t.sum(Metric::Miss);
+        d.status_4xx += t.sum(Metric::Status4xx);
+        d.status_5xx += t.sum(Metric::Status5xx);
+        if let Some(h) = t.histogram(Metric::TimeTaken) {
+            d.time_taken.merge(h);
+        }
+    }
+
+    /// Counts a file that failed.
+    pub fn add_failure(&mut self) {
+        self.files += 1;
+        self.failed_files += 1;
+    }
+
+    /// The per-distribution table.
+    pub fn table(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{:<16} {:>12} {:>10} {:>7} {:>6} {:>6} {:>8} {:>8} {:>8}",
+            "distribution",
+            "requests",
+            "GB out",
+            "hit %",
+            "4xx %",
+            "5xx %",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms"
+        );
+        let pct = |n: u64, d: u64| {
+            if d == 0 {
+                "-".to_owned()
+            } else {
+                format!("{:.1}", n as f64 * 100.0 / d as f64)
+            }
+        };
+        for (id, d) in &self.distributions {
+            let p = |q: f64| {
+                d.time_taken
+                    .percentile(q)
+                    .map_or("-".to_owned(), |v| v.to_string())
+            };
+            let _ = writeln!(
+                s,
+                "{:<16} {:>12} {:>10.3} {:>7} {:>6} {:>6} {:>8} {:>8} {:>8}",
+                id,
+                d.requests,
+                d.bytes_downloaded as f64 / 1e9,
+                d.hit_ratio()
+                    .map_or("-".to_owned(), |r| format!("{:.1}", r * 100.0)),
+                pct(d.status_4xx, d.requests),
+                pct(d.status_5xx, d.requests),
+                p(50.0),
+                p(90.0),
+                p(99.0),
+            );
+        }
+        s
+    }
+
+    /// The closing one-paragraph summary.
+    pub fn closing(&self, elapsed: Duration, dry_run: bool) -> String {
+        let secs = elapsed.as_secs_f64().max(1e-9);
+        format!(
+            "files: {} ({} failed), records: {}, rejected lines: {}, skipped_stale: {}, datums: {}, PutMetricData requests{}: {}, read {:.1} MB ({:.1} MB decompressed) in {:.2} s, {:.1} MB/s",
+            self.files,
+            self.failed_files,
+            self.records,
+            self.rejected,
+            self.skipped_stale,
+            self.datums,
+            if dry_run { " it would make" } else { "" },
+            self.requests,
+            self.compressed_bytes as f64 / 1e6,
+            self.bytes as f64 / 1e6,
+            secs,
+            self.bytes as f64 / 1e6 / secs,
+        )
+    }
+}
