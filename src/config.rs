@@ -29,6 +29,40 @@ pub mod env {
     pub const MAX_DIMENSION_VALUES: &str = "METRICS_MAX_DIMENSION_VALUES";
     /// Fallback distribution ID when the object key carries none.
     pub const DISTRIBUTION_ID: &str = "DISTRIBUTION_ID";
+    /// Where datums go: `cloudwatch` (PutMetricData, default) or `emf` (stdout).
+    pub const SINK: &str = "METRICS_SINK";
+    /// Stop a file after this many decompressed bytes.
+    pub const MAX_DECOMPRESSED_BYTES: &str = "MAX_DECOMPRESSED_BYTES";
+    /// Log files processed concurrently by one invocation.
+    pub const FILE_CONCURRENCY: &str = "FILE_CONCURRENCY";
+    /// PutMetricData requests in flight per file.
+    pub const PUT_CONCURRENCY: &str = "PUT_CONCURRENCY";
+    /// The SDK's standard retry: attempts per request (read by aws-config).
+    pub const MAX_ATTEMPTS: &str = "AWS_MAX_ATTEMPTS";
+    /// Exactly-once publishing with S3 marker objects: `on` (default) or `off`.
+    pub const IDEMPOTENCY: &str = "IDEMPOTENCY";
+    /// Bucket of the marker objects (default: the log's bucket).
+    pub const MARKER_BUCKET: &str = "MARKER_BUCKET";
+    /// Key prefix of the marker objects.
+    pub const MARKER_PREFIX: &str = "MARKER_PREFIX";
+
+    /// Every variable the Lambda function reads (besides the runtime's own `AWS_*` and `RUST_LOG`):
+    /// the SAM template must set each of them or leave it to its documented default.
+    pub const LAMBDA: &[&str] = &[
+        NAMESPACE,
+        DIMENSIONS,
+        INCLUDE,
+        MAX_DIMENSION_VALUES,
+        DISTRIBUTION_ID,
+        SINK,
+        MAX_DECOMPRESSED_BYTES,
+        FILE_CONCURRENCY,
+        PUT_CONCURRENCY,
+        MAX_ATTEMPTS,
+        IDEMPOTENCY,
+        MARKER_BUCKET,
+        MARKER_PREFIX,
+    ];
 }
 
 /// A dimension key a metric can be broken down by. Never IPs, cookies, query strings or request

@@ -29,6 +29,8 @@ struct Cli {
 enum Command {
     /// Parse and aggregate log files (files or directories, recursively) into metric datums.
     Process(ProcessArgs),
+    /// Print the metric catalogue, dimension keys and environment variables as JSON.
+    Catalogue,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -225,10 +227,36 @@ fn process(a: ProcessArgs) -> Result<bool> {
     Ok(summary.failed_files == 0)
 }
 
+/// The public contract as JSON, for the template and dashboard checks.
+fn catalogue() -> Result<bool> {
+    use cloudfront_log_metrics::catalogue::Metric;
+    use cloudfront_log_metrics::config::DimensionKey;
+    let metrics: Vec<_> = Metric::ALL
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "name": m.name(),
+                "unit": m.unit().as_str(),
+                "kind": if m.kind() == cloudfront_log_metrics::catalogue::Kind::Sum { "sum" } else { "distribution" },
+                "from": m.source(),
+            })
+        })
+        .collect();
+    let doc = serde_json::json!({
+        "namespace": config::DEFAULT_NAMESPACE,
+        "metrics": metrics,
+        "dimension_keys": DimensionKey::ALL.map(|k| k.name()),
+        "lambda_env": env::LAMBDA,
+    });
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(true)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Process(a) => process(a),
+        Command::Catalogue => catalogue(),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
