@@ -181,10 +181,16 @@ pub enum ConfigError {
     UnknownMetric { var: &'static str, name: String },
     #[error("{var}: no metric selected")]
     NoMetric { var: &'static str },
-    #[error("{var}: {value:?} is not a whole number from 1 to 10000")]
+    #[error("{var}: {value:?} is not a positive whole number (at most 10000 where a count)")]
     BadNumber { var: &'static str, value: String },
     #[error("{var}: namespace {value:?} must be 1 to 255 characters and not start with \"AWS/\"")]
     BadNamespace { var: &'static str, value: String },
+    #[error("{var}: {value:?} is not one of {choices}")]
+    BadChoice {
+        var: &'static str,
+        value: String,
+        choices: &'static str,
+    },
     #[error("{var}: {value:?} is not a CloudFront distribution ID")]
     BadDistributionId { var: &'static str, value: String },
 }
@@ -272,6 +278,106 @@ impl MetricsConfig {
             h = h.wrapping_mul(0x0100_0000_01b3);
         }
         format!("{h:016x}")
+    }
+}
+
+/// Default key prefix of the marker objects.
+pub const DEFAULT_MARKER_PREFIX: &str = "_cflm/processed/";
+/// Default files processed concurrently per invocation.
+pub const DEFAULT_FILE_CONCURRENCY: usize = 4;
+/// Default PutMetricData requests in flight per file.
+pub const DEFAULT_PUT_CONCURRENCY: usize = 4;
+
+/// Everything the Lambda function reads from its environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// What to publish.
+    pub metrics: MetricsConfig,
+    /// Where to publish.
+    pub sink: crate::sink::SinkKind,
+    /// Stop a file after this many decompressed bytes.
+    pub max_decompressed_bytes: u64,
+    /// Files processed concurrently per invocation.
+    pub file_concurrency: usize,
+    /// PutMetricData requests in flight per file.
+    pub put_concurrency: usize,
+    /// Exactly-once publishing with marker objects.
+    pub idempotency: bool,
+    /// Bucket of the marker objects (`None`: the log's own bucket).
+    pub marker_bucket: Option<String>,
+    /// Key prefix of the marker objects; keys under it are never processed as logs.
+    pub marker_prefix: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            metrics: MetricsConfig::default(),
+            sink: crate::sink::SinkKind::CloudWatch,
+            max_decompressed_bytes: crate::pipeline::DEFAULT_MAX_DECOMPRESSED_BYTES,
+            file_concurrency: DEFAULT_FILE_CONCURRENCY,
+            put_concurrency: DEFAULT_PUT_CONCURRENCY,
+            idempotency: true,
+            marker_bucket: None,
+            marker_prefix: DEFAULT_MARKER_PREFIX.to_owned(),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the settings from a variable lookup; unset or empty variables take their defaults.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let mut s = Settings {
+            metrics: MetricsConfig::from_lookup(&get)?,
+            ..Settings::default()
+        };
+        if let Some(v) = get(env::SINK) {
+            s.sink = crate::sink::SinkKind::parse(&v).ok_or(ConfigError::BadChoice {
+                var: env::SINK,
+                value: v.clone(),
+                choices: "cloudwatch, emf",
+            })?;
+        }
+        let number = |var: &'static str, v: String| {
+            v.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or(ConfigError::BadNumber { var, value: v })
+        };
+        if let Some(v) = get(env::MAX_DECOMPRESSED_BYTES) {
+            s.max_decompressed_bytes = number(env::MAX_DECOMPRESSED_BYTES, v)?;
+        }
+        if let Some(v) = get(env::FILE_CONCURRENCY) {
+            s.file_concurrency = parse_max_values(env::FILE_CONCURRENCY, &v)?;
+        }
+        if let Some(v) = get(env::PUT_CONCURRENCY) {
+            s.put_concurrency = parse_max_values(env::PUT_CONCURRENCY, &v)?;
+        }
+        if let Some(v) = get(env::IDEMPOTENCY) {
+            s.idempotency = match v.trim().to_ascii_lowercase().as_str() {
+                "on" | "true" | "1" => true,
+                "off" | "false" | "0" => false,
+                _ => {
+                    return Err(ConfigError::BadChoice {
+                        var: env::IDEMPOTENCY,
+                        value: v,
+                        choices: "on, off",
+                    });
+                }
+            };
+        }
+        s.marker_bucket = get(env::MARKER_BUCKET).map(|v| v.trim().to_owned());
+        if let Some(v) = get(env::MARKER_PREFIX) {
+            s.marker_prefix = v.trim().to_owned();
+        }
+        Ok(s)
+    }
+
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
     }
 }
 
@@ -430,6 +536,28 @@ mod tests {
                 .as_deref(),
             Some("E2EXAMPLE123")
         );
+    }
+
+    #[test]
+    fn settings_defaults_and_errors() {
+        let m: HashMap<&str, &str> = HashMap::new();
+        let s = Settings::from_lookup(|k| m.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(s, Settings::default());
+        assert!(s.idempotency);
+        let m: HashMap<&str, &str> = [
+            ("METRICS_SINK", "emf"),
+            ("IDEMPOTENCY", "off"),
+            ("PUT_CONCURRENCY", "8"),
+        ]
+        .into_iter()
+        .collect();
+        let s = Settings::from_lookup(|k| m.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(s.sink, crate::sink::SinkKind::Emf);
+        assert!(!s.idempotency);
+        assert_eq!(s.put_concurrency, 8);
+        let m: HashMap<&str, &str> = [("METRICS_SINK", "kinesis")].into_iter().collect();
+        let e = Settings::from_lookup(|k| m.get(k).map(|v| v.to_string())).unwrap_err();
+        assert!(e.to_string().contains("METRICS_SINK"), "{e}");
     }
 
     #[test]

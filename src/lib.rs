@@ -7,6 +7,7 @@
 //! [`distribution`] finds a file's distribution ID from its key.
 
 pub mod aggregate;
+pub mod aws;
 pub mod batch;
 pub mod catalogue;
 pub mod config;
@@ -14,6 +15,9 @@ pub mod datum;
 pub mod decompress;
 pub mod distribution;
 pub mod error;
+pub mod event;
+pub mod handler;
+pub mod object_store;
 pub mod parse;
 pub mod pipeline;
 pub mod report;

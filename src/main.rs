@@ -1,1 +1,65 @@
-fn main() {}
+//! The Lambda function: configuration, clients built once per container, and the runtime loop.
+//! Everything else lives in the library's [`cloudfront_log_metrics::handler`].
+
+use cloudfront_log_metrics::aws;
+use cloudfront_log_metrics::config::Settings;
+use cloudfront_log_metrics::handler::Handler;
+use cloudfront_log_metrics::object_store::ObjectStore;
+use cloudfront_log_metrics::sink::emf::EmfSink;
+use cloudfront_log_metrics::sink::{MetricSink, SinkKind};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+async fn run<S: ObjectStore, M: MetricSink>(handler: Handler<S, M>) -> Result<(), Error> {
+    let handler = &handler;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        handler
+            .handle(&event.payload, now_ms)
+            .await
+            .map_err(Error::from)
+    }))
+    .await
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_target(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let settings = Settings::from_env()?;
+    let sdk = aws::sdk_config().await;
+    let store = aws::s3_client(&sdk);
+    match settings.sink {
+        SinkKind::CloudWatch => {
+            let sink = aws::cloudwatch_client(&sdk);
+            run(Handler {
+                store,
+                sink,
+                settings,
+            })
+            .await
+        }
+        SinkKind::Emf => {
+            let sink = EmfSink::new(std::io::stdout());
+            run(Handler {
+                store,
+                sink,
+                settings,
+            })
+            .await
+        }
+    }
+}
