@@ -329,7 +329,7 @@ impl Settings {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let mut s = Settings {
-            metrics: MetricsConfig::from_lookup(&get)?,
+            metrics: MetricsConfig::from_lookup(get)?,
             ..Settings::default()
         };
         if let Some(v) = get(env::SINK) {
