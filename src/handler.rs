@@ -55,6 +55,39 @@ pub struct Published {
     pub put_requests: usize,
 }
 
+/// Streams one object through the core stages (GetObject → gzip → parse → aggregate → batches);
+/// publishes nothing.
+pub async fn read_object<S: ObjectStore>(
+    store: &S,
+    settings: &Settings,
+    obj: &ObjectRef,
+    now_ms: i64,
+) -> Result<ProcessedFile, FileError> {
+    let file = obj.url();
+    let config = &settings.metrics;
+    let distribution = pipeline::distribution_for(&file, &obj.key, config)?;
+    let (body, _meta) =
+        store
+            .get(&obj.bucket, &obj.key)
+            .await
+            .map_err(|source| FileError::Read {
+                file: file.clone(),
+                source,
+            })?;
+    let mut processor = FileProcessor::new(config, &distribution, now_ms);
+    let not_a_log = |source| FileError::NotALog {
+        file: file.clone(),
+        source,
+    };
+    let stream = decompress::stream_async(&file, body, settings.max_decompressed_bytes, |chunk| {
+        processor.feed(chunk)
+    })
+    .await?
+    .map_err(not_a_log)?;
+    let finished = processor.finish().map_err(not_a_log)?;
+    Ok(pipeline::complete(&file, config, stream, finished))
+}
+
 /// The function: an object store, a metric sink and the settings, built once per container.
 pub struct Handler<S, M> {
     pub store: S,
@@ -63,38 +96,6 @@ pub struct Handler<S, M> {
 }
 
 impl<S: ObjectStore, M: MetricSink> Handler<S, M> {
-    /// Streams one object through the core stages; publishes nothing.
-    pub async fn read_object(
-        &self,
-        obj: &ObjectRef,
-        now_ms: i64,
-    ) -> Result<ProcessedFile, FileError> {
-        let file = obj.url();
-        let config = &self.settings.metrics;
-        let distribution = pipeline::distribution_for(&file, &obj.key, config)?;
-        let (body, _meta) = self
-            .store
-            .get(&obj.bucket, &obj.key)
-            .await
-            .map_err(|source| FileError::Read {
-                file: file.clone(),
-                source,
-            })?;
-        let mut processor = FileProcessor::new(config, &distribution, now_ms);
-        let not_a_log = |source| FileError::NotALog {
-            file: file.clone(),
-            source,
-        };
-        let stream =
-            decompress::stream_async(&file, body, self.settings.max_decompressed_bytes, |chunk| {
-                processor.feed(chunk)
-            })
-            .await?
-            .map_err(not_a_log)?;
-        let finished = processor.finish().map_err(not_a_log)?;
-        Ok(pipeline::complete(&file, config, stream, finished))
-    }
-
     /// Reads one object completely, then publishes its batches; logs one JSON line for it.
     pub async fn process_object(
         &self,
@@ -143,7 +144,7 @@ impl<S: ObjectStore, M: MetricSink> Handler<S, M> {
     }
 
     async fn publish_object(&self, obj: &ObjectRef, now_ms: i64) -> Result<Published, ObjectError> {
-        let file = self.read_object(obj, now_ms).await?;
+        let file = read_object(&self.store, &self.settings, obj, now_ms).await?;
         let batches: Vec<_> = file.batches.iter().collect();
         let put_requests = sink::publish(
             &self.sink,

@@ -1,14 +1,19 @@
 //! `cflogs`: the pipeline on local files (and, for backfills, S3 prefixes) from the command line.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use cloudfront_log_metrics::config::{self, MetricsConfig, env};
+use cloudfront_log_metrics::aws;
+use cloudfront_log_metrics::config::{self, MetricsConfig, Settings, env};
 use cloudfront_log_metrics::distribution::key_info;
 use cloudfront_log_metrics::error::FileError;
+use cloudfront_log_metrics::event::{ObjectRef, ignore_reason};
+use cloudfront_log_metrics::handler::read_object;
+use cloudfront_log_metrics::object_store::ObjectStore;
 use cloudfront_log_metrics::pipeline::{self, DEFAULT_MAX_DECOMPRESSED_BYTES, ProcessedFile};
 use cloudfront_log_metrics::report::RunSummary;
-use cloudfront_log_metrics::sink::jsonl;
+use cloudfront_log_metrics::sink::{self, jsonl};
 use cloudfront_log_metrics::source::{LocalInput, local_inputs};
+use futures::StreamExt;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,10 +50,10 @@ enum Output {
 
 #[derive(clap::Args)]
 struct ProcessArgs {
-    /// Log files or directories (walked recursively).
+    /// Log files or directories (walked recursively), or S3 prefixes (s3://bucket/prefix/).
     #[arg(required = true)]
-    paths: Vec<PathBuf>,
-    /// Compute the datums but publish nothing.
+    paths: Vec<String>,
+    /// Compute the datums but publish nothing (without it, datums are sent with PutMetricData).
     #[arg(long)]
     dry_run: bool,
     /// What to print on stdout [default: table on a terminal, jsonl otherwise].
@@ -80,8 +85,41 @@ struct ProcessArgs {
     #[arg(long, value_parser = parse_time)]
     now: Option<i64>,
     /// Stop a file after this many decompressed bytes.
-    #[arg(long, env = "MAX_DECOMPRESSED_BYTES", default_value_t = DEFAULT_MAX_DECOMPRESSED_BYTES)]
+    #[arg(long, env = env::MAX_DECOMPRESSED_BYTES, default_value_t = DEFAULT_MAX_DECOMPRESSED_BYTES)]
     max_decompressed_bytes: u64,
+    /// Files processed concurrently.
+    #[arg(long, env = env::FILE_CONCURRENCY, default_value_t = config::DEFAULT_FILE_CONCURRENCY)]
+    file_concurrency: usize,
+    /// PutMetricData requests in flight per file.
+    #[arg(long, env = env::PUT_CONCURRENCY, default_value_t = config::DEFAULT_PUT_CONCURRENCY)]
+    put_concurrency: usize,
+    /// Key prefix of the function's marker objects, never read as logs.
+    #[arg(long, env = env::MARKER_PREFIX, default_value = config::DEFAULT_MARKER_PREFIX)]
+    marker_prefix: String,
+}
+
+/// One file to process.
+enum Input {
+    Local(LocalInput),
+    S3(ObjectRef),
+}
+
+impl Input {
+    fn name(&self) -> String {
+        match self {
+            Input::Local(LocalInput::File(p)) | Input::Local(LocalInput::Unreadable(p, _)) => {
+                p.display().to_string()
+            }
+            Input::S3(o) => o.url(),
+        }
+    }
+}
+
+/// Splits `s3://bucket/prefix` into bucket and prefix.
+fn s3_url(path: &str) -> Option<(String, String)> {
+    let rest = path.strip_prefix("s3://")?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    (!bucket.is_empty()).then(|| (bucket.to_owned(), prefix.to_owned()))
 }
 
 /// Parses `YYYY-MM-DDTHH` (or a longer RFC 3339 time) into epoch hours.
@@ -128,11 +166,15 @@ fn metrics_config(a: &ProcessArgs) -> Result<MetricsConfig> {
     })
 }
 
-fn process(a: ProcessArgs) -> Result<bool> {
-    if !a.dry_run {
-        bail!("publishing to CloudWatch from cflogs is not available yet: use --dry-run");
-    }
-    let config = metrics_config(&a)?;
+async fn process(a: ProcessArgs) -> Result<bool> {
+    let settings = Settings {
+        metrics: metrics_config(&a)?,
+        max_decompressed_bytes: a.max_decompressed_bytes,
+        file_concurrency: a.file_concurrency.max(1),
+        put_concurrency: a.put_concurrency.max(1),
+        marker_prefix: a.marker_prefix.clone(),
+        ..Settings::default()
+    };
     let now_ms = match a.now {
         Some(t) => t,
         None => SystemTime::now()
@@ -145,18 +187,53 @@ fn process(a: ProcessArgs) -> Result<bool> {
     } else {
         Output::Jsonl
     });
-    let inputs: Vec<LocalInput> = local_inputs(&a.paths)
-        .into_iter()
-        .filter(|i| match i {
-            LocalInput::File(p) => {
-                let hour = key_info(&p.to_string_lossy()).hour;
-                hour.is_none_or(|h| {
-                    a.since.is_none_or(|s| h >= s) && a.until.is_none_or(|u| h <= u)
-                })
+    let in_window = |name: &str| {
+        key_info(name)
+            .hour
+            .is_none_or(|h| a.since.is_none_or(|s| h >= s) && a.until.is_none_or(|u| h <= u))
+    };
+    let needs_aws = !a.dry_run || a.paths.iter().any(|p| p.starts_with("s3://"));
+    let sdk = if needs_aws {
+        Some(aws::sdk_config().await)
+    } else {
+        None
+    };
+    let s3 = sdk.as_ref().map(aws::s3_client);
+    let cloudwatch = sdk
+        .as_ref()
+        .filter(|_| !a.dry_run)
+        .map(aws::cloudwatch_client);
+
+    let mut inputs = Vec::new();
+    for path in &a.paths {
+        if let (Some((bucket, prefix)), Some(s3)) = (s3_url(path), &s3) {
+            let listed = s3
+                .list(&bucket, &prefix)
+                .await
+                .with_context(|| format!("listing {path}"))?;
+            for o in listed {
+                if ignore_reason(&o.key, &settings.marker_prefix).is_none() && in_window(&o.key) {
+                    inputs.push(Input::S3(ObjectRef {
+                        bucket: bucket.clone(),
+                        key: o.key,
+                        etag: None,
+                        size: o.size,
+                    }));
+                }
             }
-            LocalInput::Unreadable(..) => true,
-        })
-        .collect();
+        } else {
+            for i in local_inputs(&[PathBuf::from(path)]) {
+                let keep = match &i {
+                    LocalInput::File(p) => in_window(&p.to_string_lossy()),
+                    LocalInput::Unreadable(..) => true,
+                };
+                if keep {
+                    inputs.push(Input::Local(i));
+                }
+            }
+        }
+    }
+
     let progress = (inputs.len() > 1 && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(inputs.len() as u64);
         bar.set_style(
@@ -169,27 +246,63 @@ fn process(a: ProcessArgs) -> Result<bool> {
     let mut summary = RunSummary::default();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    for input in inputs {
-        let result: Result<ProcessedFile, FileError> = match &input {
-            LocalInput::Unreadable(path, e) => Err(FileError::Read {
+    let settings = &settings;
+    let s3 = s3.as_ref();
+    let cloudwatch = cloudwatch.as_ref();
+    let mut results = futures::stream::iter(inputs.into_iter().map(|input| async move {
+        let name = input.name();
+        let read: Result<ProcessedFile, FileError> = match input {
+            Input::Local(LocalInput::Unreadable(path, e)) => Err(FileError::Read {
                 file: path.display().to_string(),
-                source: std::io::Error::other(e.clone()),
+                source: std::io::Error::other(e),
             }),
-            LocalInput::File(path) => {
-                let name = path.display().to_string();
-                match std::fs::File::open(path) {
-                    Ok(f) => pipeline::process_reader(
+            Input::Local(LocalInput::File(path)) => {
+                let settings = settings.clone();
+                tokio::task::spawn_blocking(move || {
+                    let name = path.display().to_string();
+                    let file = std::fs::File::open(&path).map_err(|source| FileError::Read {
+                        file: name.clone(),
+                        source,
+                    })?;
+                    pipeline::process_reader(
                         &name,
                         &path.to_string_lossy(),
-                        f,
-                        &config,
+                        file,
+                        &settings.metrics,
                         now_ms,
-                        a.max_decompressed_bytes,
-                    ),
-                    Err(source) => Err(FileError::Read { file: name, source }),
-                }
+                        settings.max_decompressed_bytes,
+                    )
+                })
+                .await
+                .unwrap_or_else(|e| {
+                    Err(FileError::Read {
+                        file: name.clone(),
+                        source: std::io::Error::other(e.to_string()),
+                    })
+                })
             }
+            Input::S3(obj) => match s3 {
+                Some(s3) => read_object(s3, settings, &obj, now_ms).await,
+                None => unreachable!("S3 inputs need an S3 client"),
+            },
         };
+        let file = read.map_err(|e| e.to_string())?;
+        if let Some(cw) = cloudwatch {
+            let batches: Vec<_> = file.batches.iter().collect();
+            sink::publish(
+                cw,
+                &settings.metrics.namespace,
+                &batches,
+                settings.put_concurrency,
+                |_| {},
+            )
+            .await
+            .map_err(|e| format!("{name}: {e}"))?;
+        }
+        Ok::<ProcessedFile, String>(file)
+    }))
+    .buffered(settings.file_concurrency);
+    while let Some(result) = results.next().await {
         match result {
             Ok(f) => {
                 for r in &f.report.parse.reject_samples {
@@ -203,7 +316,7 @@ fn process(a: ProcessArgs) -> Result<bool> {
                 }
                 if output == Output::Jsonl {
                     let datums: Vec<_> = f.datums().cloned().collect();
-                    jsonl::write(&mut out, &config.namespace, &datums)?;
+                    jsonl::write(&mut out, &settings.metrics.namespace, &datums)?;
                 }
                 summary.add(&f);
             }
@@ -252,10 +365,11 @@ fn catalogue() -> Result<bool> {
     Ok(true)
 }
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Process(a) => process(a),
+        Command::Process(a) => process(a).await,
         Command::Catalogue => catalogue(),
     };
     match result {
