@@ -206,9 +206,14 @@ impl<S: ObjectStore, M: MetricSink> Handler<S, M> {
                         first: first.clone(),
                     });
                 }
+                let ok = || results.iter().flatten();
                 Ok(json!({
                     "files": results.len(),
-                    "datums": results.iter().flatten().map(|p| p.file.datum_count()).sum::<usize>(),
+                    "records": ok().map(|p| p.file.report.parse.records).sum::<u64>(),
+                    "rejected": ok().map(|p| p.file.report.parse.rejected).sum::<u64>(),
+                    "skipped_stale": ok().map(|p| p.file.report.skipped_stale).sum::<u64>(),
+                    "datums": ok().map(|p| p.file.datum_count()).sum::<usize>(),
+                    "put_requests": ok().map(|p| p.put_requests).sum::<usize>(),
                 }))
             }
             Invocation::Sqs(units) => {

@@ -1,0 +1,290 @@
+//! The real Lambda binary through the Lambda runtime API: `cargo lambda watch` runs it (the same
+//! control-plane protocol AWS and `sam local invoke` speak) and `cargo lambda invoke` sends every
+//! sample event in events/, with S3 and CloudWatch redirected to moto by the standard
+//! `AWS_ENDPOINT_URL_*` variables.
+//!
+//! Needs the dev venv with cargo-lambda (`bash scripts/dev-venv.sh`); without it this test skips
+//! locally and fails when `CI=true`.
+
+mod support;
+
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{Dimension, Statistic};
+use aws_sdk_s3::primitives::ByteStream;
+use cloudfront_log_metrics::config::MetricsConfig;
+use cloudfront_log_metrics::parse::value::civil_from_days;
+use cloudfront_log_metrics::pipeline::process_reader;
+use serde_json::{Value, json};
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use support::MotoStack;
+
+const BUCKET: &str = "cloudfront-logs-example";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn cargo_lambda() -> Option<PathBuf> {
+    let bin = support::venv_python().with_file_name("cargo-lambda");
+    if bin.exists() {
+        return Some(bin);
+    }
+    let msg = format!(
+        "cargo-lambda not installed at {}: run scripts/dev-venv.sh",
+        bin.display()
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{msg}");
+    }
+    eprintln!("SKIPPING: {msg}");
+    None
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Watch(Child);
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// Records in a sample log, counted by the library directly (not through the Lambda).
+fn records_in(path: &Path) -> u64 {
+    let config = MetricsConfig {
+        distribution_id: Some("EXXXXXXXXXXX".to_owned()),
+        ..MetricsConfig::default()
+    };
+    let f = std::fs::File::open(path).unwrap();
+    let p = process_reader("x", "x", f, &config, 0, u64::MAX).unwrap();
+    p.report.parse.records
+}
+
+fn invoke(cl: &Path, port: u16, data: &[&str]) -> std::process::Output {
+    Command::new(cl)
+        .args(["lambda", "invoke", "--invoke-address", "127.0.0.1"])
+        .args(["--invoke-port", &port.to_string()])
+        .args(data)
+        .arg("cloudfront-log-metrics")
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+fn response(out: &std::process::Output) -> Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "invoke failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_sample_event_through_the_runtime_api() {
+    let Some(cl) = cargo_lambda() else { return };
+    let Some(stack) = MotoStack::start() else {
+        return;
+    };
+    let sdk = stack.sdk_config().await;
+    let s3 = stack.s3_client(&sdk);
+    let cw = stack.cloudwatch_client(&sdk);
+    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+    let logs = root().join("events/logs");
+    let mut files = Vec::new();
+    files_under(&logs, &mut files);
+    let mut records = std::collections::HashMap::new();
+    for f in &files {
+        let key = f
+            .strip_prefix(&logs)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        records.insert(key.clone(), records_in(f));
+        s3.put_object()
+            .bucket(BUCKET)
+            .key(&key)
+            .body(ByteStream::from(std::fs::read(f).unwrap()))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let port = free_port();
+    let env = [
+        "AWS_ACCESS_KEY_ID=testing".to_owned(),
+        "AWS_SECRET_ACCESS_KEY=testing".to_owned(),
+        "AWS_REGION=us-east-1".to_owned(),
+        format!("AWS_ENDPOINT_URL_S3={}", stack.moto),
+        format!("AWS_ENDPOINT_URL_CLOUDWATCH={}", stack.adapter),
+    ];
+    let mut cmd = Command::new(&cl);
+    cmd.args(["lambda", "watch", "--ignore-changes", "--quiet"])
+        .args([
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+            &port.to_string(),
+        ])
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::File::create(std::env::temp_dir().join("cflm-cargo-lambda-watch.log")).unwrap(),
+        ));
+    for e in &env {
+        cmd.args(["--env-var", e]);
+    }
+    let _watch = Watch(cmd.spawn().unwrap());
+
+    // The first invocation waits for the function to build and start.
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let test_event = root().join("events/s3-test-event.json");
+    let first = loop {
+        let out = invoke(&cl, port, &["--data-file", &test_event.to_string_lossy()]);
+        if out.status.success() || Instant::now() > deadline {
+            break out;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    };
+    assert_eq!(response(&first)["files"], json!(0));
+
+    let legacy_a = records["cloudfront/E2EXAMPLE1234.2026-11-20-12.a1b2c3d4.gz"];
+    let legacy_b = records["cloudfront/E2EXAMPLE1234.2026-11-20-12.e5f6a7b8.gz"];
+    let v2_json = records["v2 logs/E3EXAMPLE5678/2026/11/20/12/part+1.log.gz"];
+    let v2_w3c = records["v2/distributionid=E4EXAMPLE9012/2026-11-20T12:09:00.log.gz"];
+    assert!(legacy_a > 0 && legacy_b > 0 && v2_json > 0 && v2_w3c > 0);
+    // The sample logs are dated 2026-11-20 12:00-12:10 UTC: published while within CloudWatch's
+    // two weeks, counted as skipped_stale after that.
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let samples_start = 1_795_176_000_000; // 2026-11-20T12:00:00Z
+    let window = cloudfront_log_metrics::aggregate::publishable_window(now);
+    let all_stale = samples_start + 11 * 60_000 < window.0;
+    let none_stale = samples_start >= window.0;
+    for (event, files, recs) in [
+        ("s3-put.json", 1, legacy_a),
+        ("s3-put-encoded-key.json", 1, v2_json),
+        ("s3-put-multiple.json", 3, legacy_a + legacy_b + v2_json),
+        ("eventbridge-object-created.json", 1, v2_w3c),
+    ] {
+        let path = root().join("events").join(event);
+        let r = response(&invoke(
+            &cl,
+            port,
+            &["--data-file", &path.to_string_lossy()],
+        ));
+        assert_eq!(r["files"], json!(files), "{event}: {r}");
+        assert_eq!(r["records"], json!(recs), "{event}: {r}");
+        assert_eq!(r["rejected"], json!(0), "{event}: {r}");
+        if all_stale {
+            assert_eq!(r["skipped_stale"], json!(recs), "{event}: {r}");
+            assert_eq!(r["put_requests"], json!(0), "{event}: {r}");
+        } else if none_stale {
+            assert_eq!(r["skipped_stale"], json!(0), "{event}: {r}");
+            assert!(r["put_requests"].as_u64().unwrap() >= 1, "{event}: {r}");
+        }
+    }
+    let sqs = root().join("events/sqs-s3.json");
+    let r = response(&invoke(&cl, port, &["--data-file", &sqs.to_string_lossy()]));
+    assert_eq!(r, json!({"batchItemFailures": []}));
+
+    // A missing object fails the invocation with an error naming it.
+    let missing = json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2026-11-20T13:05:12.345Z", "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "X"}, "requestParameters": {"sourceIPAddress": "198.51.100.7"},
+        "responseElements": {},
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "x",
+            "bucket": {"name": BUCKET, "ownerIdentity": {"principalId": "X"}, "arn": "arn:aws:s3:::x"},
+            "object": {"key": "cloudfront/E2EXAMPLE1234.2026-11-20-12.gone.gz", "size": 1}}
+    }]});
+    let out = invoke(&cl, port, &["--data-ascii", &missing.to_string()]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("E2EXAMPLE1234.2026-11-20-12.gone.gz"),
+        "{text}"
+    );
+
+    // A fresh log through the binary lands in CloudWatch.
+    let ts = now / 60_000 * 60_000 - 5 * 60_000;
+    let secs = ts / 1000;
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let sod = secs.rem_euclid(86_400);
+    let (date, time) = (
+        format!("{y:04}-{m:02}-{d:02}"),
+        format!("{:02}:{:02}:{:02}", sod / 3600, sod % 3600 / 60, sod % 60),
+    );
+    let mut text = String::from(
+        "#Version: 1.0\n#Fields: date time sc-bytes sc-status x-edge-result-type time-taken\n",
+    );
+    for i in 0..25 {
+        text.push_str(&format!(
+            "{date}\t{time}\t{}\t200\tHit\t0.0{i:02}\n",
+            100 + i
+        ));
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(text.as_bytes()).unwrap();
+    let key = format!("fresh/EFRESHFRESH12.{date}-{}.x.gz", &time[..2]);
+    s3.put_object()
+        .bucket(BUCKET)
+        .key(&key)
+        .body(ByteStream::from(gz.finish().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    let mut event = missing.clone();
+    event["Records"][0]["s3"]["object"]["key"] = json!(key);
+    let r = response(&invoke(&cl, port, &["--data-ascii", &event.to_string()]));
+    assert_eq!(r["records"], json!(25), "{r}");
+    assert_eq!(r["put_requests"], json!(1), "{r}");
+    let stats = cw
+        .get_metric_statistics()
+        .namespace("CloudFront/AccessLogs")
+        .metric_name("BytesDownloaded")
+        .dimensions(
+            Dimension::builder()
+                .name("DistributionId")
+                .value("EFRESHFRESH12")
+                .build(),
+        )
+        .start_time(DateTime::from_millis(ts - 60_000))
+        .end_time(DateTime::from_millis(ts + 120_000))
+        .period(60)
+        .statistics(Statistic::Sum)
+        .send()
+        .await
+        .unwrap();
+    let sum: f64 = stats.datapoints().iter().filter_map(|d| d.sum()).sum();
+    assert_eq!(sum, (0..25).map(|i| 100.0 + f64::from(i)).sum::<f64>());
+}
