@@ -1,0 +1,568 @@
+//! Tests of the `cflogs` binary: `process --dry-run` on local files (JSON lines and table output,
+//! per-file errors, distribution ID fallback, hour filters) and `catalogue`. The clock is pinned
+//! with `--now`, and the configuration variables are cleared so that the caller's environment
+//! cannot change the results.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::{Command, Output};
+
+const AWS_DOCS: &str = "aws-docs_AccessLogs_example_2019-12.tsv";
+const NOW: &str = "2019-12-14T00:00:00Z";
+const GOOD: &str = "EMLARXS9EXAMPLE.2019-12-04-21.abc123.gz";
+
+/// The 21 metrics of the catalogue with their units (README "Metric catalogue").
+const METRICS: [(&str, &str); 21] = [
+    ("Requests", "Count"),
+    ("BytesDownloaded", "Bytes"),
+    ("BytesUploaded", "Bytes"),
+    ("Hit", "Count"),
+    ("RefreshHit", "Count"),
+    ("Miss", "Count"),
+    ("Error", "Count"),
+    ("Redirect", "Count"),
+    ("LimitExceeded", "Count"),
+    ("CapacityExceeded", "Count"),
+    ("LambdaExecutionError", "Count"),
+    ("OtherResult", "Count"),
+    ("Status2xx", "Count"),
+    ("Status3xx", "Count"),
+    ("Status4xx", "Count"),
+    ("Status5xx", "Count"),
+    ("Status000", "Count"),
+    ("TimeTaken", "Milliseconds"),
+    ("TimeToFirstByte", "Milliseconds"),
+    ("OriginFirstByteLatency", "Milliseconds"),
+    ("OriginLastByteLatency", "Milliseconds"),
+];
+
+fn unit_of(metric: &str) -> &'static str {
+    METRICS
+        .iter()
+        .find(|(m, _)| *m == metric)
+        .map(|(_, u)| *u)
+        .unwrap_or_else(|| panic!("unknown metric {metric}"))
+}
+
+/// `cflogs` with the configuration variables cleared.
+fn cflogs(args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cflogs"));
+    for v in cloudfront_log_metrics::config::env::LAMBDA.iter().chain(&[
+        "METRICS_NAMESPACE",
+        "METRICS_DIMENSIONS",
+        "METRICS_INCLUDE",
+        "METRICS_MAX_DIMENSION_VALUES",
+        "DISTRIBUTION_ID",
+        "MAX_DECOMPRESSED_BYTES",
+        "FILE_CONCURRENCY",
+        "PUT_CONCURRENCY",
+        "MARKER_PREFIX",
+    ]) {
+        cmd.env_remove(v);
+    }
+    cmd.args(args).output().expect("run cflogs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// Parses JSON-lines stdout, checking that every line is a datum of the documented shape:
+/// `namespace, metric_name, dimensions, timestamp, unit, storage_resolution` in that order, then
+/// `value`, or `values` and `counts`.
+fn datums(stdout: &[u8]) -> Vec<Value> {
+    let s = std::str::from_utf8(stdout).expect("stdout is UTF-8");
+    let mut out = Vec::new();
+    for line in s.lines() {
+        let v: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"));
+        let obj = v
+            .as_object()
+            .unwrap_or_else(|| panic!("not an object: {line}"));
+        let keys: BTreeSet<&str> = obj.keys().map(String::as_str).collect();
+        let common = [
+            "namespace",
+            "metric_name",
+            "dimensions",
+            "timestamp",
+            "unit",
+            "storage_resolution",
+        ];
+        let dist = keys.contains("values");
+        let mut want: Vec<&str> = common.to_vec();
+        if dist {
+            want.extend(["values", "counts"]);
+        } else {
+            want.push("value");
+        }
+        assert_eq!(keys, want.iter().copied().collect(), "{line}");
+        // Key order as documented.
+        let pos: Vec<usize> = want
+            .iter()
+            .map(|k| line.find(&format!("\"{k}\":")).unwrap())
+            .collect();
+        assert!(pos.windows(2).all(|w| w[0] < w[1]), "key order: {line}");
+        let metric = obj["metric_name"].as_str().unwrap();
+        assert_eq!(obj["unit"], unit_of(metric), "{line}");
+        assert_eq!(obj["storage_resolution"], 60);
+        assert!(obj["dimensions"].is_object());
+        let ts = obj["timestamp"].as_str().unwrap();
+        assert!(
+            ts.len() == 20 && ts.ends_with(":00Z") && ts.as_bytes()[10] == b'T',
+            "{ts}"
+        );
+        if dist {
+            let values = obj["values"].as_array().unwrap();
+            let counts = obj["counts"].as_array().unwrap();
+            assert_eq!(values.len(), counts.len());
+            assert!(!values.is_empty() && values.len() <= 150);
+            assert_eq!(unit_of(metric), "Milliseconds");
+        } else {
+            assert!(obj["value"].as_u64().unwrap() > 0, "{line}");
+        }
+        out.push(v);
+    }
+    out
+}
+
+/// Sum of `value` per (metric, timestamp) for datums whose dimensions are exactly `dims`.
+fn sums(datums: &[Value], dims: &[(&str, &str)]) -> BTreeMap<(String, String), u64> {
+    let want: serde_json::Map<String, Value> = dims
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::from(*v)))
+        .collect();
+    let mut out = BTreeMap::new();
+    for d in datums {
+        if d["dimensions"].as_object() == Some(&want) {
+            if let Some(v) = d["value"].as_u64() {
+                *out.entry((
+                    d["metric_name"].as_str().unwrap().to_owned(),
+                    d["timestamp"].as_str().unwrap().to_owned(),
+                ))
+                .or_insert(0) += v;
+            }
+        }
+    }
+    out
+}
+
+fn total(datums: &[Value], dims: &[(&str, &str)], metric: &str) -> u64 {
+    sums(datums, dims)
+        .iter()
+        .filter(|((m, _), _)| m == metric)
+        .map(|(_, v)| v)
+        .sum()
+}
+
+/// A one-line legacy log at the given time with the given sc-bytes.
+fn one_line(date: &str, time: &str, bytes: u64) -> Vec<u8> {
+    format!(
+        "#Version: 1.0\n#Fields: date time x-edge-location sc-bytes sc-status x-edge-result-type time-taken\n{date}\t{time}\tLAX1\t{bytes}\t200\tHit\t0.005\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn dry_run_jsonl_with_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::write(logs.join(GOOD), gzip(&sample(AWS_DOCS))).unwrap();
+    // Not gzip although named .gz, and not text either.
+    let binary = logs.join("EBINARY00001.2019-12-04-21.bin.gz");
+    std::fs::write(&binary, [0u8, 1, 2, 3, 0xff, 0xfe, 7, 8, 9, 10, 0x80, 0]).unwrap();
+    // A gzip stream cut in the middle.
+    let mut big = Vec::new();
+    for _ in 0..200 {
+        big.extend_from_slice(&sample(AWS_DOCS));
+    }
+    let gz = gzip(&big);
+    let truncated = logs.join("ETRUNCATED01.2019-12-04-21.cut.gz");
+    std::fs::write(&truncated, &gz[..gz.len() / 2]).unwrap();
+    let missing = dir.path().join("missing.gz");
+
+    let out = cflogs(&[
+        "process",
+        "--dry-run",
+        "--output",
+        "jsonl",
+        "--now",
+        NOW,
+        p(&logs),
+        p(&missing),
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+
+    // Each bad file is named with its error.
+    let line_of = |path: &Path| -> String {
+        stderr
+            .lines()
+            .find(|l| l.contains(p(path)))
+            .unwrap_or_else(|| panic!("{} not named in stderr:\n{stderr}", path.display()))
+            .to_owned()
+    };
+    let l = line_of(&binary);
+    assert!(l.starts_with("error: "), "{l}");
+    assert!(
+        l.contains("not a CloudFront log") && l.contains("binary"),
+        "{l}"
+    );
+    let l = line_of(&truncated);
+    assert!(l.contains("truncated gzip"), "{l}");
+    let l = line_of(&missing);
+    assert!(l.contains("cannot read"), "{l}");
+    assert!(
+        !stderr.contains(GOOD),
+        "the good file has no error: {stderr}"
+    );
+    assert!(stderr.contains("files: 4 (3 failed)"), "{stderr}");
+
+    // stdout: only datums, all of the good file. From the sample: 6 requests, 3 at 21:02 on the
+    // 4th, 2 at 22:36 and 1 at 22:37 on the 13th; 3876 bytes; TimeTaken 0,1,1 / 102,107 / 103 ms.
+    let ds = datums(&out.stdout);
+    assert!(!ds.is_empty());
+    let dist = [("DistributionId", "EMLARXS9EXAMPLE")];
+    for d in &ds {
+        assert_eq!(d["namespace"], "CloudFront/AccessLogs");
+        assert_eq!(d["dimensions"]["DistributionId"], "EMLARXS9EXAMPLE");
+    }
+    let s = sums(&ds, &dist);
+    let key = |m: &str, t: &str| (m.to_owned(), t.to_owned());
+    assert_eq!(s[&key("Requests", "2019-12-04T21:02:00Z")], 3);
+    assert_eq!(s[&key("Requests", "2019-12-13T22:36:00Z")], 2);
+    assert_eq!(s[&key("Requests", "2019-12-13T22:37:00Z")], 1);
+    assert_eq!(total(&ds, &dist, "Requests"), 6);
+    assert_eq!(total(&ds, &dist, "BytesDownloaded"), 3876);
+    assert_eq!(total(&ds, &dist, "Status5xx"), 3);
+    let tt: Vec<(&str, Vec<u64>, Vec<u64>)> = ds
+        .iter()
+        .filter(|d| d["metric_name"] == "TimeTaken")
+        .map(|d| {
+            let nums = |k: &str| -> Vec<u64> {
+                d[k].as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_u64().unwrap())
+                    .collect()
+            };
+            (
+                d["timestamp"].as_str().unwrap(),
+                nums("values"),
+                nums("counts"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tt,
+        vec![
+            ("2019-12-04T21:02:00Z", vec![0, 1], vec![1, 2]),
+            ("2019-12-13T22:36:00Z", vec![102, 107], vec![1, 1]),
+            ("2019-12-13T22:37:00Z", vec![103], vec![1]),
+        ]
+    );
+}
+
+#[test]
+fn default_output_off_a_terminal_is_jsonl_and_options_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join(GOOD);
+    std::fs::write(&good, sample(AWS_DOCS)).unwrap();
+    let out = cflogs(&[
+        "process",
+        "--dry-run",
+        "--now",
+        NOW,
+        "--namespace",
+        "Test/CF",
+        "--dimensions",
+        "DistributionId;DistributionId,EdgeLocation",
+        "--include",
+        "Requests,TimeTaken",
+        p(&good),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let ds = datums(&out.stdout);
+    let names: BTreeSet<&str> = ds
+        .iter()
+        .map(|d| d["metric_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, BTreeSet::from(["Requests", "TimeTaken"]));
+    assert!(ds.iter().all(|d| d["namespace"] == "Test/CF"));
+    let by_edge = |e: &str| {
+        total(
+            &ds,
+            &[("DistributionId", "EMLARXS9EXAMPLE"), ("EdgeLocation", e)],
+            "Requests",
+        )
+    };
+    assert_eq!(
+        (by_edge("LAX1"), by_edge("SEA19-C1"), by_edge("SEA19-C2")),
+        (3, 2, 1)
+    );
+    // The clock matters: at 2019-12-20 the lines of the 4th are more than 14 days old.
+    let out = cflogs(&[
+        "process",
+        "--dry-run",
+        "--now",
+        "2019-12-20T00:00:00Z",
+        p(&good),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let ds = datums(&out.stdout);
+    assert_eq!(
+        total(&ds, &[("DistributionId", "EMLARXS9EXAMPLE")], "Requests"),
+        3
+    );
+    assert!(
+        text(&out.stderr).contains("skipped_stale: 3"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn table_output_summarises_the_distribution() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join(GOOD);
+    std::fs::write(&good, gzip(&sample(AWS_DOCS))).unwrap();
+    let out = cflogs(&[
+        "process",
+        "--dry-run",
+        "--output",
+        "table",
+        "--now",
+        NOW,
+        p(&good),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(!stdout.contains('{'), "no JSON in table mode: {stdout}");
+    let mut lines = stdout.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(header[0], "distribution");
+    assert!(header.contains(&"requests") && header.contains(&"p99"));
+    let row: Vec<&str> = lines
+        .find(|l| l.starts_with("EMLARXS9EXAMPLE"))
+        .unwrap_or_else(|| panic!("no row: {stdout}"))
+        .split_whitespace()
+        .collect();
+    // 6 requests, 3876 bytes = 0.000 GB, hits 3 of 3 Hit+Miss = 100.0 %, 4xx 0.0 %, 5xx 3/6 =
+    // 50.0 %; TimeTaken sorted 0 1 1 102 103 107: nearest rank p50 = 3rd = 1, p90 = 6th = 107,
+    // p99 = 6th = 107.
+    assert_eq!(
+        row,
+        [
+            "EMLARXS9EXAMPLE",
+            "6",
+            "0.000",
+            "100.0",
+            "0.0",
+            "50.0",
+            "1",
+            "107",
+            "107"
+        ]
+    );
+}
+
+#[test]
+fn distribution_id_fallback_and_missing_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("access.log");
+    std::fs::write(&plain, sample(AWS_DOCS)).unwrap();
+
+    let out = cflogs(&[
+        "process",
+        "--dry-run",
+        "--output",
+        "jsonl",
+        "--now",
+        NOW,
+        "--distribution-id",
+        "E2Q4ABCDEFGH",
+        p(&plain),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let ds = datums(&out.stdout);
+    assert_eq!(
+        total(&ds, &[("DistributionId", "E2Q4ABCDEFGH")], "Requests"),
+        6
+    );
+
+    // The ID in a file's name wins over the fallback.
+    let named = dir.path().join(GOOD);
+    std::fs::write(&named, sample(AWS_DOCS)).unwrap();
+    let out = cflogs(&[
+        "process",
+        "--dry-run",
+        "--now",
+        NOW,
+        "--distribution-id",
+        "E2Q4ABCDEFGH",
+        p(&named),
+    ]);
+    let ds = datums(&out.stdout);
+    assert_eq!(
+        total(&ds, &[("DistributionId", "EMLARXS9EXAMPLE")], "Requests"),
+        6
+    );
+    assert_eq!(
+        total(&ds, &[("DistributionId", "E2Q4ABCDEFGH")], "Requests"),
+        0
+    );
+
+    // No ID anywhere: a clear error naming the file, exit status 1, nothing on stdout.
+    let out = cflogs(&["process", "--dry-run", "--now", NOW, p(&plain)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = text(&out.stderr);
+    let l = stderr
+        .lines()
+        .find(|l| l.contains(p(&plain)))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(l.contains("no distribution ID"), "{l}");
+    assert!(
+        l.contains("--distribution-id"),
+        "the error says how to fix it: {l}"
+    );
+
+    // An invalid fallback is a usage error.
+    let out = cflogs(&[
+        "process",
+        "--dry-run",
+        "--distribution-id",
+        "not-an-id",
+        p(&plain),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("not-an-id"));
+}
+
+#[test]
+fn since_and_until_filter_by_the_hour_in_the_file_name() {
+    let dir = tempfile::tempdir().unwrap();
+    // One file per hour, each with one line of that hour and its own byte count.
+    for (hour, bytes) in [("20", 100), ("21", 200), ("22", 400)] {
+        std::fs::write(
+            dir.path()
+                .join(format!("EFILTER00001.2019-12-04-{hour}.x{hour}.gz")),
+            gzip(&one_line("2019-12-04", &format!("{hour}:30:00"), bytes)),
+        )
+        .unwrap();
+    }
+    let run = |extra: &[&str]| -> u64 {
+        let mut args = vec!["process", "--dry-run", "--now", "2019-12-05T00:00:00Z"];
+        args.extend_from_slice(extra);
+        args.push(p(dir.path()));
+        let out = cflogs(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        total(
+            &datums(&out.stdout),
+            &[("DistributionId", "EFILTER00001")],
+            "BytesDownloaded",
+        )
+    };
+    assert_eq!(run(&[]), 700);
+    assert_eq!(
+        run(&["--since", "2019-12-04T21", "--until", "2019-12-04T21"]),
+        200
+    );
+    assert_eq!(run(&["--since", "2019-12-04T21"]), 600);
+    assert_eq!(run(&["--until", "2019-12-04T20"]), 100);
+    assert_eq!(run(&["--since", "2019-12-04T21:59:59Z"]), 600);
+    assert_eq!(run(&["--since", "2019-12-05T00"]), 0);
+    // A file whose name carries no hour is not filtered out (its hour is unknown).
+    std::fs::write(
+        dir.path().join("EFILTER00001-no-hour.log"),
+        one_line("2019-12-04", "23:00:00", 1000),
+    )
+    .unwrap();
+    let out = cflogs(&[
+        "process",
+        "--dry-run",
+        "--now",
+        "2019-12-05T00:00:00Z",
+        "--distribution-id",
+        "EFILTER00001",
+        "--since",
+        "2019-12-04T22",
+        p(dir.path()),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        total(
+            &datums(&out.stdout),
+            &[("DistributionId", "EFILTER00001")],
+            "BytesDownloaded"
+        ),
+        1400
+    );
+    // A malformed hour is a usage error.
+    let out = cflogs(&[
+        "process",
+        "--dry-run",
+        "--since",
+        "yesterday",
+        p(dir.path()),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("YYYY-MM-DDTHH"));
+}
+
+#[test]
+fn bad_now_is_a_usage_error() {
+    let out = cflogs(&["process", "--dry-run", "--now", "2019-12-05", "x.log"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("YYYY-MM-DDTHH:MM:SSZ"));
+}
+
+#[test]
+fn catalogue_lists_the_21_metrics() {
+    let out = cflogs(&["catalogue"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("catalogue is JSON");
+    assert_eq!(doc["namespace"], "CloudFront/AccessLogs");
+    let metrics = doc["metrics"].as_array().unwrap();
+    assert_eq!(metrics.len(), 21);
+    let got: Vec<(&str, &str)> = metrics
+        .iter()
+        .map(|m| (m["name"].as_str().unwrap(), m["unit"].as_str().unwrap()))
+        .collect();
+    assert_eq!(got, METRICS.to_vec());
+    for m in metrics {
+        let kind = if m["unit"] == "Milliseconds" {
+            "distribution"
+        } else {
+            "sum"
+        };
+        assert_eq!(m["kind"], kind, "{m}");
+        assert!(!m["from"].as_str().unwrap().is_empty());
+    }
+    let keys: Vec<&str> = doc["dimension_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    for k in ["DistributionId", "EdgeLocation", "StatusCode", "Country"] {
+        assert!(keys.contains(&k), "{k}");
+    }
+    let env: Vec<&str> = doc["lambda_env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    for v in ["METRICS_NAMESPACE", "METRICS_DIMENSIONS", "DISTRIBUTION_ID"] {
+        assert!(env.contains(&v), "{v}");
+    }
+}

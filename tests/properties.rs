@@ -1,0 +1,600 @@
+//! Property tests of the core.
+//!
+//! - Mangled input (lines cut short, doubled TABs, random bytes, huge fields, invalid UTF-8,
+//!   joined lines, stray headers and braces, corrupt gzip) never panics, whether fed to
+//!   `pipeline::FileProcessor` or `parse::LogParser` in chunks of random sizes; the result does not
+//!   depend on the chunking, and every accepted record is either aggregated or counted as stale.
+//! - Aggregation is independent of record order: shuffled data lines give the same datums.
+//!
+//! Case counts are kept moderate so that the suite stays fast in debug builds. The tests named
+//! `known_bug_*` at the end document library bugs found while writing these; they are `#[ignore]`d
+//! (run them with `cargo test --test properties -- --ignored`).
+
+mod common;
+
+use cloudfront_log_metrics::aggregate::FileAggregate;
+use cloudfront_log_metrics::config::MetricsConfig;
+use cloudfront_log_metrics::datum::datums;
+use cloudfront_log_metrics::parse::{Format, LogParser, MAX_RECORD_BYTES, NotALog, ParseStats};
+use cloudfront_log_metrics::pipeline::{self, FileProcessor};
+use common::*;
+use proptest::prelude::*;
+use proptest::test_runner::Config as ProptestConfig;
+
+const NOW: &str = "2024-11-15T12:00:00Z";
+const EDGES: [&str; 5] = ["IAD89-C1", "FRA56-P5", "NRT57-P2", "LHR61-P2", "-"];
+const STATUSES: [&str; 7] = ["200", "304", "404", "503", "000", "-", "101"];
+const RESULTS: [&str; 6] = ["Hit", "Miss", "Error", "RefreshHit", "Weird", "-"];
+const HEADER: &str = "#Version: 1.0\n#Fields: date time x-edge-location sc-bytes sc-status x-edge-result-type time-taken c-ip cs(User-Agent) time-to-first-byte\n";
+
+/// One generated record.
+#[derive(Debug, Clone)]
+struct R {
+    /// Seconds after NOW - 3 h (or, when `stale`, 20 days before that).
+    sec: u32,
+    ms: u16,
+    stale: bool,
+    edge: usize,
+    sc: Option<u32>,
+    status: usize,
+    result: usize,
+    tt: Option<u16>,
+    ttfb: Option<u16>,
+    json: bool,
+}
+
+fn rec() -> impl Strategy<Value = R> {
+    (
+        (0u32..3 * 3600, 0u16..1000, prop::bool::weighted(0.05)),
+        0..EDGES.len(),
+        prop::option::weighted(0.9, 0u32..2_000_000),
+        0..STATUSES.len(),
+        0..RESULTS.len(),
+        prop::option::weighted(0.9, 0u16..5000),
+        prop::option::weighted(0.8, 0u16..5000),
+        prop::bool::weighted(0.25),
+    )
+        .prop_map(
+            |((sec, ms, stale), edge, sc, status, result, tt, ttfb, json)| R {
+                sec,
+                ms,
+                stale,
+                edge,
+                sc,
+                status,
+                result,
+                tt,
+                ttfb,
+                json,
+            },
+        )
+}
+
+fn secs(ms: Option<u16>) -> String {
+    ms.map_or("-".to_owned(), |ms| {
+        format!("{}.{:03}", ms / 1000, ms % 1000)
+    })
+}
+
+/// Renders a record as a W3C line (under [`HEADER`]) or a v2 JSON line, without newline.
+fn line(r: &R) -> String {
+    let base = at(NOW) - 3 * 3_600_000 - if r.stale { 20 * 86_400_000 } else { 0 };
+    let ts = base + i64::from(r.sec) * 1000 + i64::from(r.ms);
+    let sc = r.sc.map_or("-".to_owned(), |v| v.to_string());
+    if r.json {
+        format!(
+            "{{\"timestamp(ms)\":\"{ts}\",\"x-edge-location\":\"{}\",\"sc-bytes\":\"{sc}\",\"sc-status\":\"{}\",\"x-edge-result-type\":\"{}\",\"time-taken\":\"{}\",\"time-to-first-byte\":\"{}\",\"c-ip\":\"192.0.2.1\"}}",
+            EDGES[r.edge],
+            STATUSES[r.status],
+            RESULTS[r.result],
+            secs(r.tt),
+            secs(r.ttfb),
+        )
+    } else {
+        let (d, t) = date_time(ts);
+        format!(
+            "{d}\t{t}\t{}\t{sc}\t{}\t{}\t{}\t192.0.2.1\tMozilla/5.0%20(X11)\t{}",
+            EDGES[r.edge],
+            STATUSES[r.status],
+            RESULTS[r.result],
+            secs(r.tt),
+            secs(r.ttfb),
+        )
+    }
+}
+
+fn file(recs: &[R]) -> Vec<String> {
+    recs.iter().map(line).collect()
+}
+
+/// A way to damage a file; indices are taken modulo the file's lines and line lengths.
+#[derive(Debug, Clone)]
+enum Op {
+    /// Cut a line short at a byte.
+    Cut { line: usize, at: usize },
+    /// Double every TAB of a line.
+    DoubleTabs { line: usize },
+    /// Insert random bytes (control bytes, NUL, `{`, `#`, `"` included).
+    Insert {
+        line: usize,
+        at: usize,
+        bytes: Vec<u8>,
+    },
+    /// Insert a huge run of one byte (a huge field, or a huge number if a digit).
+    Huge {
+        line: usize,
+        at: usize,
+        len: usize,
+        byte: u8,
+    },
+    /// Insert invalid UTF-8.
+    BadUtf8 { line: usize, at: usize },
+    /// Remove a line's newline (joins it to the next).
+    JoinNext { line: usize },
+    /// Insert a `#Fields` line naming some fields (known or not) in some order.
+    Header { line: usize, names: Vec<usize> },
+    /// Insert a line opening a JSON object that is never closed.
+    OpenBrace { line: usize },
+    /// Turn a line's newlines into CRLF.
+    Crlf { line: usize },
+}
+
+const HEADER_NAMES: [&str; 10] = [
+    "date",
+    "time",
+    "sc-bytes",
+    "timestamp(ms)",
+    "x-edge-location",
+    "nope",
+    "time-taken",
+    "sc-status",
+    "timestamp",
+    "x-edge-result-type",
+];
+
+fn op() -> impl Strategy<Value = Op> {
+    let line = 0usize..10_000;
+    let pos = 0usize..10_000;
+    prop_oneof![
+        (line.clone(), pos.clone()).prop_map(|(line, at)| Op::Cut { line, at }),
+        line.clone().prop_map(|line| Op::DoubleTabs { line }),
+        (
+            line.clone(),
+            pos.clone(),
+            prop::collection::vec(any::<u8>(), 1..40)
+        )
+            .prop_map(|(line, at, bytes)| Op::Insert { line, at, bytes }),
+        (
+            line.clone(),
+            pos.clone(),
+            1usize..60_000,
+            prop::sample::select(vec![b'x', b'9', b'\t', b' ', 0xff])
+        )
+            .prop_map(|(line, at, len, byte)| Op::Huge {
+                line,
+                at,
+                len,
+                byte
+            }),
+        (line.clone(), pos.clone()).prop_map(|(line, at)| Op::BadUtf8 { line, at }),
+        line.clone().prop_map(|line| Op::JoinNext { line }),
+        (
+            line.clone(),
+            prop::collection::vec(0..HEADER_NAMES.len(), 0..12)
+        )
+            .prop_map(|(line, names)| Op::Header { line, names }),
+        line.clone().prop_map(|line| Op::OpenBrace { line }),
+        line.prop_map(|line| Op::Crlf { line }),
+    ]
+}
+
+/// Applies the damage to the lines of a file (header lines included) and joins them.
+fn mangle(lines: Vec<String>, ops: &[Op]) -> Vec<u8> {
+    let mut lines: Vec<Vec<u8>> = lines
+        .into_iter()
+        .map(|l| [l.as_bytes(), b"\n"].concat())
+        .collect();
+    if lines.is_empty() {
+        lines.push(b"\n".to_vec());
+    }
+    for op in ops {
+        let n = lines.len();
+        let pick = |i: usize| i % n;
+        match op {
+            Op::Cut { line, at } => {
+                let l = &mut lines[pick(*line)];
+                let at = at % (l.len() + 1);
+                l.truncate(at);
+                l.push(b'\n');
+            }
+            Op::DoubleTabs { line } => {
+                let l = &mut lines[pick(*line)];
+                *l = l
+                    .iter()
+                    .flat_map(|&b| {
+                        if b == b'\t' {
+                            vec![b'\t', b'\t']
+                        } else {
+                            vec![b]
+                        }
+                    })
+                    .collect();
+            }
+            Op::Insert { line, at, bytes } => {
+                let l = &mut lines[pick(*line)];
+                let at = at % (l.len() + 1);
+                l.splice(at..at, bytes.iter().copied());
+            }
+            Op::Huge {
+                line,
+                at,
+                len,
+                byte,
+            } => {
+                let l = &mut lines[pick(*line)];
+                let at = at % (l.len() + 1);
+                l.splice(at..at, std::iter::repeat_n(*byte, *len));
+            }
+            Op::BadUtf8 { line, at } => {
+                let l = &mut lines[pick(*line)];
+                let at = at % (l.len() + 1);
+                l.splice(at..at, [0xc3, 0x28, 0xff, 0xfe, 0xed, 0xa0, 0x80]);
+            }
+            Op::JoinNext { line } => {
+                let l = &mut lines[pick(*line)];
+                if l.last() == Some(&b'\n') {
+                    l.pop();
+                }
+            }
+            Op::Header { line, names } => {
+                let names: Vec<&str> = names.iter().map(|&i| HEADER_NAMES[i]).collect();
+                let h = format!("#Fields: {}\n", names.join(" ")).into_bytes();
+                lines.insert(pick(*line), h);
+            }
+            Op::OpenBrace { line } => {
+                lines.insert(pick(*line), b"{\"a\":{\"b\":\"c\n".to_vec());
+            }
+            Op::Crlf { line } => {
+                let l = &mut lines[pick(*line)];
+                if l.last() == Some(&b'\n') {
+                    l.pop();
+                    l.extend_from_slice(b"\r\n");
+                }
+            }
+        }
+    }
+    lines.concat()
+}
+
+type Finished = (Option<Format>, ParseStats, FileAggregate);
+
+/// Feeds `bytes` to a `FileProcessor` in chunks of the given sizes (cycled), then finishes.
+fn feed(config: &MetricsConfig, bytes: &[u8], sizes: &[usize]) -> Result<Finished, NotALog> {
+    let mut p = FileProcessor::new(config, DIST, at(NOW));
+    let mut rest = bytes;
+    let mut i = 0;
+    while !rest.is_empty() {
+        let n = sizes[i % sizes.len()].clamp(1, rest.len());
+        p.feed(&rest[..n])?;
+        rest = &rest[n..];
+        i += 1;
+    }
+    p.finish()
+}
+
+/// The invariants every successful result satisfies.
+fn check_invariants(r: &Finished) {
+    let (_, stats, agg) = r;
+    assert!(stats.records + stats.rejected <= stats.lines, "{stats:?}");
+    assert_eq!(
+        agg.totals.cell.requests + agg.skipped_stale,
+        stats.records,
+        "every accepted record is aggregated or stale"
+    );
+    assert_eq!(stats.reject_samples.len() as u64, stats.rejected.min(5));
+    for w in stats.reject_samples.windows(2) {
+        assert!(w[0].line < w[1].line);
+    }
+    let cell_sum: u64 = agg
+        .rows
+        .iter()
+        .filter(|r| r.set == 0)
+        .map(|r| r.cell.requests)
+        .sum();
+    assert_eq!(cell_sum, agg.totals.cell.requests);
+}
+
+/// Parses with `LogParser` alone, the caller keeping the unconsumed rest (as the pipeline does),
+/// and returns (timestamp, sc-bytes, status, time-taken) of each record with the stats.
+type Row = (i64, u64, Option<u16>, Option<u32>);
+fn parse_chunked(bytes: &[u8], sizes: &[usize]) -> Result<(Vec<Row>, ParseStats), NotALog> {
+    let mut p = LogParser::new();
+    let mut rows = Vec::new();
+    let mut carry: Vec<u8> = Vec::new();
+    let mut rest = bytes;
+    let mut i = 0;
+    while !rest.is_empty() {
+        let n = sizes[i % sizes.len()].clamp(1, rest.len());
+        carry.extend_from_slice(&rest[..n]);
+        rest = &rest[n..];
+        i += 1;
+        let used = p.process(&carry, false, |r| {
+            rows.push((r.timestamp_ms, r.sc_bytes, r.sc_status, r.time_taken_ms))
+        })?;
+        assert!(used <= carry.len());
+        carry.drain(..used);
+    }
+    let used = p.process(&carry, true, |r| {
+        rows.push((r.timestamp_ms, r.sc_bytes, r.sc_status, r.time_taken_ms))
+    })?;
+    assert_eq!(used, carry.len(), "with eof everything is consumed");
+    Ok((rows, p.into_stats()))
+}
+
+fn mangled_input() -> impl Strategy<Value = (Vec<u8>, Vec<usize>)> {
+    (
+        prop::collection::vec(rec(), 0..60),
+        prop::bool::ANY,
+        prop::collection::vec(op(), 0..8),
+        prop::collection::vec(1usize..3000, 1..8),
+    )
+        .prop_map(|(recs, with_header, ops, sizes)| {
+            let mut lines: Vec<String> = if with_header {
+                HEADER.lines().map(str::to_owned).collect()
+            } else {
+                Vec::new()
+            };
+            lines.extend(file(&recs));
+            (mangle(lines, &ops), sizes)
+        })
+}
+
+fn two_sets() -> MetricsConfig {
+    config("DistributionId;DistributionId,EdgeLocation;DistributionId,StatusCode")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Mangled files never panic the file processor, give the same result whatever the chunking,
+    /// and satisfy the invariants.
+    #[test]
+    fn mangled_files_never_panic_and_chunking_does_not_matter((bytes, sizes) in mangled_input()) {
+        let config = two_sets();
+        let whole = feed(&config, &bytes, &[bytes.len().max(1)]);
+        let chunked = feed(&config, &bytes, &sizes);
+        match (&whole, &chunked) {
+            (Ok(w), Ok(c)) => {
+                check_invariants(w);
+                prop_assert_eq!(w, c);
+                // The datums of a mangled file keep every datum invariant (checked by View).
+                let _ = View::new(datums(&w.2, &config).iter());
+            }
+            (Err(a), Err(b)) => prop_assert_eq!(a, b),
+            _ => prop_assert!(false, "whole {:?} vs chunked {:?}", whole.is_ok(), chunked.is_ok()),
+        }
+    }
+
+    /// The same through `LogParser::process` alone.
+    #[test]
+    fn mangled_files_never_panic_the_parser((bytes, sizes) in mangled_input()) {
+        let whole = parse_chunked(&bytes, &[bytes.len().max(1)]);
+        let chunked = parse_chunked(&bytes, &sizes);
+        match (whole, chunked) {
+            (Ok(w), Ok(c)) => {
+                prop_assert_eq!(w.0.len() as u64, w.1.records);
+                prop_assert_eq!(w, c);
+            }
+            (Err(a), Err(b)) => prop_assert_eq!(a, b),
+            (w, c) => prop_assert!(false, "whole {:?} vs chunked {:?}", w.is_ok(), c.is_ok()),
+        }
+    }
+
+    /// Random bytes, after a valid first kilobyte (so that the text check passes) or alone.
+    #[test]
+    fn random_bytes_never_panic(
+        noise in prop::collection::vec(any::<u8>(), 0..6000),
+        valid_prefix in prop::bool::ANY,
+        sizes in prop::collection::vec(1usize..700, 1..5),
+    ) {
+        let mut bytes = Vec::new();
+        let mut prefix_records = 0;
+        if valid_prefix {
+            bytes.extend_from_slice(HEADER.as_bytes());
+            while bytes.len() < 1100 {
+                bytes.extend_from_slice(b"2024-11-15\t11:00:00\tIAD89-C1\t1\t200\tHit\t0.001\t-\t-\t-\n");
+                prefix_records += 1;
+            }
+        }
+        bytes.extend_from_slice(&noise);
+        let config = two_sets();
+        let whole = feed(&config, &bytes, &[bytes.len().max(1)]);
+        let chunked = feed(&config, &bytes, &sizes);
+        if let Ok(w) = &whole {
+            check_invariants(w);
+        }
+        if valid_prefix {
+            let w = whole.as_ref().expect("a valid first kilobyte passes the text check");
+            // The noise may continue the last prefix line, never remove a record before it.
+            prop_assert!(w.1.records >= prefix_records - 1);
+        }
+        prop_assert_eq!(whole, chunked);
+        let _ = parse_chunked(&bytes, &sizes);
+    }
+
+    /// Damaged gzip (bytes flipped, cut short, garbage appended) never panics the pipeline: the
+    /// file either processes or fails with an error naming it.
+    #[test]
+    fn damaged_gzip_never_panics(
+        recs in prop::collection::vec(rec(), 1..80),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), 1u8..=255), 0..4),
+        cut in prop::option::of(any::<prop::sample::Index>()),
+        tail in prop::collection::vec(any::<u8>(), 0..20),
+    ) {
+        let text = [HEADER.to_owned(), file(&recs).join("\n")].concat();
+        let mut gz = gzip(text.as_bytes());
+        for (i, x) in &flips {
+            let i = i.index(gz.len());
+            gz[i] ^= x;
+        }
+        if let Some(c) = cut {
+            gz.truncate(c.index(gz.len()));
+        }
+        gz.extend_from_slice(&tail);
+        let config = two_sets();
+        match pipeline::process_reader("bad.gz", "bad.gz", &gz[..], &config, at(NOW), u64::MAX) {
+            Ok(f) => {
+                let _ = View::of(&f);
+            }
+            Err(e) => prop_assert!(e.to_string().starts_with("bad.gz: "), "{}", e),
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Shuffling the data lines (header kept first) gives identical datums and aggregates, with
+    /// several dimension sets and a cardinality guard low enough to fold values (ties included).
+    #[test]
+    fn aggregation_is_independent_of_record_order(
+        (recs, order) in prop::collection::vec(rec(), 1..250).prop_flat_map(|v| {
+            let n = v.len();
+            (Just(v), Just((0..n).collect::<Vec<usize>>()).prop_shuffle())
+        }),
+        max_values in 1usize..5,
+    ) {
+        let mut config = config(
+            "DistributionId;DistributionId,EdgeLocation;DistributionId,StatusCode;DistributionId,EdgeLocation,ResultType",
+        );
+        config.max_dimension_values = max_values;
+        let lines = file(&recs);
+        let text = |order: &mut dyn Iterator<Item = usize>| -> Vec<u8> {
+            let mut s = HEADER.to_owned();
+            for i in order {
+                s.push_str(&lines[i]);
+                s.push('\n');
+            }
+            s.into_bytes()
+        };
+        let original = text(&mut (0..recs.len()));
+        let shuffled = text(&mut order.iter().copied());
+        let a = process("a.log", &original, &config, at(NOW));
+        let b = process("b.log", &shuffled, &config, at(NOW));
+        prop_assert_eq!(a.report.parse.records, recs.len() as u64);
+        prop_assert_eq!(&a.aggregate, &b.aggregate);
+        let da = datums(&a.aggregate, &config);
+        let db = datums(&b.aggregate, &config);
+        prop_assert!(!da.is_empty() || a.aggregate.totals.cell.requests == 0);
+        prop_assert_eq!(da, db);
+        prop_assert_eq!(a.batches, b.batches);
+    }
+}
+
+/// The "huge field" of the mangling above stays below MAX_RECORD_BYTES; a line of twice that is
+/// rejected as too long and skipped through the pipeline (256 KiB chunks), the next line is read.
+#[test]
+fn overlong_line_is_rejected_through_the_pipeline() {
+    let mut text = HEADER.as_bytes().to_vec();
+    text.extend_from_slice(b"2024-11-15\t11:00:00\tIAD89-C1\t7\t200\tHit\t0.001\t-\t");
+    text.extend(std::iter::repeat_n(b'x', 2 * MAX_RECORD_BYTES));
+    text.extend_from_slice(b"\t-\n2024-11-15\t11:00:01\tIAD89-C1\t5\t200\tHit\t0.001\t-\t-\t-\n");
+    let f = process("long.log", &text, &two_sets(), at(NOW));
+    assert_eq!(f.report.parse.records, 1);
+    assert_eq!(f.report.parse.rejected, 1);
+    assert_eq!(f.aggregate.totals.cell.bytes_downloaded, 5);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Known library bugs, found by these tests. Each is reported with its reproduction; remove the
+// `#[ignore]` once fixed.
+// ---------------------------------------------------------------------------------------------
+
+/// KNOWN BUG (src/pipeline.rs `FileProcessor::feed` / src/parse/mod.rs `LogParser::process`):
+/// whether a line longer than `MAX_RECORD_BYTES` is rejected depends on where the chunks end. The
+/// length is only checked on the partial line carried between chunks; a long line whose newline
+/// arrives in the same chunk is parsed like any other. Here a line of `MAX_RECORD_BYTES + 58`
+/// bytes is accepted (sc-bytes 7) when fed in one call and through `process_reader` (256 KiB
+/// chunks), and rejected when a chunk ends 20 bytes past the limit. The documented rule is "a
+/// longer line is rejected and skipped", and `FileProcessor` takes "chunks of any size".
+#[test]
+#[ignore = "KNOWN BUG: overlong line accepted or rejected depending on chunking (see doc comment)"]
+fn known_bug_overlong_line_depends_on_chunking() {
+    let mut text = HEADER.as_bytes().to_vec();
+    let line_start = text.len();
+    text.extend_from_slice(b"2024-11-15\t11:00:00\tIAD89-C1\t7\t200\tHit\t0.001\t-\t");
+    text.extend(std::iter::repeat_n(b'x', MAX_RECORD_BYTES + 10));
+    text.extend_from_slice(b"\t-\n2024-11-15\t11:00:01\tIAD89-C1\t5\t200\tHit\t0.001\t-\t-\t-\n");
+    let config = two_sets();
+    let whole = feed(&config, &text, &[text.len()]).unwrap();
+    let split = line_start + MAX_RECORD_BYTES + 20;
+    let chunked = feed(&config, &text, &[split, text.len()]).unwrap();
+    let piped = process("long.log", &text, &config, at(NOW));
+    assert_eq!(chunked.1.rejected, 1);
+    assert_eq!(chunked.2.totals.cell.bytes_downloaded, 5);
+    assert_eq!(piped.report.parse, chunked.1, "through process_reader");
+    assert_eq!(whole.1, chunked.1, "in one call");
+}
+
+/// KNOWN BUG (src/parse/mod.rs, `{` branch, and src/pipeline.rs carry loop): a line that opens a
+/// JSON object and never closes it makes the parser answer "incomplete" until 1 MiB has been
+/// buffered after it; `FileProcessor::feed` then appends the following lines one at a time and
+/// rescans the whole buffer each time (byte by byte for a nested `{`), which is quadratic: in a
+/// release build ~10 s for the 880 KB of lines after `{"a":{` (5 ms without it), 1.8 s for 440 KB.
+/// The counts are right in the end (1 rejected line), only the time is not: a Lambda would time
+/// out on a few such lines.
+#[test]
+#[ignore = "KNOWN BUG: quadratic rescans after an unclosed JSON object (see doc comment)"]
+fn known_bug_unclosed_json_object_is_rescanned_quadratically() {
+    let lines = |bad: bool| {
+        let mut s = String::from("#Fields: date time sc-bytes\n");
+        if bad {
+            s.push_str("{\"a\":{\n");
+        }
+        for i in 0..20_000 {
+            s.push_str(&format!("2024-11-15\t11:{:02}:00\t1\n", i % 60));
+        }
+        s.into_bytes()
+    };
+    let config = two_sets();
+    let time = |bytes: &[u8]| {
+        let t = std::time::Instant::now();
+        let f = process("x.log", bytes, &config, at(NOW));
+        (t.elapsed(), f)
+    };
+    let (good_t, good) = time(&lines(false));
+    let (bad_t, bad) = time(&lines(true));
+    assert_eq!(bad.report.parse.records, good.report.parse.records);
+    assert_eq!(bad.report.parse.rejected, 1);
+    assert!(
+        bad_t < good_t * 20 + std::time::Duration::from_millis(500),
+        "{bad_t:?} with the unclosed object vs {good_t:?} without"
+    );
+}
+
+/// KNOWN BUG (src/parse/mod.rs, `{` branch): after the first JSON object of a line, the rest of
+/// the line is dropped without being counted: a second object on the same line (Firehose writes
+/// records back to back unless a newline delimiter is configured) is neither accepted nor
+/// rejected. Every object should be accepted, or the line counted as rejected.
+#[test]
+#[ignore = "KNOWN BUG: objects after the first on a line are silently dropped (see doc comment)"]
+fn known_bug_second_json_object_on_a_line_is_silently_dropped() {
+    let obj = |s: u32| {
+        format!("{{\"date\":\"2024-11-15\",\"time\":\"11:00:{s:02}\",\"sc-bytes\":\"10\"}}")
+    };
+    for input in [
+        format!("{}{}\n{}\n", obj(1), obj(2), obj(3)),
+        format!("{} {}\n", obj(1), obj(2)),
+    ] {
+        let mut p = LogParser::new();
+        let mut n = 0u64;
+        p.process(input.as_bytes(), true, |_| n += 1).unwrap();
+        let stats = p.into_stats();
+        let objects = input.matches('{').count() as u64;
+        assert!(
+            n == objects || stats.rejected > 0,
+            "{input:?}: {n} records of {objects} objects, {} rejected",
+            stats.rejected
+        );
+    }
+}
