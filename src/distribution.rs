@@ -36,12 +36,7 @@ fn legacy_name(name: &str) -> Option<(&str, i64)> {
     }
     let days = crate::parse::value::date_field(&b[..10]).ok()?;
     let hour: i64 = stamp[11..].parse().ok().filter(|h| (0..24).contains(h))?;
-    let id_ok = !id.is_empty()
-        && id.len() <= 32
-        && id
-            .bytes()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
-    id_ok.then_some((id, days * 24 + hour))
+    is_distribution_id(id).then_some((id, days * 24 + hour))
 }
 
 fn hive_hour(segments: &[&str]) -> Option<i64> {
@@ -122,6 +117,9 @@ mod tests {
         let k = key_info("AWSLogs/123/CloudFront/E2Q4ABCDEFGH/2025/01/02/03/x.gz");
         assert_eq!(k.distribution_id.as_deref(), Some("E2Q4ABCDEFGH"));
         assert_eq!(k.hour, None);
+        // A name shaped like a legacy one but without a distribution ID does not win over the path.
+        let k = key_info("v2/DistributionId=E2Q4ABCDEFGH/ABC.2024-11-15-11.json.gz");
+        assert_eq!(k.distribution_id.as_deref(), Some("E2Q4ABCDEFGH"));
         let k = key_info("logs/some file.gz");
         assert_eq!(k.distribution_id, None);
     }

@@ -44,10 +44,13 @@ impl<'c> FileProcessor<'c> {
             carry,
         } = self;
         if !carry.is_empty() {
-            // Complete the carried partial line with the start of this chunk, one line at a time
-            // (a JSON record may span lines), then go on in place.
+            // Complete the carried partial line with the start of this chunk, cut at a newline,
+            // then go on in place. While the carry cannot be consumed (a JSON record spanning
+            // lines), each step at least doubles it, so rescans stay linear overall.
             while !carry.is_empty() && !chunk.is_empty() {
-                let take = memchr::memchr(b'\n', chunk).map_or(chunk.len(), |i| i + 1);
+                let from = carry.len().max(4096).min(chunk.len()) - 1;
+                let take =
+                    memchr::memchr(b'\n', &chunk[from..]).map_or(chunk.len(), |i| from + i + 1);
                 carry.extend_from_slice(&chunk[..take]);
                 chunk = &chunk[take..];
                 let used = parser.process(carry, false, |r| aggregator.add(r))?;

@@ -285,7 +285,8 @@ fn feed(config: &MetricsConfig, bytes: &[u8], sizes: &[usize]) -> Result<Finishe
 /// The invariants every successful result satisfies.
 fn check_invariants(r: &Finished) {
     let (_, stats, agg) = r;
-    assert!(stats.records + stats.rejected <= stats.lines, "{stats:?}");
+    // A line holds one record, or several JSON objects written back to back.
+    assert!(stats.rejected <= stats.lines, "{stats:?}");
     assert_eq!(
         agg.totals.cell.requests + agg.skipped_stale,
         stats.records,
@@ -510,16 +511,10 @@ fn overlong_line_is_rejected_through_the_pipeline() {
 // `#[ignore]` once fixed.
 // ---------------------------------------------------------------------------------------------
 
-/// KNOWN BUG (src/pipeline.rs `FileProcessor::feed` / src/parse/mod.rs `LogParser::process`):
-/// whether a line longer than `MAX_RECORD_BYTES` is rejected depends on where the chunks end. The
-/// length is only checked on the partial line carried between chunks; a long line whose newline
-/// arrives in the same chunk is parsed like any other. Here a line of `MAX_RECORD_BYTES + 58`
-/// bytes is accepted (sc-bytes 7) when fed in one call and through `process_reader` (256 KiB
-/// chunks), and rejected when a chunk ends 20 bytes past the limit. The documented rule is "a
-/// longer line is rejected and skipped", and `FileProcessor` takes "chunks of any size".
+/// Regression: a line longer than `MAX_RECORD_BYTES` is rejected wherever the chunks end (it was
+/// once accepted when its newline arrived in the same chunk).
 #[test]
-#[ignore = "KNOWN BUG: overlong line accepted or rejected depending on chunking (see doc comment)"]
-fn known_bug_overlong_line_depends_on_chunking() {
+fn overlong_line_rejected_whatever_the_chunking() {
     let mut text = HEADER.as_bytes().to_vec();
     let line_start = text.len();
     text.extend_from_slice(b"2024-11-15\t11:00:00\tIAD89-C1\t7\t200\tHit\t0.001\t-\t");
@@ -536,16 +531,10 @@ fn known_bug_overlong_line_depends_on_chunking() {
     assert_eq!(whole.1, chunked.1, "in one call");
 }
 
-/// KNOWN BUG (src/parse/mod.rs, `{` branch, and src/pipeline.rs carry loop): a line that opens a
-/// JSON object and never closes it makes the parser answer "incomplete" until 1 MiB has been
-/// buffered after it; `FileProcessor::feed` then appends the following lines one at a time and
-/// rescans the whole buffer each time (byte by byte for a nested `{`), which is quadratic: in a
-/// release build ~10 s for the 880 KB of lines after `{"a":{` (5 ms without it), 1.8 s for 440 KB.
-/// The counts are right in the end (1 rejected line), only the time is not: a Lambda would time
-/// out on a few such lines.
+/// Regression: a line that opens a JSON object and never closes it once made `FileProcessor::feed`
+/// rescan the buffer line by line, quadratically (~10 s in release for 880 KB after `{"a":{`).
 #[test]
-#[ignore = "KNOWN BUG: quadratic rescans after an unclosed JSON object (see doc comment)"]
-fn known_bug_unclosed_json_object_is_rescanned_quadratically() {
+fn unclosed_json_object_does_not_make_parsing_quadratic() {
     let lines = |bad: bool| {
         let mut s = String::from("#Fields: date time sc-bytes\n");
         if bad {
@@ -572,13 +561,10 @@ fn known_bug_unclosed_json_object_is_rescanned_quadratically() {
     );
 }
 
-/// KNOWN BUG (src/parse/mod.rs, `{` branch): after the first JSON object of a line, the rest of
-/// the line is dropped without being counted: a second object on the same line (Firehose writes
-/// records back to back unless a newline delimiter is configured) is neither accepted nor
-/// rejected. Every object should be accepted, or the line counted as rejected.
+/// Regression: objects written back to back on one line (Firehose without a newline delimiter)
+/// are each read; the objects after the first were once dropped without being counted.
 #[test]
-#[ignore = "KNOWN BUG: objects after the first on a line are silently dropped (see doc comment)"]
-fn known_bug_second_json_object_on_a_line_is_silently_dropped() {
+fn every_json_object_on_a_line_is_read() {
     let obj = |s: u32| {
         format!("{{\"date\":\"2024-11-15\",\"time\":\"11:00:{s:02}\",\"sc-bytes\":\"10\"}}")
     };

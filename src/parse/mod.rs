@@ -20,6 +20,20 @@ use w3c::Columns;
 /// Longest record accepted, in bytes; a longer line is rejected and skipped.
 pub const MAX_RECORD_BYTES: usize = 1 << 20;
 
+/// Longest JSON record accepted, in bytes: a pretty-printed object may span lines, but one that
+/// stays open longer than this is rejected, so an unclosed `{` cannot hold up the file.
+pub const MAX_JSON_RECORD_BYTES: usize = 64 * 1024;
+
+/// Where the line of a JSON record ends.
+enum JsonTail {
+    /// At this offset, after the newline.
+    LineEnd(usize),
+    /// Another object starts here on the same line.
+    NextObject(usize),
+    /// Something else follows on the line: the line is rejected up to this offset.
+    Garbage(usize),
+}
+
 /// How many rejected lines are kept with their line number and reason, per file.
 pub const MAX_REJECT_SAMPLES: usize = 5;
 
@@ -305,6 +319,13 @@ impl LogParser {
                 None => break,
             };
             let next = pos + (line_len + 1).min(rest.len());
+            if line_len > MAX_RECORD_BYTES {
+                self.stats.lines += 1;
+                let line = self.stats.lines;
+                Self::reject(&mut self.stats, line, RejectReason::TooLong);
+                pos = next;
+                continue;
+            }
             let line = trim_cr(&rest[..line_len]);
             let first = line
                 .iter()
@@ -326,19 +347,32 @@ impl LogParser {
                 Some(b'{') => {
                     let start = pos + line.iter().position(|&b| b == b'{').unwrap_or(0);
                     let mut raw = [&b""[..]; FIELD_COUNT];
-                    match json::scan_object(&data[start..], &mut raw) {
+                    let window = &data[start..data.len().min(start + MAX_JSON_RECORD_BYTES)];
+                    match json::scan_object(window, &mut raw) {
                         Ok((end, escapes)) => {
                             let end = start + end;
-                            // The object may span lines (pretty-printed); the record ends its line.
-                            let line_end = memchr::memchr(b'\n', &data[end..])
-                                .map(|i| end + i + 1)
-                                .unwrap_or(data.len());
-                            if line_end == data.len() && !eof && data.last() != Some(&b'\n') {
-                                break;
+                            // What follows the object decides where its line ends; it is read
+                            // before the record is counted, so a wait for more data never counts
+                            // the same record twice.
+                            let mut after = end;
+                            while matches!(data.get(after), Some(b' ' | b'\t' | b'\r')) {
+                                after += 1;
                             }
-                            let spanned = memchr::memchr_iter(b'\n', &data[pos..line_end]).count();
-                            self.stats.lines += spanned.max(1) as u64;
-                            let line_no = self.stats.lines;
+                            let tail = match data.get(after) {
+                                Some(b'\n') => JsonTail::LineEnd(after + 1),
+                                Some(b'{') => JsonTail::NextObject(after),
+                                None if eof => JsonTail::LineEnd(after),
+                                None => break,
+                                Some(_) => match memchr::memchr(b'\n', &data[after..]) {
+                                    Some(i) => JsonTail::Garbage(after + i + 1),
+                                    None if eof => JsonTail::Garbage(data.len()),
+                                    None => break,
+                                },
+                            };
+                            let line_no = self.stats.lines + 1;
+                            // A pretty-printed object spans lines.
+                            self.stats.lines +=
+                                memchr::memchr_iter(b'\n', &data[pos..end]).count() as u64;
                             self.format.get_or_insert(Format::Json);
                             let mut ok = true;
                             if escapes != 0 {
@@ -357,7 +391,9 @@ impl LogParser {
                                     }
                                 }
                             }
-                            let result = if ok {
+                            // Anything but another object after the object makes the line
+                            // malformed: it is rejected as a whole.
+                            let result = if ok && !matches!(tail, JsonTail::Garbage(_)) {
                                 Record::from_raw(raw)
                             } else {
                                 Err(RejectReason::BadJson)
@@ -369,10 +405,16 @@ impl LogParser {
                                 }
                                 Err(reason) => Self::reject(&mut self.stats, line_no, reason),
                             }
-                            pos = line_end;
+                            match tail {
+                                JsonTail::LineEnd(p) | JsonTail::Garbage(p) => {
+                                    self.stats.lines += 1;
+                                    pos = p;
+                                }
+                                JsonTail::NextObject(p) => pos = p,
+                            }
                         }
                         Err(json::JsonError::Incomplete)
-                            if !eof && data.len() - start < MAX_RECORD_BYTES =>
+                            if !eof && window.len() < MAX_JSON_RECORD_BYTES =>
                         {
                             break;
                         }

@@ -157,7 +157,15 @@ pub fn date_field(v: &[u8]) -> Result<i64, BadValue> {
     let y = digits::<4>(v).ok_or(BadValue::BadTime)?;
     let m = digits::<2>(&v[5..]).ok_or(BadValue::BadTime)?;
     let d = digits::<2>(&v[8..]).ok_or(BadValue::BadTime)?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let month_days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return Err(BadValue::BadTime),
+    };
+    if !(1..=month_days).contains(&d) {
         return Err(BadValue::BadTime);
     }
     Ok(days_from_civil(i64::from(y), m, d))
@@ -288,6 +296,9 @@ mod tests {
         assert_eq!(date_field(b"2019-12-04"), Ok(18_234));
         assert_eq!(time_field(b"21:02:31"), Ok(75_751));
         assert!(date_field(b"2019-13-04").is_err());
+        assert!(date_field(b"2024-02-30").is_err());
+        assert!(date_field(b"2023-02-29").is_err());
+        assert_eq!(date_field(b"2024-02-29"), Ok(days_from_civil(2024, 2, 29)));
         assert!(date_field(b"2019/12/04").is_err());
         assert!(time_field(b"24:00:00").is_err());
         assert!(time_field(b"21:02").is_err());
