@@ -1,0 +1,640 @@
+"""Checks of the SAM template and the dashboards against the code's own contract.
+
+The metric names and the Lambda's environment variables come from `cflogs catalogue` (the single
+source of truth, src/catalogue.rs and src/config.rs). Run from the repository root:
+
+    .venv/bin/python -m pytest tests/deploy -q
+
+`CFLOGS=/path/to/cflogs` skips building the binary (default: `cargo run -q --bin cflogs`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+from cfnlint.decode import cfn_yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yml"
+GRAFANA = ROOT / "dashboards" / "grafana-cloudwatch.json"
+
+# Metrics the dashboards may read besides the catalogue's: AWS's own, and the metric filters the
+# template defines (checked separately below).
+AWS_METRICS = {
+    "AWS/Lambda": {"Invocations", "Errors", "Throttles", "Duration", "ConcurrentExecutions"},
+    "AWS/SQS": {"ApproximateNumberOfMessagesVisible"},
+}
+# What the dashboards claim to show (issue 4): every one of these must be on both dashboards.
+DASHBOARD_MUST_SHOW = {
+    "Requests",
+    "BytesDownloaded",
+    "BytesUploaded",
+    "Hit",
+    "RefreshHit",
+    "Miss",
+    "Status2xx",
+    "Status3xx",
+    "Status4xx",
+    "Status5xx",
+    "TimeTaken",
+}
+PERCENTILES = {"p50", "p90", "p99"}
+PSEUDO = {
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::Partition": "aws",
+    "AWS::StackName": "cflm",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def catalogue() -> dict:
+    cmd = os.environ.get("CFLOGS")
+    argv = shlex.split(cmd) if cmd else ["cargo", "run", "-q", "--bin", "cflogs", "--"]
+    out = subprocess.run(
+        [*argv, "catalogue"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout
+    cat = json.loads(out)
+    assert cat["metrics"] and cat["lambda_env"] and cat["namespace"]
+    return cat
+
+
+@pytest.fixture(scope="session")
+def catalogue_metrics(catalogue) -> dict[str, dict]:
+    return {m["name"]: m for m in catalogue["metrics"]}
+
+
+@pytest.fixture(scope="session")
+def template() -> dict:
+    return cfn_yaml.load(str(TEMPLATE))
+
+
+@pytest.fixture(scope="session")
+def resources(template) -> dict:
+    return template["Resources"]
+
+
+@pytest.fixture(scope="session")
+def function(resources) -> dict:
+    fns = [r for r in resources.values() if r["Type"] == "AWS::Serverless::Function"]
+    assert len(fns) == 1, "exactly one function"
+    return fns[0]
+
+
+@pytest.fixture(scope="session")
+def role_statements(resources, function) -> list[dict]:
+    role = function["Properties"]["Role"]
+    assert role == {"Fn::GetAtt": ["FunctionRole", "Arn"]}, "the function uses FunctionRole"
+    statements = []
+    for policy in resources["FunctionRole"]["Properties"]["Policies"]:
+        for st in policy["PolicyDocument"]["Statement"]:
+            statements.append(st)
+    return statements
+
+
+@pytest.fixture(scope="session")
+def filter_metrics(resources) -> set[str]:
+    names = set()
+    for r in resources.values():
+        if r["Type"] == "AWS::Logs::MetricFilter":
+            for t in r["Properties"]["MetricTransformations"]:
+                names.add(t["MetricName"])
+    return names
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def as_list(v) -> list:
+    return v if isinstance(v, list) else [v]
+
+
+def sub_text(v) -> str:
+    """The text of a string or `Fn::Sub` (its template string)."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, dict) and "Fn::Sub" in v:
+        s = v["Fn::Sub"]
+        return s if isinstance(s, str) else s[0]
+    raise AssertionError(f"expected a string or Fn::Sub, got {v!r}")
+
+
+def render_sub(template: dict, text: str, extra: dict | None = None) -> str:
+    """Resolves a Fn::Sub string the way CloudFormation would, with parameter defaults, fixed
+    pseudo parameters and placeholder names for resources and attributes."""
+    params = template.get("Parameters", {})
+    resources = template["Resources"]
+    extra = extra or {}
+
+    def repl(m: re.Match) -> str:
+        name = m.group(1)
+        if name.startswith("!"):
+            return "${" + name[1:] + "}"
+        if name in extra:
+            return str(extra[name])
+        if name in PSEUDO:
+            return PSEUDO[name]
+        if name in params:
+            return str(params[name].get("Default", f"param-{name}"))
+        base = name.split(".")[0]
+        assert base in resources, f"${{{name}}} names no parameter, resource or pseudo parameter"
+        return f"{base.lower()}-placeholder"
+
+    return re.sub(r"\$\{([^}]*)\}", repl, text)
+
+
+def statements_with(statements, action) -> list[dict]:
+    return [
+        s
+        for s in statements
+        if s.get("Effect") == "Allow" and action in as_list(s["Action"])
+    ]
+
+
+def dashboard_body(template) -> dict:
+    body = template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]
+    return json.loads(render_sub(template, sub_text(body)))
+
+
+SEARCH_METRIC = re.compile(r'MetricName="([^"]+)"')
+SEARCH_SCHEMA = re.compile(r"SEARCH\('\{([^,}]+)")
+
+
+def cloudwatch_dashboard_metrics(body: dict) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """(namespace -> metric names, metric name -> statistics) of a CloudWatch dashboard body."""
+    names: dict[str, set[str]] = {}
+    stats: dict[str, set[str]] = {}
+    for w in body["widgets"]:
+        props = w.get("properties", {})
+        for row in props.get("metrics", []):
+            opts = row[-1] if row and isinstance(row[-1], dict) else {}
+            strings = [x for x in row if isinstance(x, str)]
+            if "expression" in opts:
+                expr = opts["expression"]
+                schema = SEARCH_SCHEMA.findall(expr)
+                for ns, metric in zip(schema, SEARCH_METRIC.findall(expr)):
+                    names.setdefault(ns, set()).add(metric)
+                    m = re.search(r"',\s*'([^']+)'", expr)
+                    if m:
+                        stats.setdefault(metric, set()).add(m.group(1))
+                continue
+            assert len(strings) >= 2, f"metric row without namespace and name: {row}"
+            assert "..." not in strings, "write rows out in full (no '...')"
+            ns, metric = strings[0], strings[1]
+            names.setdefault(ns, set()).add(metric)
+            stats.setdefault(metric, set()).add(opts.get("stat", props.get("stat", "Average")))
+    return names, stats
+
+
+# ----------------------------------------------------------------------------- the function
+
+
+def test_function_build_and_runtime(function):
+    props = function["Properties"]
+    assert props["Runtime"] == "provided.al2023"
+    assert props["Handler"] == "bootstrap"
+    assert props["Architectures"] == ["arm64"]
+    assert props["CodeUri"] == "."
+    assert function["Metadata"]["BuildMethod"] == "rust-cargolambda"
+    assert function["Metadata"]["BuildProperties"]["Binary"] == "cloudfront-log-metrics"
+    assert props["MemorySize"] == {"Ref": "MemorySize"}
+    assert props["Timeout"] == {"Ref": "Timeout"}
+    # SAM adds AWSLambdaBasicExecutionRole (logs on "*") to roles it generates: not wanted.
+    assert "Policies" not in props
+
+
+def test_every_lambda_env_var_is_set(function, catalogue, template):
+    env = function["Properties"]["Environment"]["Variables"]
+    missing = [v for v in catalogue["lambda_env"] if v not in env]
+    assert not missing, f"lambda_env variables not set by the template: {missing}"
+    params = template["Parameters"]
+    for var in catalogue["lambda_env"]:
+        value = env[var]
+        assert isinstance(value, dict) and "Ref" in value, f"{var} should come from a parameter"
+        assert value["Ref"] in params, f"{var} refers to unknown parameter {value['Ref']}"
+    assert env["MARKER_BUCKET"] == {"Ref": "LogBucketName"}, "markers live in the log bucket"
+
+
+def test_parameter_defaults_match_the_code(template, catalogue):
+    p = template["Parameters"]
+    assert p["MetricsNamespace"]["Default"] == catalogue["namespace"]
+    assert p["MarkerPrefix"]["Default"] == "_cflm/processed/"
+    assert p["MemorySize"]["Default"] == 1024
+    assert p["Timeout"]["Default"] == 300
+    dims = p["MetricsDimensions"]["Default"]
+    keys = {k.strip() for s in dims.split(";") for k in s.split(",") if k.strip()}
+    assert keys <= set(catalogue["dimension_keys"])
+    assert "DistributionId" in [s.strip() for s in dims.split(";")], (
+        "alarms and dashboards read the DistributionId dimension set"
+    )
+
+
+def test_log_group_and_retention(resources, function):
+    lg = resources["FunctionLogGroup"]["Properties"]
+    assert lg["LogGroupName"] == {"Fn::Sub": "/aws/lambda/${AWS::StackName}"}
+    assert function["Properties"]["FunctionName"] == {"Ref": "AWS::StackName"}
+    assert lg["RetentionInDays"] == {"Ref": "FunctionLogRetentionDays"}
+    assert function["Properties"]["LoggingConfig"]["LogGroup"] == {"Ref": "FunctionLogGroup"}
+
+
+def test_async_invocation_goes_to_failure_queue(function, resources):
+    cfg = function["Properties"]["EventInvokeConfig"]
+    assert cfg["MaximumRetryAttempts"] == 2
+    assert cfg["MaximumEventAgeInSeconds"] == {"Ref": "MaximumEventAgeInSeconds"}
+    on_failure = cfg["DestinationConfig"]["OnFailure"]
+    assert on_failure["Type"] == "SQS"
+    assert on_failure["Destination"] == {"Fn::GetAtt": ["FailureQueue", "Arn"]}
+    assert resources["FailureQueue"]["Type"] == "AWS::SQS::Queue"
+    alarms = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+        and r["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
+    ]
+    assert len(alarms) == 1
+    a = alarms[0]
+    assert a["Namespace"] == "AWS/SQS"
+    assert a["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["FailureQueue", "QueueName"]}}
+    ]
+    assert a["ComparisonOperator"] == "GreaterThanThreshold" and a["Threshold"] == 0
+
+
+# ----------------------------------------------------------------------------- least privilege
+
+
+def test_role_actions_are_the_expected_few(role_statements):
+    actions = {a for s in role_statements for a in as_list(s["Action"])}
+    assert actions == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:ListBucket",
+        "cloudwatch:PutMetricData",
+        "sqs:SendMessage",
+    }
+    assert all(s["Effect"] == "Allow" for s in role_statements)
+    assert not any("*" in a for a in actions)
+
+
+def test_only_put_metric_data_has_star_resource(role_statements):
+    for s in role_statements:
+        for r in as_list(s["Resource"]):
+            if r == "*":
+                assert as_list(s["Action"]) == ["cloudwatch:PutMetricData"], s
+
+
+def test_put_metric_data_limited_to_namespace(role_statements):
+    (s,) = statements_with(role_statements, "cloudwatch:PutMetricData")
+    assert s["Resource"] == "*"
+    assert s["Condition"] == {
+        "StringEquals": {"cloudwatch:namespace": {"Ref": "MetricsNamespace"}}
+    }
+
+
+def test_get_object_only_on_log_and_marker_prefixes(role_statements):
+    resources = [
+        sub_text(r)
+        for s in statements_with(role_statements, "s3:GetObject")
+        for r in as_list(s["Resource"])
+    ]
+    assert sorted(resources) == sorted(
+        [
+            "arn:${AWS::Partition}:s3:::${LogBucketName}/${LogPrefix}*",
+            "arn:${AWS::Partition}:s3:::${LogBucketName}/${MarkerPrefix}*",
+        ]
+    )
+
+
+def test_put_object_only_on_marker_prefix(role_statements):
+    stmts = statements_with(role_statements, "s3:PutObject")
+    resources = [sub_text(r) for s in stmts for r in as_list(s["Resource"])]
+    assert resources == ["arn:${AWS::Partition}:s3:::${LogBucketName}/${MarkerPrefix}*"]
+
+
+def test_list_bucket_only_for_marker_prefix(role_statements):
+    (s,) = statements_with(role_statements, "s3:ListBucket")
+    assert sub_text(s["Resource"]) == "arn:${AWS::Partition}:s3:::${LogBucketName}"
+    assert sub_text(s["Condition"]["StringLike"]["s3:prefix"]) == "${MarkerPrefix}*"
+
+
+def test_logs_and_queue_resources_are_own(role_statements):
+    (logs,) = statements_with(role_statements, "logs:PutLogEvents")
+    assert logs["Resource"] == {"Fn::GetAtt": ["FunctionLogGroup", "Arn"]}
+    (sqs,) = statements_with(role_statements, "sqs:SendMessage")
+    assert sqs["Resource"] == {"Fn::GetAtt": ["FailureQueue", "Arn"]}
+
+
+def test_invoke_permissions_name_their_source(resources):
+    perms = {k: r for k, r in resources.items() if r["Type"] == "AWS::Lambda::Permission"}
+    assert perms, "the triggers need invoke permissions"
+    for name, r in perms.items():
+        assert "SourceArn" in r["Properties"], f"{name} allows any source"
+
+
+# ----------------------------------------------------------------------------- bucket and triggers
+
+
+def test_created_bucket_settings(resources):
+    b = resources["LogBucket"]
+    assert b["Condition"] == "CreateBucket"
+    p = b["Properties"]
+    assert p["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerPreferred"}]
+    assert all(p["PublicAccessBlockConfiguration"].values())
+    assert len(p["PublicAccessBlockConfiguration"]) == 4
+    (sse,) = p["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    rules = p["LifecycleConfiguration"]["Rules"]
+    plain = [r for r in rules if isinstance(r, dict) and "Fn::If" not in r]
+    marker_rules = [r for r in plain if r.get("Prefix") == {"Ref": "MarkerPrefix"}]
+    assert marker_rules and marker_rules[0]["ExpirationInDays"] == {"Ref": "MarkerExpirationDays"}
+    conditional = [r["Fn::If"][1] for r in rules if isinstance(r, dict) and "Fn::If" in r]
+    assert any(r.get("ExpirationInDays") == {"Ref": "LogExpirationDays"} for r in conditional)
+
+
+def test_bucket_policy_denies_plain_http(resources):
+    pol = resources["LogBucketPolicy"]
+    assert pol["Condition"] == "CreateBucket"
+    stmts = pol["Properties"]["PolicyDocument"]["Statement"]
+    deny = [s for s in stmts if isinstance(s, dict) and s.get("Effect") == "Deny"]
+    assert len(deny) == 1
+    assert deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert deny[0]["Action"] == "s3:*"
+
+
+def test_s3_notification_for_created_bucket(resources):
+    (cfg,) = resources["LogBucket"]["Properties"]["NotificationConfiguration"][
+        "LambdaConfigurations"
+    ]
+    assert cfg["Function"] == {"Fn::GetAtt": ["Function", "Arn"]}
+    assert cfg["Event"] == "s3:ObjectCreated:*"
+    rules = cfg["Filter"]["S3Key"]["Rules"]
+    assert {"Name": "suffix", "Value": ".gz"} in rules
+    prefix = [r["Fn::If"][1] for r in rules if "Fn::If" in r]
+    assert prefix == [{"Name": "prefix", "Value": {"Ref": "LogPrefix"}}]
+    assert resources["LogBucket"]["DependsOn"] == "LogBucketInvokePermission"
+
+
+def test_eventbridge_rule_for_existing_bucket(resources):
+    rule = resources["LogObjectCreatedRule"]
+    assert rule["Condition"] == "UseExistingBucket"
+    pat = rule["Properties"]["EventPattern"]
+    assert pat["source"] == ["aws.s3"]
+    assert pat["detail-type"] == ["Object Created"]
+    assert pat["detail"]["bucket"]["name"] == [{"Ref": "LogBucketName"}]
+    key = pat["detail"]["object"]["key"]["Fn::If"]
+    assert key[1] == [{"prefix": {"Ref": "LogPrefix"}}]
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["Function", "Arn"]}
+
+
+def test_logging_v2(resources, template):
+    src = resources["LoggingV2Source"]["Properties"]
+    assert src["LogType"] == "ACCESS_LOGS"
+    assert sub_text(src["ResourceArn"]).endswith(
+        ":cloudfront::${AWS::AccountId}:distribution/${DistributionId}"
+    )
+    dest = resources["LoggingV2Destination"]["Properties"]
+    assert dest["OutputFormat"] == {"Ref": "LoggingV2OutputFormat"}
+    assert template["Parameters"]["LoggingV2OutputFormat"]["AllowedValues"] == [
+        "w3c",
+        "json",
+        "plain",
+    ]
+    d = resources["LoggingV2Delivery"]["Properties"]
+    assert d["RecordFields"] == {"Ref": "LoggingV2RecordFields"}
+    assert d["S3SuffixPath"] == "{DistributionId}/{yyyy}/{MM}/{dd}/{HH}"
+    fields = template["Parameters"]["LoggingV2RecordFields"]["Default"].split(",")
+    for needed in ("date", "time", "sc-bytes", "sc-status", "x-edge-result-type", "time-taken"):
+        assert needed in fields
+    for private in ("c-ip", "cs(Cookie)", "cs-uri-query", "cs(User-Agent)", "x-forwarded-for"):
+        assert private not in fields
+    for name in ("LoggingV2Source", "LoggingV2Destination", "LoggingV2Delivery"):
+        assert resources[name]["Condition"] == "LoggingV2"
+    assert "V2LoggingNeedsUsEast1" in template["Rules"]
+
+
+# ----------------------------------------------------------------------------- alarms
+
+
+def alarm_metric_names(props) -> set[str]:
+    if "MetricName" in props:
+        return {props["MetricName"]}
+    return {
+        m["MetricStat"]["Metric"]["MetricName"] for m in props["Metrics"] if "MetricStat" in m
+    }
+
+
+def test_alarms_are_optional_and_notify_the_topic(resources):
+    alarms = {k: r for k, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert {
+        "EgressAlarm",
+        "ErrorRateAlarm",
+        "CacheHitRatioAlarm",
+        "FunctionErrorsAlarm",
+        "FunctionThrottlesAlarm",
+        "FailureQueueAlarm",
+    } <= set(alarms)
+    for name, a in alarms.items():
+        assert a["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+        if name != "FailureQueueAlarm":
+            assert "Condition" in a, f"{name} must be optional"
+        assert a["Properties"]["TreatMissingData"] == "notBreaching", name
+    sub = resources["AlarmEmailSubscription"]
+    assert sub["Condition"] == "HasAlarmEmail"
+    assert sub["Properties"]["Protocol"] == "email"
+
+
+def test_alarm_metrics_exist(resources, catalogue_metrics, filter_metrics):
+    for name, r in resources.items():
+        if r["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        props = r["Properties"]
+        ns_values = (
+            [props["Namespace"]]
+            if "Namespace" in props
+            else [m["MetricStat"]["Metric"]["Namespace"] for m in props["Metrics"] if "MetricStat" in m]
+        )
+        for ns, metric in zip(ns_values, sorted(alarm_metric_names(props))):
+            if ns == {"Ref": "MetricsNamespace"}:
+                assert metric in catalogue_metrics or metric in filter_metrics, (name, metric)
+            else:
+                assert metric in AWS_METRICS[ns], (name, metric)
+
+
+def test_distribution_alarms_survive_late_logs(resources, template):
+    """Period x EvaluationPeriods <= 7 days (periods of an hour or more), 1 breaching datapoint
+    alarms, and the look-back covers CloudFront's delivery delay."""
+    lookback = template["Parameters"]["AlarmLookbackHours"]
+    assert lookback["Default"] >= 24 and lookback["MaxValue"] * 3600 <= 7 * 86400
+    for name in ("EgressAlarm", "ErrorRateAlarm", "CacheHitRatioAlarm"):
+        p = resources[name]["Properties"]
+        assert p["DatapointsToAlarm"] == 1
+        assert "DistributionId" in json.dumps(p["Metrics"])
+        for m in p["Metrics"]:
+            if "MetricStat" in m:
+                (dim,) = m["MetricStat"]["Metric"]["Dimensions"]
+                assert dim["Name"] == "DistributionId"
+    egress = resources["EgressAlarm"]["Properties"]
+    periods = template["Parameters"]["EgressAlarmPeriod"]["AllowedValues"]
+    daily_evals, hourly_evals = egress["EvaluationPeriods"]["Fn::If"][1:]
+    assert egress["EvaluationPeriods"]["Fn::If"][0] == "EgressDaily"
+    assert 86400 * daily_evals <= 7 * 86400 and 86400 * daily_evals >= 2 * 86400
+    assert hourly_evals == {"Ref": "AlarmLookbackHours"}
+    assert set(periods) == {3600, 86400}
+    rate = resources["ErrorRateAlarm"]["Properties"]
+    exprs = [sub_text(m["Expression"]) for m in rate["Metrics"] if "Expression" in m]
+    assert any("FILL(e5, 0) / req" in e for e in exprs)
+    hit = resources["CacheHitRatioAlarm"]["Properties"]
+    assert hit["ComparisonOperator"] == "LessThanThreshold"
+
+
+def test_metric_filters_publish_to_own_namespace(resources, catalogue_metrics, filter_metrics):
+    assert {"RejectedRecords", "StaleRecordsSkipped"} <= filter_metrics
+    assert not filter_metrics & set(catalogue_metrics), "filter metrics must not shadow the catalogue"
+    for r in resources.values():
+        if r["Type"] == "AWS::Logs::MetricFilter":
+            assert r["Properties"]["LogGroupName"] == {"Ref": "FunctionLogGroup"}
+            for t in r["Properties"]["MetricTransformations"]:
+                assert t["MetricNamespace"] == {"Ref": "MetricsNamespace"}
+
+
+# ----------------------------------------------------------------------------- dashboards
+
+
+def test_cloudwatch_dashboard(template, catalogue, catalogue_metrics, filter_metrics):
+    body = dashboard_body(template)
+    names, stats = cloudwatch_dashboard_metrics(body)
+    ns = catalogue["namespace"]
+    own = names.pop(ns, set())
+    for aws_ns, metrics in names.items():
+        assert aws_ns in AWS_METRICS, f"unexpected namespace {aws_ns}"
+        assert metrics <= AWS_METRICS[aws_ns], metrics - AWS_METRICS[aws_ns]
+    unknown = own - set(catalogue_metrics) - filter_metrics
+    assert not unknown, f"dashboard names metrics outside the catalogue: {unknown}"
+    assert DASHBOARD_MUST_SHOW <= own, DASHBOARD_MUST_SHOW - own
+    assert PERCENTILES <= stats["TimeTaken"]
+    for m, s in stats.items():
+        if m in catalogue_metrics and catalogue_metrics[m]["kind"] == "sum":
+            assert s == {"Sum"}, f"{m} is a per-minute sum, read it with Sum"
+    # Function health and the rejected/stale counts (Logs Insights over the function's logs).
+    assert {"Invocations", "Errors", "Throttles", "Duration"} <= names["AWS/Lambda"]
+    logs = [w for w in body["widgets"] if w["type"] == "log"]
+    assert len(logs) == 1
+    query = logs[0]["properties"]["query"]
+    assert query.startswith("SOURCE 'functionloggroup-placeholder' |"), "the function's log group"
+    assert "sum(rejected)" in query and "sum(skipped_stale)" in query
+
+
+def test_cloudwatch_dashboard_substitutions_are_known(template):
+    text = sub_text(template["Resources"]["Dashboard"]["Properties"]["DashboardBody"])
+    render_sub(template, text)  # asserts every ${...} resolves
+
+
+def grafana_metrics(dash) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    names: dict[str, set[str]] = {}
+    stats: dict[str, set[str]] = {}
+    for p in dash["panels"]:
+        for t in p.get("targets", []):
+            assert t["datasource"]["type"] == "cloudwatch"
+            if t.get("metricEditorMode") == 1:
+                for m in SEARCH_METRIC.findall(t["expression"]):
+                    names.setdefault("$namespace", set()).add(m)
+                continue
+            names.setdefault(t["namespace"], set()).add(t["metricName"])
+            stats.setdefault(t["metricName"], set()).add(t["statistic"])
+    return names, stats
+
+
+def test_grafana_dashboard(catalogue_metrics, filter_metrics):
+    dash = json.loads(GRAFANA.read_text())
+    assert 36 <= dash["schemaVersion"] <= 41
+    (inp,) = dash["__inputs"]
+    assert inp["type"] == "datasource" and inp["pluginId"] == "cloudwatch"
+    ds_ref = "${" + inp["name"] + "}"
+    variables = {v["name"]: v for v in dash["templating"]["list"]}
+    assert variables["region"]["query"]["queryType"] == "regions"
+    dist = variables["distribution"]
+    q = dist["query"]
+    assert (q["queryType"], q["metricName"], q["dimensionKey"]) == (
+        "dimensionValues",
+        "Requests",
+        "DistributionId",
+    )
+    assert q["region"] == "$region" and q["namespace"] == "$namespace"
+    assert dist["definition"] == "dimension_values($region, $namespace, Requests, DistributionId)"
+    for p in dash["panels"]:
+        if p["type"] == "row":
+            continue
+        assert p["datasource"]["uid"] == ds_ref
+        for t in p["targets"]:
+            assert t["datasource"]["uid"] == ds_ref
+            assert t["region"] == "$region"
+            if t.get("metricEditorMode") != 1 and t["namespace"] == "$namespace" and t["dimensions"]:
+                assert t["dimensions"] == {"DistributionId": "$distribution"}
+    names, stats = grafana_metrics(dash)
+    own = names.pop("$namespace", set())
+    for aws_ns, metrics in names.items():
+        assert aws_ns in AWS_METRICS, f"unexpected namespace {aws_ns}"
+        assert metrics <= AWS_METRICS[aws_ns]
+    unknown = own - set(catalogue_metrics) - filter_metrics
+    assert not unknown, f"Grafana dashboard names metrics outside the catalogue: {unknown}"
+    assert DASHBOARD_MUST_SHOW <= own, DASHBOARD_MUST_SHOW - own
+    assert PERCENTILES <= stats["TimeTaken"]
+    for m, s in stats.items():
+        if m in catalogue_metrics and catalogue_metrics[m]["kind"] == "sum":
+            assert s == {"Sum"}, f"{m} is a per-minute sum, read it with Sum"
+    assert {"RejectedRecords", "StaleRecordsSkipped"} <= own
+    assert {"Invocations", "Errors", "Throttles", "Duration"} <= names["AWS/Lambda"]
+
+
+def test_math_expressions_reference_hidden_queries():
+    """Grafana math expressions may only use ids of queries in the same panel."""
+    dash = json.loads(GRAFANA.read_text())
+    for p in dash["panels"]:
+        ids = {t["id"] for t in p.get("targets", []) if t.get("id")}
+        for t in p.get("targets", []):
+            if t.get("metricEditorMode") == 1:
+                used = set(re.findall(r"\b([a-z][A-Za-z0-9_]*)\b", t["expression"])) - {"FILL"}
+                used = {u for u in used if not u.isupper()}
+                assert used <= ids, (p["title"], used - ids)
+
+
+# ----------------------------------------------------------------------------- docs and samconfig
+
+
+def test_samconfig_example_overrides_are_template_parameters(template):
+    import tomllib
+
+    cfg = tomllib.loads((ROOT / "samconfig.example.toml").read_text())
+    deploy = cfg["default"]["deploy"]["parameters"]
+    assert deploy["capabilities"] == "CAPABILITY_IAM"
+    assert deploy["resolve_s3"] is True
+    assert cfg["default"]["global"]["parameters"]["region"] == "us-east-1"
+    params = template["Parameters"]
+    for item in deploy["parameter_overrides"]:
+        key, _, value = item.partition("=")
+        assert key in params, f"samconfig.example.toml overrides unknown parameter {key}"
+        allowed = params[key].get("AllowedValues")
+        if allowed:
+            assert value in [str(a) for a in allowed], (key, value)
+        if "AllowedPattern" in params[key]:
+            assert re.fullmatch(params[key]["AllowedPattern"], value), (key, value)
+    assert any(i.startswith("LogBucketName=") for i in deploy["parameter_overrides"])
+
+
+def test_docs_describe_every_parameter(template):
+    docs = (ROOT / "docs" / "deploy.md").read_text()
+    missing = [p for p in template["Parameters"] if f"| `{p}` |" not in docs]
+    assert not missing, f"docs/deploy.md's parameter table lacks {missing}"
