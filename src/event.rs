@@ -121,6 +121,10 @@ fn from_s3(event: S3Event, marker_prefix: &str) -> WorkUnit {
 /// Reads an invocation payload. `marker_prefix` names the function's own marker objects, which
 /// are never processed as logs.
 pub fn parse(payload: &Value, marker_prefix: &str) -> Result<Invocation, EventError> {
+    // A record from the function's on-failure destination: replaying it replays the original.
+    if let (Some(inner), Some(_)) = (payload.get("requestPayload"), payload.get("requestContext")) {
+        return parse(inner, marker_prefix);
+    }
     if is_test_event(payload) {
         return Ok(Invocation::TestEvent);
     }
@@ -299,6 +303,15 @@ mod tests {
             unit.objects.unwrap()[0].key,
             "raw/2023-08-08T14:03:40.532432.zip"
         );
+    }
+
+    #[test]
+    fn on_failure_destination_records_replay_the_original_event() {
+        let original = json!({"Records": [s3_record("cf/E2Q4ABCDEFGH.2026-11-21-12.x.gz", "ObjectCreated:Put")]});
+        let record = json!({"version": "1.0", "timestamp": "2026-11-21T12:00:00Z",
+            "requestContext": {"requestId": "r", "condition": "RetriesExhausted", "approximateInvokeCount": 3},
+            "requestPayload": original, "responseContext": {"statusCode": 200}});
+        assert_eq!(parse(&record, "").unwrap(), parse(&original, "").unwrap());
     }
 
     #[test]

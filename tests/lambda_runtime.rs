@@ -152,7 +152,8 @@ async fn every_sample_event_through_the_runtime_api() {
         .current_dir(root())
         .stdout(Stdio::null())
         .stderr(Stdio::from(
-            std::fs::File::create(std::env::temp_dir().join("cflm-cargo-lambda-watch.log")).unwrap(),
+            std::fs::File::create(std::env::temp_dir().join("cflm-cargo-lambda-watch.log"))
+                .unwrap(),
         ));
     for e in &env {
         cmd.args(["--env-var", e]);
