@@ -99,7 +99,8 @@ for k in records sc_bytes time_taken_ms result_types status_classes; do
 done
 
 # --- is cflogs ready? (smoke test on a small file) ------------------------------------------
-CFLOGS_ARGS=(process --dry-run --output jsonl --distribution-id "$DIST_ID")
+# gen_logs writes 2024-05-14 13:00-13:59 UTC: pin the clock so no record is skipped as stale.
+CFLOGS_ARGS=(process --dry-run --output jsonl --distribution-id "$DIST_ID" --now 2024-05-14T15:00:00Z)
 SMOKE=$OUT_DIR/smoke-1k.log.gz
 [[ -s $SMOKE ]] || "$GEN" --records 1000 --out "$SMOKE" 2>/dev/null
 CFLOGS_OK=1
