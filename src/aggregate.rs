@@ -310,7 +310,6 @@ pub struct Aggregator<'c> {
     rows: Vec<Cell>,
     keys: Vec<CellKey>,
     last: Vec<Option<(CellKey, u32)>>,
-    totals: Totals,
     skipped_stale: u64,
 }
 
@@ -339,7 +338,6 @@ impl<'c> Aggregator<'c> {
             rows: Vec::new(),
             keys: Vec::new(),
             last: vec![None; config.dimension_sets.len()],
-            totals: Totals::default(),
             skipped_stale: 0,
         }
     }
@@ -380,10 +378,6 @@ impl<'c> Aggregator<'c> {
             };
             self.rows[idx as usize].add(r);
         }
-        self.totals.cell.add(r);
-        let m = minute * 60_000;
-        self.totals.first_minute_ms = Some(self.totals.first_minute_ms.map_or(m, |f| f.min(m)));
-        self.totals.last_minute_ms = Some(self.totals.last_minute_ms.map_or(m, |l| l.max(m)));
     }
 
     /// Applies the cardinality guard and returns the sorted rows.
@@ -422,6 +416,17 @@ impl<'c> Aggregator<'c> {
                     .collect(),
             );
         }
+        // Every dimension set partitions all records, so the rows of the first set add up to
+        // the file's totals.
+        let mut totals = Totals::default();
+        for (key, cell) in self.keys.iter().zip(&self.rows) {
+            if key.set == 0 {
+                totals.cell.merge(cell);
+                let m = key.minute * 60_000;
+                totals.first_minute_ms = Some(totals.first_minute_ms.map_or(m, |f| f.min(m)));
+                totals.last_minute_ms = Some(totals.last_minute_ms.map_or(m, |l| l.max(m)));
+            }
+        }
         let mut merged: BTreeMap<(usize, Vec<String>, i64), Cell> = BTreeMap::new();
         for (key, cell) in self.keys.iter().zip(self.rows) {
             let set = &self.config.dimension_sets[key.set as usize];
@@ -456,7 +461,7 @@ impl<'c> Aggregator<'c> {
         FileAggregate {
             distribution_id: self.distribution_id,
             rows,
-            totals: self.totals,
+            totals,
             skipped_stale: self.skipped_stale,
             folded_values,
         }

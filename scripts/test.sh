@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The test command (README "Quick start", run by CI as .ci/run): installs what it needs, then
+# format check, clippy with -D warnings, every Rust test (unit, integration against moto, the
+# Lambda binary under cargo lambda watch), and the deployment checks (cfn-lint, sam validate,
+# template tests, an offline arm64 sam build).
+#
+# Installs into a venv (.venv, or $VENV): the pinned Python tools of requirements-dev.txt
+# (moto[server], cfn-lint, aws-sam-cli, cargo-lambda, ziglang, pytest). Under CI=true a missing
+# tool fails the run; the tests never skip there.
+#
+#   bash scripts/test.sh                   # everything
+#   SKIP_SAM_BUILD=1 bash scripts/test.sh  # without the (minutes long) sam build
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+started=$SECONDS
+phase() { echo "==> $* ($((SECONDS - started))s)" >&2; }
+
+phase "Python tools (scripts/dev-venv.sh)"
+VENV="$(bash scripts/dev-venv.sh)"
+export VENV
+export PATH="$VENV/bin:$PATH"
+
+phase "rustfmt, clippy"
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+
+phase "cargo test"
+cargo test --locked
+
+phase "deployment checks (scripts/check-deploy.sh)"
+cargo build --locked --bin cflogs
+CFLOGS="$root/target/debug/cflogs" bash scripts/check-deploy.sh
+
+phase "done"
