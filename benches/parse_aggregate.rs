@@ -34,12 +34,39 @@ impl Rng {
 /// A legacy 33-field log of `RECORDS` lines over one hour, values varied like real traffic.
 fn log() -> Vec<u8> {
     let mut r = Rng(0x9E37_79B9_7F4A_7C15);
-    let mut s = String::from("#Version: 1.0\n#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header cs-protocol cs-bytes time-taken x-forwarded-for ssl-protocol ssl-cipher x-edge-response-result-type cs-protocol-version fle-status fle-encrypted-fields c-port time-to-first-byte x-edge-detailed-result-type sc-content-type sc-content-len sc-range-start sc-range-end\n");
-    let pops = ["IAD89-C1", "FRA56-P3", "LHR61-C2", "NRT57-C1", "SFO53-P7", "GRU3-C1"];
-    let results = ["Hit", "Hit", "Hit", "RefreshHit", "Miss", "Miss", "Error", "Redirect"];
-    let statuses = ["200", "200", "200", "206", "304", "404", "403", "500", "502", "000"];
-    let paths = ["/index.html", "/static/js/app.4f9c2d.js", "/img/hero-1920.webp", "/api/v2/items", "/video/seg-00421.ts"];
-    let types = ["text/html", "application/javascript", "image/webp", "application/json", "video/MP2T"];
+    let mut s = String::from(
+        "#Version: 1.0\n#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header cs-protocol cs-bytes time-taken x-forwarded-for ssl-protocol ssl-cipher x-edge-response-result-type cs-protocol-version fle-status fle-encrypted-fields c-port time-to-first-byte x-edge-detailed-result-type sc-content-type sc-content-len sc-range-start sc-range-end\n",
+    );
+    let pops = [
+        "IAD89-C1", "FRA56-P3", "LHR61-C2", "NRT57-C1", "SFO53-P7", "GRU3-C1",
+    ];
+    let results = [
+        "Hit",
+        "Hit",
+        "Hit",
+        "RefreshHit",
+        "Miss",
+        "Miss",
+        "Error",
+        "Redirect",
+    ];
+    let statuses = [
+        "200", "200", "200", "206", "304", "404", "403", "500", "502", "000",
+    ];
+    let paths = [
+        "/index.html",
+        "/static/js/app.4f9c2d.js",
+        "/img/hero-1920.webp",
+        "/api/v2/items",
+        "/video/seg-00421.ts",
+    ];
+    let types = [
+        "text/html",
+        "application/javascript",
+        "image/webp",
+        "application/json",
+        "video/MP2T",
+    ];
     for i in 0..RECORDS {
         let sec = (i * 3600 / RECORDS) as u64 + r.next() % 3;
         let ms = r.next() % 2000;
