@@ -7,7 +7,7 @@ use cloudfront_log_metrics::config::{self, MetricsConfig, Settings, env};
 use cloudfront_log_metrics::distribution::key_info;
 use cloudfront_log_metrics::error::FileError;
 use cloudfront_log_metrics::event::{ObjectRef, ignore_reason};
-use cloudfront_log_metrics::handler::read_object;
+use cloudfront_log_metrics::handler::{publish_object, read_object};
 use cloudfront_log_metrics::object_store::ObjectStore;
 use cloudfront_log_metrics::pipeline::{self, DEFAULT_MAX_DECOMPRESSED_BYTES, ProcessedFile};
 use cloudfront_log_metrics::report::RunSummary;
@@ -31,6 +31,7 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run
 enum Command {
     /// Parse and aggregate log files (files or directories, recursively) into metric datums.
     Process(ProcessArgs),
@@ -96,6 +97,13 @@ struct ProcessArgs {
     /// Key prefix of the function's marker objects, never read as logs.
     #[arg(long, env = env::MARKER_PREFIX, default_value = config::DEFAULT_MARKER_PREFIX)]
     marker_prefix: String,
+    /// Publishing S3 objects: exactly once per object version, with the function's marker objects
+    /// (on), or every time (off). Local files are always published every time.
+    #[arg(long, env = env::IDEMPOTENCY, default_value = "on", value_parser = ["on", "off"])]
+    idempotency: String,
+    /// Bucket of the marker objects [default: the log's bucket].
+    #[arg(long, env = env::MARKER_BUCKET)]
+    marker_bucket: Option<String>,
 }
 
 /// One file to process.
@@ -173,6 +181,8 @@ async fn process(a: ProcessArgs) -> Result<bool> {
         file_concurrency: a.file_concurrency.max(1),
         put_concurrency: a.put_concurrency.max(1),
         marker_prefix: a.marker_prefix.clone(),
+        idempotency: a.idempotency == "on",
+        marker_bucket: a.marker_bucket.clone().filter(|b| !b.trim().is_empty()),
         ..Settings::default()
     };
     let now_ms = match a.now {
@@ -251,6 +261,25 @@ async fn process(a: ProcessArgs) -> Result<bool> {
     let cloudwatch = cloudwatch.as_ref();
     let mut results = futures::stream::iter(inputs.into_iter().map(|input| async move {
         let name = input.name();
+        // S3 objects, published: the function's own path, markers and all.
+        if let (Input::S3(obj), Some(s3), Some(cw)) = (&input, s3, cloudwatch) {
+            let p = publish_object(s3, cw, settings, obj, now_ms)
+                .await
+                .map_err(|e| e.to_string())?;
+            if p.duplicate {
+                eprintln!(
+                    "{name}: already published (marker {}), skipped",
+                    p.marker.as_deref().unwrap_or("")
+                );
+            } else if p.already_sent > 0 {
+                eprintln!(
+                    "{name}: resumed, {} of {} batches had been sent before",
+                    p.already_sent,
+                    p.file.batches.len()
+                );
+            }
+            return Ok((p.file, p.duplicate));
+        }
         let read: Result<ProcessedFile, FileError> = match input {
             Input::Local(LocalInput::Unreadable(path, e)) => Err(FileError::Read {
                 file: path.display().to_string(),
@@ -299,12 +328,12 @@ async fn process(a: ProcessArgs) -> Result<bool> {
             .await
             .map_err(|e| format!("{name}: {e}"))?;
         }
-        Ok::<ProcessedFile, String>(file)
+        Ok::<(ProcessedFile, bool), String>((file, false))
     }))
     .buffered(settings.file_concurrency);
     while let Some(result) = results.next().await {
         match result {
-            Ok(f) => {
+            Ok((f, duplicate)) => {
                 for r in &f.report.parse.reject_samples {
                     eprintln!("{}: line {}: rejected: {}", f.report.file, r.line, r.reason);
                 }
@@ -319,6 +348,9 @@ async fn process(a: ProcessArgs) -> Result<bool> {
                     jsonl::write(&mut out, &settings.metrics.namespace, &datums)?;
                 }
                 summary.add(&f);
+                if duplicate {
+                    summary.add_duplicate(&f);
+                }
             }
             Err(e) => {
                 eprintln!("error: {e}");
