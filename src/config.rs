@@ -45,6 +45,8 @@ pub mod env {
     pub const MARKER_BUCKET: &str = "MARKER_BUCKET";
     /// Key prefix of the marker objects.
     pub const MARKER_PREFIX: &str = "MARKER_PREFIX";
+    /// Age in seconds after which a marker left in progress is taken over (the function timeout).
+    pub const MARKER_STALE_SECONDS: &str = "MARKER_STALE_SECONDS";
 
     /// Every variable the Lambda function reads (besides the runtime's own `AWS_*` and `RUST_LOG`):
     /// the SAM template must set each of them or leave it to its documented default.
@@ -62,6 +64,7 @@ pub mod env {
         IDEMPOTENCY,
         MARKER_BUCKET,
         MARKER_PREFIX,
+        MARKER_STALE_SECONDS,
     ];
 }
 
@@ -307,6 +310,9 @@ pub struct Settings {
     pub marker_bucket: Option<String>,
     /// Key prefix of the marker objects; keys under it are never processed as logs.
     pub marker_prefix: String,
+    /// A marker left in progress for longer than this (seconds) belongs to an invocation that
+    /// died and may be taken over: the function timeout.
+    pub marker_stale_seconds: u64,
 }
 
 impl Default for Settings {
@@ -320,6 +326,7 @@ impl Default for Settings {
             idempotency: true,
             marker_bucket: None,
             marker_prefix: DEFAULT_MARKER_PREFIX.to_owned(),
+            marker_stale_seconds: crate::idempotency::DEFAULT_STALE_SECONDS,
         }
     }
 }
@@ -371,6 +378,9 @@ impl Settings {
         s.marker_bucket = get(env::MARKER_BUCKET).map(|v| v.trim().to_owned());
         if let Some(v) = get(env::MARKER_PREFIX) {
             s.marker_prefix = v.trim().to_owned();
+        }
+        if let Some(v) = get(env::MARKER_STALE_SECONDS) {
+            s.marker_stale_seconds = number(env::MARKER_STALE_SECONDS, v)?;
         }
         Ok(s)
     }
@@ -548,6 +558,7 @@ mod tests {
             ("METRICS_SINK", "emf"),
             ("IDEMPOTENCY", "off"),
             ("PUT_CONCURRENCY", "8"),
+            ("MARKER_STALE_SECONDS", "300"),
         ]
         .into_iter()
         .collect();
@@ -555,6 +566,7 @@ mod tests {
         assert_eq!(s.sink, crate::sink::SinkKind::Emf);
         assert!(!s.idempotency);
         assert_eq!(s.put_concurrency, 8);
+        assert_eq!(s.marker_stale_seconds, 300);
         let m: HashMap<&str, &str> = [("METRICS_SINK", "kinesis")].into_iter().collect();
         let e = Settings::from_lookup(|k| m.get(k).map(|v| v.to_string())).unwrap_err();
         assert!(e.to_string().contains("METRICS_SINK"), "{e}");

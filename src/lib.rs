@@ -4,7 +4,8 @@
 //! event → object stream ([`source`]) → decompress ([`decompress`]) → detect format and parse
 //! ([`parse`]) → aggregate ([`aggregate`]) → datums ([`datum`]) → batches ([`batch`]) → sink
 //! ([`sink`]). [`pipeline`] wires the core stages for one file; [`config`] holds the settings and
-//! [`distribution`] finds a file's distribution ID from its key.
+//! [`distribution`] finds a file's distribution ID from its key. [`idempotency`] makes publishing
+//! exactly-once per log file version (S3 marker objects), and [`handler`] puts it all together.
 
 pub mod aggregate;
 pub mod aws;
@@ -17,6 +18,7 @@ pub mod distribution;
 pub mod error;
 pub mod event;
 pub mod handler;
+pub mod idempotency;
 pub mod object_store;
 pub mod parse;
 pub mod pipeline;

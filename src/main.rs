@@ -4,6 +4,7 @@
 use cloudfront_log_metrics::aws;
 use cloudfront_log_metrics::config::Settings;
 use cloudfront_log_metrics::handler::Handler;
+use cloudfront_log_metrics::idempotency::MarkerStore;
 use cloudfront_log_metrics::object_store::ObjectStore;
 use cloudfront_log_metrics::sink::emf::EmfSink;
 use cloudfront_log_metrics::sink::{MetricSink, SinkKind};
@@ -11,7 +12,9 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-async fn run<S: ObjectStore, M: MetricSink>(handler: Handler<S, M>) -> Result<(), Error> {
+async fn run<S: ObjectStore + MarkerStore, M: MetricSink>(
+    handler: Handler<S, M>,
+) -> Result<(), Error> {
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let now_ms = SystemTime::now()

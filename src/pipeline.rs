@@ -110,6 +110,8 @@ pub struct ProcessedFile {
     pub report: FileReport,
     pub aggregate: FileAggregate,
     pub batches: Vec<Batch>,
+    /// The S3 object's ETag, as GetObject returned it (`None` for local files).
+    pub etag: Option<String>,
 }
 
 impl ProcessedFile {
@@ -158,6 +160,7 @@ pub fn complete(
         },
         aggregate,
         batches,
+        etag: None,
     }
 }
 

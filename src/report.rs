@@ -40,6 +40,8 @@ pub struct RunSummary {
     pub requests: u64,
     pub compressed_bytes: u64,
     pub bytes: u64,
+    /// Files skipped because their marker says they were published before.
+    pub duplicates: u64,
     pub distributions: BTreeMap<String, DistributionSummary>,
 }
 
@@ -68,6 +70,12 @@ impl RunSummary {
         if let Some(h) = t.histogram(Metric::TimeTaken) {
             d.time_taken.merge(h);
         }
+    }
+
+    /// Notes that a file added with [`RunSummary::add`] was a duplicate: nothing of it was sent.
+    pub fn add_duplicate(&mut self, f: &ProcessedFile) {
+        self.duplicates += 1;
+        self.requests -= f.batches.len() as u64;
     }
 
     /// Counts a file that failed.
@@ -126,8 +134,13 @@ impl RunSummary {
     /// The closing one-paragraph summary.
     pub fn closing(&self, elapsed: Duration, dry_run: bool) -> String {
         let secs = elapsed.as_secs_f64().max(1e-9);
+        let duplicates = if self.duplicates > 0 {
+            format!(", {} already published", self.duplicates)
+        } else {
+            String::new()
+        };
         format!(
-            "files: {} ({} failed), records: {}, rejected lines: {}, skipped_stale: {}, datums: {}, PutMetricData requests{}: {}, read {:.1} MB ({:.1} MB decompressed) in {:.2} s, {:.1} MB/s",
+            "files: {} ({} failed{duplicates}), records: {}, rejected lines: {}, skipped_stale: {}, datums: {}, PutMetricData requests{}: {}, read {:.1} MB ({:.1} MB decompressed) in {:.2} s, {:.1} MB/s",
             self.files,
             self.failed_files,
             self.records,

@@ -139,6 +139,44 @@ async fn backfill_from_s3_prefix_publishes_and_filters_by_hour() {
         .unwrap();
     let total: f64 = stats.datapoints().iter().filter_map(|d| d.sum()).sum();
     assert_eq!(total, expected_requests as f64);
+
+    // Run again: the function's markers (written by this run) make it skip both files.
+    let args = [
+        "process",
+        "--output",
+        "none",
+        "--since",
+        &since,
+        "--marker-prefix",
+        "cf/_cflm/",
+        "s3://logs/cf/",
+    ];
+    let out = cflogs(&stack, &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("files: 2 (0 failed, 2 already published)"),
+        "{stderr}"
+    );
+    let again = cw
+        .get_metric_statistics()
+        .namespace("CloudFront/AccessLogs")
+        .metric_name("Requests")
+        .dimensions(
+            Dimension::builder()
+                .name("DistributionId")
+                .value("EBACKFILL1234")
+                .build(),
+        )
+        .start_time(DateTime::from_millis(now - 4 * 3_600_000))
+        .end_time(DateTime::from_millis(now))
+        .period(3600 * 4)
+        .statistics(Statistic::Sum)
+        .send()
+        .await
+        .unwrap();
+    let total: f64 = again.datapoints().iter().filter_map(|d| d.sum()).sum();
+    assert_eq!(total, expected_requests as f64, "not published twice");
 }
 
 #[tokio::test]

@@ -187,11 +187,13 @@ async fn every_sample_event_through_the_runtime_api() {
     let window = cloudfront_log_metrics::aggregate::publishable_window(now);
     let all_stale = samples_start + 11 * 60_000 < window.0;
     let none_stale = samples_start >= window.0;
-    for (event, files, recs) in [
-        ("s3-put.json", 1, legacy_a),
-        ("s3-put-encoded-key.json", 1, v2_json),
-        ("s3-put-multiple.json", 3, legacy_a + legacy_b + v2_json),
-        ("eventbridge-object-created.json", 1, v2_w3c),
+    // Idempotency is on (the default): files already published by an earlier event are skipped
+    // as duplicates, and "records" counts the files this invocation published.
+    for (event, files, duplicates, recs) in [
+        ("s3-put.json", 1, 0, legacy_a),
+        ("s3-put-encoded-key.json", 1, 0, v2_json),
+        ("s3-put-multiple.json", 3, 2, legacy_b),
+        ("eventbridge-object-created.json", 1, 0, v2_w3c),
     ] {
         let path = root().join("events").join(event);
         let r = response(&invoke(
@@ -200,6 +202,7 @@ async fn every_sample_event_through_the_runtime_api() {
             &["--data-file", &path.to_string_lossy()],
         ));
         assert_eq!(r["files"], json!(files), "{event}: {r}");
+        assert_eq!(r["duplicates"], json!(duplicates), "{event}: {r}");
         assert_eq!(r["records"], json!(recs), "{event}: {r}");
         assert_eq!(r["rejected"], json!(0), "{event}: {r}");
         if all_stale {

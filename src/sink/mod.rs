@@ -10,6 +10,7 @@ pub mod jsonl;
 use crate::batch::Batch;
 use futures::StreamExt;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A batch could not be published.
 #[derive(Debug, thiserror::Error)]
@@ -52,8 +53,10 @@ impl SinkKind {
 }
 
 /// Publishes batches with at most `concurrency` requests in flight. `on_sent` is called with the
-/// index of each batch once it is accepted. Stops at the first failure (requests already in
-/// flight complete) and returns it; batches after it are not sent.
+/// index of each batch once it is accepted. After the first failure no further request is
+/// started, but those already in flight complete (and are reported to `on_sent`: a request
+/// abandoned halfway could have been accepted without anyone knowing); then the first failure is
+/// returned. Otherwise returns the number of batches sent.
 pub async fn publish<S: MetricSink>(
     sink: &S,
     namespace: &str,
@@ -61,31 +64,89 @@ pub async fn publish<S: MetricSink>(
     concurrency: usize,
     mut on_sent: impl FnMut(usize),
 ) -> Result<usize, SinkError> {
+    let stop = AtomicBool::new(false);
+    let stop = &stop;
     let mut sent = 0;
-    let mut results = futures::stream::iter(
-        batches
-            .iter()
-            .map(|b| async move { sink.put(namespace, b).await.map(|()| b.index) }),
-    )
+    let mut results = futures::stream::iter(batches.iter().map(|b| async move {
+        if stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        Some(sink.put(namespace, b).await.map(|()| b.index))
+    }))
     .buffer_unordered(concurrency.max(1));
     let mut first_error = None;
     while let Some(r) = results.next().await {
         match r {
-            Ok(index) => {
+            None => {}
+            Some(Ok(index)) => {
                 sent += 1;
                 on_sent(index);
             }
-            Err(e) => {
-                if first_error.is_none() {
-                    first_error = Some(e);
-                }
-                break;
+            Some(Err(e)) => {
+                stop.store(true, Ordering::Relaxed);
+                first_error.get_or_insert(e);
             }
         }
     }
-    drop(results);
     match first_error {
         Some(e) => Err(e),
         None => Ok(sent),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicUsize;
+
+    /// Fails batch 2; every other batch takes a moment, so that some are in flight then.
+    struct FailTwo {
+        started: AtomicUsize,
+        done: Mutex<Vec<usize>>,
+    }
+
+    impl MetricSink for FailTwo {
+        async fn put(&self, _: &str, batch: &Batch) -> Result<(), SinkError> {
+            self.started.fetch_add(1, Ordering::SeqCst);
+            if batch.index == 2 {
+                return Err(SinkError::Put {
+                    batch: 2,
+                    message: "no".into(),
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            self.done.lock().unwrap().push(batch.index);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn in_flight_requests_complete_after_a_failure_and_no_more_start() {
+        let sink = FailTwo {
+            started: AtomicUsize::new(0),
+            done: Mutex::new(Vec::new()),
+        };
+        let batches: Vec<Batch> = (0..10)
+            .map(|index| Batch {
+                index,
+                datums: Vec::new(),
+            })
+            .collect();
+        let refs: Vec<&Batch> = batches.iter().collect();
+        let mut reported = Vec::new();
+        let r = publish(&sink, "ns", &refs, 4, |i| reported.push(i)).await;
+        assert!(matches!(r, Err(SinkError::Put { batch: 2, .. })));
+        // 0..=3 start together (3 only if polled before 2 fails); 2 fails at once; those in
+        // flight complete and are reported; none after them starts.
+        assert!(sink.started.load(Ordering::SeqCst) <= 4);
+        reported.sort();
+        assert!(
+            reported.starts_with(&[0, 1]) && reported.len() <= 3,
+            "{reported:?}"
+        );
+        let mut done = sink.done.lock().unwrap().clone();
+        done.sort();
+        assert_eq!(done, reported);
     }
 }

@@ -40,6 +40,12 @@ adapter
       dimensions, request body on the wire at most 1 MiB.  A violation is answered
       with 400 ``InvalidParameterValue`` whose message starts with
       ``moto_stack limit check:``.
+    * S3 conditional writes (PutObject with ``If-None-Match: *`` or ``If-Match``): moto 5.2.5
+      checks the condition and then writes without holding a lock
+      (moto/s3/responses.py ``put_object``), so two concurrent conditional writes of one key
+      can both succeed there, which S3 never lets happen. The adapter forwards conditional
+      PutObjects one at a time, which makes moto's own check-and-write atomic (the check is
+      still moto's). Point S3 clients at the adapter when a test races conditional writes.
     * Control endpoints (never forwarded), JSON in and out:
         POST   /__faults  {"rules": [RULE, ...]}  replaces the rules (returns them)
         PUT    /__faults  {"rules": [...]}        appends rules
@@ -67,7 +73,9 @@ Fault rules
       delay_ms   for "slow" (default 1000)
       every      inject on every N-th matching request: 1 = each, 3 = 3rd, 6th, ...
                  (default 1)
-      skip       let the first K matching requests through before counting (default 0)
+      skip       let the first K matching requests through before counting (default 0);
+                 a negative K starts the count ahead: every 10, skip -9 injects on the
+                 1st, 11th, 21st, ... matching request
       times      inject at most N times, then the rule is spent (default: no limit)
       phase      "request" (default): the fault replaces the call, moto never sees it;
                  "response": the request IS forwarded to moto (and takes effect
@@ -470,6 +478,7 @@ class Stack:
         self.moto_port = moto_port
         self.limits = limits
         self.faults = Faults()
+        self.conditional_writes = threading.Lock()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -677,7 +686,15 @@ class Handler(BaseHTTPRequestHandler):
         rule = self.stack.faults.decide(kind, op)
         if self.apply_fault(rule, "request", kind):
             return
-        status, headers, data = self.forward(self.command, self.path, list(self.headers.items()), body)
+        conditional = kind == "s3" and op == "PutObject" and (
+            self.headers.get("If-Match") or self.headers.get("If-None-Match")
+        )
+        if conditional:
+            # moto checks the condition, then writes, without a lock: make it atomic, as on S3.
+            with self.stack.conditional_writes:
+                status, headers, data = self.forward(self.command, self.path, list(self.headers.items()), body)
+        else:
+            status, headers, data = self.forward(self.command, self.path, list(self.headers.items()), body)
         if self.apply_fault(rule, "response", kind):
             return
         self.send(status, headers, data)
