@@ -31,6 +31,6 @@ cargo test --locked
 
 phase "deployment checks (scripts/check-deploy.sh)"
 cargo build --locked --bin cflogs
-CFLOGS="$root/target/debug/cflogs" bash scripts/check-deploy.sh
+CFLOGS="${CARGO_TARGET_DIR:-$root/target}/debug/cflogs" bash scripts/check-deploy.sh
 
 phase "done"
