@@ -51,6 +51,38 @@ pub fn gzip_error(file: &str, e: io::Error) -> FileError {
     }
 }
 
+/// Whether the content is gzip (else plain text), from its first bytes; an error for a
+/// compression CloudFront does not write.
+fn is_gzip(file: &str, head: &[u8]) -> Result<bool, FileError> {
+    match Compression::sniff(head) {
+        Compression::Unsupported(compression) => Err(FileError::Unsupported {
+            file: file.to_owned(),
+            compression,
+        }),
+        c => Ok(c == Compression::Gzip),
+    }
+}
+
+/// The error of a stream that inflated past `limit` bytes.
+fn too_large(file: &str, limit: u64) -> FileError {
+    FileError::TooLarge {
+        file: file.to_owned(),
+        limit,
+    }
+}
+
+/// Tells a failed read of the source (or of plain text) from a decompression error.
+fn stream_error(file: &str, e: io::Error, read_failed: bool, gzip: bool) -> FileError {
+    if read_failed || !gzip {
+        FileError::Read {
+            file: file.to_owned(),
+            source: e,
+        }
+    } else {
+        gzip_error(file, e)
+    }
+}
+
 /// Counts the bytes read and remembers whether the underlying reader failed, so that read errors
 /// are told apart from decompression errors.
 struct Counting<R> {
@@ -123,14 +155,7 @@ where
         file: file.to_owned(),
         source,
     })?;
-    let compression = Compression::sniff(head);
-    if let Compression::Unsupported(compression) = compression {
-        return Err(FileError::Unsupported {
-            file: file.to_owned(),
-            compression,
-        });
-    }
-    let gzip = compression == Compression::Gzip;
+    let gzip = is_gzip(file, head)?;
     let (tx, rx) = mpsc::sync_channel::<io::Result<Vec<u8>>>(CHUNKS_IN_FLIGHT);
     let (back_tx, back_rx) = mpsc::channel::<Vec<u8>>();
     std::thread::scope(|scope| {
@@ -188,15 +213,8 @@ where
                 gzip,
             })),
             Ok(Err(e)) => Ok(Err(e)),
-            Err(_) if bytes > limit => Err(FileError::TooLarge {
-                file: file.to_owned(),
-                limit,
-            }),
-            Err(source) if read_failed || !gzip => Err(FileError::Read {
-                file: file.to_owned(),
-                source,
-            }),
-            Err(e) => Err(gzip_error(file, e)),
+            Err(_) if bytes > limit => Err(too_large(file, limit)),
+            Err(e) => Err(stream_error(file, e, read_failed, gzip)),
         }
     })
 }
@@ -253,14 +271,7 @@ where
         },
     );
     let head = buffered.fill_buf().await.map_err(read_error)?;
-    let compression = Compression::sniff(head);
-    if let Compression::Unsupported(compression) = compression {
-        return Err(FileError::Unsupported {
-            file: file.to_owned(),
-            compression,
-        });
-    }
-    let gzip = compression == Compression::Gzip;
+    let gzip = is_gzip(file, head)?;
     let mut source: std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send + '_>> = if gzip {
         let mut d = async_compression::tokio::bufread::GzipDecoder::new(&mut buffered);
         d.multiple_members(true);
@@ -275,12 +286,7 @@ where
             Ok(n) => n,
             Err(e) => {
                 drop(source);
-                let failed = buffered.get_ref().failed;
-                return Err(if failed || !gzip {
-                    read_error(e)
-                } else {
-                    gzip_error(file, e)
-                });
+                return Err(stream_error(file, e, buffered.get_ref().failed, gzip));
             }
         };
         if n == 0 {
@@ -288,10 +294,7 @@ where
         }
         bytes += n as u64;
         if bytes > limit {
-            return Err(FileError::TooLarge {
-                file: file.to_owned(),
-                limit,
-            });
+            return Err(too_large(file, limit));
         }
         if let Err(e) = on_chunk(&buf[..n]) {
             return Ok(Err(e));

@@ -634,7 +634,7 @@ def test_samconfig_example_overrides_are_template_parameters(template):
     assert any(i.startswith("LogBucketName=") for i in deploy["parameter_overrides"])
 
 
-def test_docs_describe_every_parameter(template):
-    docs = (ROOT / "docs" / "deploy.md").read_text()
+def test_readme_describes_every_parameter(template):
+    docs = (ROOT / "README.md").read_text()
     missing = [p for p in template["Parameters"] if f"| `{p}` |" not in docs]
-    assert not missing, f"docs/deploy.md's parameter table lacks {missing}"
+    assert not missing, f"README.md's parameter table lacks {missing}"
