@@ -80,7 +80,7 @@ fn log() -> Vec<u8> {
             r.next() % 256,
             r.pick(&paths),
             r.pick(&statuses),
-            if r.next() % 4 == 0 { "v=3&lang=en" } else { "-" },
+            if r.next().is_multiple_of(4) { "v=3&lang=en" } else { "-" },
             result,
             r.next(),
             r.next(),

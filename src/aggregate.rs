@@ -319,10 +319,10 @@ impl<'c> Aggregator<'c> {
         let mut used = Vec::new();
         for set in &config.dimension_sets {
             for &k in set {
-                if let Some(f) = k.source() {
-                    if !used.iter().any(|(u, _)| *u == k) {
-                        used.push((k, f));
-                    }
+                if let Some(f) = k.source()
+                    && !used.iter().any(|(u, _)| *u == k)
+                {
+                    used.push((k, f));
                 }
             }
         }

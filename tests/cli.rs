@@ -141,14 +141,14 @@ fn sums(datums: &[Value], dims: &[(&str, &str)]) -> BTreeMap<(String, String), u
         .collect();
     let mut out = BTreeMap::new();
     for d in datums {
-        if d["dimensions"].as_object() == Some(&want) {
-            if let Some(v) = d["value"].as_u64() {
-                *out.entry((
-                    d["metric_name"].as_str().unwrap().to_owned(),
-                    d["timestamp"].as_str().unwrap().to_owned(),
-                ))
-                .or_insert(0) += v;
-            }
+        if d["dimensions"].as_object() == Some(&want)
+            && let Some(v) = d["value"].as_u64()
+        {
+            *out.entry((
+                d["metric_name"].as_str().unwrap().to_owned(),
+                d["timestamp"].as_str().unwrap().to_owned(),
+            ))
+            .or_insert(0) += v;
         }
     }
     out

@@ -147,14 +147,12 @@ pub fn scan_object<'a>(
         }
         i = skip_ws(buf, i + 1);
         let (vend, value, vesc) = scan_value(buf, i)?;
-        if !kesc {
-            if let Some(f) = Field::from_name(key) {
-                raw[f.slot()] = value;
-                if vesc {
-                    escapes |= 1 << f.slot();
-                } else {
-                    escapes &= !(1 << f.slot());
-                }
+        if !kesc && let Some(f) = Field::from_name(key) {
+            raw[f.slot()] = value;
+            if vesc {
+                escapes |= 1 << f.slot();
+            } else {
+                escapes &= !(1 << f.slot());
             }
         }
         i = skip_ws(buf, vend);

@@ -8,6 +8,7 @@
 
 pub mod fields;
 pub mod json;
+pub mod tabs;
 pub mod value;
 pub mod w3c;
 
@@ -139,7 +140,8 @@ pub struct Record<'a> {
     pub origin_fbl_ms: Option<u32>,
     /// `origin-lbl` in milliseconds.
     pub origin_lbl_ms: Option<u32>,
-    raw: [&'a [u8]; FIELD_COUNT],
+    /// The line's field slots, borrowed rather than copied (this is the per-record hot path).
+    raw: &'a [&'a [u8]; FIELD_COUNT],
 }
 
 impl<'a> Record<'a> {
@@ -152,7 +154,10 @@ impl<'a> Record<'a> {
 
     /// Converts the raw slots of one line into a record.
     #[inline]
-    pub fn from_raw(raw: [&'a [u8]; FIELD_COUNT]) -> Result<Record<'a>, RejectReason> {
+    pub fn from_raw(
+        raw: &'a [&'a [u8]; FIELD_COUNT],
+        day_cache: &mut value::DayCache,
+    ) -> Result<Record<'a>, RejectReason> {
         let bad = |field: Field| move |problem: BadValue| RejectReason::BadValue { field, problem };
         let get = |f: Field| raw[f.slot()];
         let timestamp_ms = if let Some(ms) =
@@ -168,7 +173,7 @@ impl<'a> Record<'a> {
             if value::is_empty(d) || value::is_empty(t) {
                 return Err(RejectReason::NoTime);
             }
-            let days = value::date_field(d).map_err(bad(Field::Date))?;
+            let days = day_cache.days(d).map_err(bad(Field::Date))?;
             let secs = value::time_field(t).map_err(bad(Field::Time))?;
             (days * 86_400 + secs) * 1000
         };
@@ -213,6 +218,7 @@ pub struct LogParser {
     checked_text: bool,
     skipping: bool,
     scratch: Vec<Vec<u8>>,
+    days: value::DayCache,
 }
 
 #[inline]
@@ -394,7 +400,7 @@ impl LogParser {
                             // Anything but another object after the object makes the line
                             // malformed: it is rejected as a whole.
                             let result = if ok && !matches!(tail, JsonTail::Garbage(_)) {
-                                Record::from_raw(raw)
+                                Record::from_raw(&raw, &mut self.days)
                             } else {
                                 Err(RejectReason::BadJson)
                             };
@@ -444,7 +450,9 @@ impl LogParser {
                     }
                     let mut raw = [&b""[..]; FIELD_COUNT];
                     let result = match &self.columns {
-                        Some(c) => c.split(line, &mut raw).and_then(|()| Record::from_raw(raw)),
+                        Some(c) => c
+                            .split(line, &mut raw)
+                            .and_then(|()| Record::from_raw(&raw, &mut self.days)),
                         None => Err(RejectReason::NoTime),
                     };
                     match result {
@@ -468,10 +476,10 @@ impl LogParser {
         if value::date_field(first).is_ok() {
             return Ok(Columns::legacy_headerless());
         }
-        if matches!(value::epoch_seconds_field(first), Ok(Some(_))) {
-            if let Some(c) = Columns::realtime_headerless(columns) {
-                return Ok(c);
-            }
+        if matches!(value::epoch_seconds_field(first), Ok(Some(_)))
+            && let Some(c) = Columns::realtime_headerless(columns)
+        {
+            return Ok(c);
         }
         Err(RejectReason::UnknownLayout { columns })
     }

@@ -69,42 +69,43 @@ pub fn millis_field(v: &[u8]) -> Result<Option<u32>, BadValue> {
     if is_empty(v) {
         return Ok(None);
     }
-    let (int, frac) = match memchr::memchr(b'.', v) {
-        Some(i) => (&v[..i], &v[i + 1..]),
-        None => (v, &v[v.len()..]),
-    };
-    if int.is_empty() && frac.is_empty() {
-        return Err(BadValue::NotANumber);
-    }
+    // One pass, no search for the dot: this runs for several fields of every record.
     let mut ms: u64 = 0;
-    for &b in int {
+    let mut i = 0;
+    while let Some(&b) = v.get(i) {
         let d = b.wrapping_sub(b'0');
         if d > 9 {
-            return Err(BadValue::NotANumber);
+            break;
         }
-        ms = ms
-            .checked_mul(10)
-            .and_then(|n| n.checked_add(u64::from(d)))
-            .filter(|&n| n <= u64::from(u32::MAX))
-            .ok_or(BadValue::Overflow)?;
+        ms = ms * 10 + u64::from(d);
+        if ms > u64::from(u32::MAX) {
+            return Err(BadValue::Overflow);
+        }
+        i += 1;
     }
     ms *= 1000;
-    let mut scale = 100;
-    let mut round_up = false;
-    for (i, &b) in frac.iter().enumerate() {
-        let d = b.wrapping_sub(b'0');
-        if d > 9 {
-            return Err(BadValue::NotANumber);
+    match v.get(i) {
+        None => {}
+        Some(b'.') => {
+            let frac = &v[i + 1..];
+            if i == 0 && frac.is_empty() {
+                return Err(BadValue::NotANumber);
+            }
+            let mut scale = 100;
+            for (k, &b) in frac.iter().enumerate() {
+                let d = b.wrapping_sub(b'0');
+                if d > 9 {
+                    return Err(BadValue::NotANumber);
+                }
+                if k < 3 {
+                    ms += u64::from(d) * scale;
+                    scale /= 10;
+                } else if k == 3 && d >= 5 {
+                    ms += 1;
+                }
+            }
         }
-        if i < 3 {
-            ms += u64::from(d) * scale;
-            scale /= 10;
-        } else if i == 3 {
-            round_up = d >= 5;
-        }
-    }
-    if round_up {
-        ms += 1;
+        Some(_) => return Err(BadValue::NotANumber),
     }
     u32::try_from(ms).map(Some).map_err(|_| BadValue::Overflow)
 }
@@ -169,6 +170,30 @@ pub fn date_field(v: &[u8]) -> Result<i64, BadValue> {
         return Err(BadValue::BadTime);
     }
     Ok(days_from_civil(i64::from(y), m, d))
+}
+
+/// Remembers the last `date` value read: a log file's records share a handful of dates, so the
+/// calendar arithmetic runs once per date rather than once per record.
+#[derive(Debug, Clone, Default)]
+pub struct DayCache {
+    last: Option<([u8; 10], i64)>,
+}
+
+impl DayCache {
+    /// [`date_field`], from the cache when `v` is the date seen last.
+    #[inline]
+    pub fn days(&mut self, v: &[u8]) -> Result<i64, BadValue> {
+        if let Some((date, days)) = &self.last
+            && v == date
+        {
+            return Ok(*days);
+        }
+        let days = date_field(v)?;
+        if let Ok(date) = <[u8; 10]>::try_from(v) {
+            self.last = Some((date, days));
+        }
+        Ok(days)
+    }
 }
 
 /// Parses `time` (`HH:MM:SS`) into seconds of the day.
@@ -282,6 +307,11 @@ mod tests {
         assert_eq!(millis_field(b".5"), Ok(Some(500)));
         assert_eq!(millis_field(b"0.1x"), Err(BadValue::NotANumber));
         assert_eq!(millis_field(b"."), Err(BadValue::NotANumber));
+        assert_eq!(millis_field(b"5."), Ok(Some(5000)));
+        assert_eq!(millis_field(b"1x"), Err(BadValue::NotANumber));
+        assert_eq!(millis_field(b"1.2.3"), Err(BadValue::NotANumber));
+        assert_eq!(millis_field(b"4294967.295"), Ok(Some(u32::MAX)));
+        assert_eq!(millis_field(b"4294967.296"), Err(BadValue::Overflow));
         assert_eq!(millis_field(b"99999999999"), Err(BadValue::Overflow));
         // No float drift: every millisecond value round-trips.
         for ms in (0..100_000u32).step_by(7) {
@@ -296,6 +326,12 @@ mod tests {
         assert_eq!(date_field(b"2019-12-04"), Ok(18_234));
         assert_eq!(time_field(b"21:02:31"), Ok(75_751));
         assert!(date_field(b"2019-13-04").is_err());
+        let mut cache = DayCache::default();
+        for _ in 0..2 {
+            assert_eq!(cache.days(b"2019-12-04"), Ok(18_234));
+            assert_eq!(cache.days(b"1970-01-01"), Ok(0));
+            assert_eq!(cache.days(b"2019-02-29"), Err(BadValue::BadTime));
+        }
         assert!(date_field(b"2024-02-30").is_err());
         assert!(date_field(b"2023-02-29").is_err());
         assert_eq!(date_field(b"2024-02-29"), Ok(days_from_civil(2024, 2, 29)));
