@@ -1,6 +1,6 @@
 //! The Lambda handler: event → objects → (stream, decompress, parse, aggregate, batch) → sink,
 //! generic over the object store and the metric sink so tests can run it against moto or swap
-//! either side. `cflogs process s3://...` uses the same [`publish_object`].
+//! either side. `cflogs process s3://...` uses the same [`publish_object`] ([`crate::backfill`]).
 //!
 //! A file is aggregated completely before anything of it is published, so a stream that breaks
 //! halfway publishes nothing. With `IDEMPOTENCY=on` (the default) a file version is published
@@ -22,8 +22,9 @@ use crate::idempotency::{
 use crate::object_store::ObjectStore;
 use crate::pipeline::{self, FileProcessor, ProcessedFile};
 use crate::sink::{self, MetricSink, SinkError};
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use serde_json::{Value, json};
+use std::future::Future;
 use std::time::Instant;
 
 /// Why one object failed.
@@ -184,6 +185,37 @@ async fn publish_recorded<S: MarkerStore, M: MetricSink>(
     }
 }
 
+/// Publishes every batch of a read file, without any marker: the path of `IDEMPOTENCY=off` and
+/// of local files in `cflogs`. Returns the number of PutMetricData requests made.
+pub async fn publish_file<M: MetricSink>(
+    sink: &M,
+    settings: &Settings,
+    file: &ProcessedFile,
+) -> Result<usize, ObjectError> {
+    let batches: Vec<_> = file.batches.iter().collect();
+    sink::publish(
+        sink,
+        &settings.metrics.namespace,
+        &batches,
+        settings.put_concurrency,
+        |_| {},
+    )
+    .await
+    .map_err(|source| ObjectError::Publish {
+        file: file.report.file.clone(),
+        source,
+    })
+}
+
+/// Runs one future per file, at most `FILE_CONCURRENCY` at a time, yielding results in input
+/// order: shared by [`Handler::process_all`] and [`crate::backfill::process_inputs`].
+pub fn in_order<F: Future>(
+    settings: &Settings,
+    files: impl IntoIterator<Item = F>,
+) -> impl Stream<Item = F::Output> {
+    futures::stream::iter(files).buffered(settings.file_concurrency.max(1))
+}
+
 /// Reads one object completely, then publishes its batches: exactly once per object version when
 /// `settings.idempotency` is on (see [`crate::idempotency`]), else every time.
 pub async fn publish_object<S, M>(
@@ -204,11 +236,7 @@ where
     };
     if !settings.idempotency {
         let file = read_object(store, settings, obj, now_ms).await?;
-        let batches: Vec<_> = file.batches.iter().collect();
-        let put_requests =
-            sink::publish(sink, namespace, &batches, settings.put_concurrency, |_| {})
-                .await
-                .map_err(publish_error)?;
+        let put_requests = publish_file(sink, settings, &file).await?;
         return Ok(Published {
             file,
             put_requests,
@@ -439,10 +467,12 @@ impl<S: ObjectStore + MarkerStore, M: MetricSink> Handler<S, M> {
         objects: &[ObjectRef],
         now_ms: i64,
     ) -> Vec<Result<Published, ObjectError>> {
-        futures::stream::iter(objects.iter().map(|o| self.process_object(o, now_ms)))
-            .buffered(self.settings.file_concurrency.max(1))
-            .collect()
-            .await
+        in_order(
+            &self.settings,
+            objects.iter().map(|o| self.process_object(o, now_ms)),
+        )
+        .collect()
+        .await
     }
 
     fn log_ignored(unit: &WorkUnit) {

@@ -5,10 +5,13 @@
 //! ([`parse`]) → aggregate ([`aggregate`]) → datums ([`datum`]) → batches ([`batch`]) → sink
 //! ([`sink`]). [`pipeline`] wires the core stages for one file; [`config`] holds the settings and
 //! [`distribution`] finds a file's distribution ID from its key. [`idempotency`] makes publishing
-//! exactly-once per log file version (S3 marker objects), and [`handler`] puts it all together.
+//! exactly-once per log file version (S3 marker objects), and [`handler`] puts it all together
+//! for the Lambda; [`backfill`] is the `cflogs` run over local files and S3 prefixes, on the same
+//! core and publishing path.
 
 pub mod aggregate;
 pub mod aws;
+pub mod backfill;
 pub mod batch;
 pub mod catalogue;
 pub mod config;

@@ -3,19 +3,13 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use cloudfront_log_metrics::aws;
+use cloudfront_log_metrics::backfill::{self, HourWindow};
 use cloudfront_log_metrics::config::{self, MetricsConfig, Settings, env};
-use cloudfront_log_metrics::distribution::key_info;
-use cloudfront_log_metrics::error::FileError;
-use cloudfront_log_metrics::event::{ObjectRef, ignore_reason};
-use cloudfront_log_metrics::handler::{publish_object, read_object};
-use cloudfront_log_metrics::object_store::ObjectStore;
-use cloudfront_log_metrics::pipeline::{self, DEFAULT_MAX_DECOMPRESSED_BYTES, ProcessedFile};
+use cloudfront_log_metrics::pipeline::DEFAULT_MAX_DECOMPRESSED_BYTES;
 use cloudfront_log_metrics::report::RunSummary;
-use cloudfront_log_metrics::sink::{self, jsonl};
-use cloudfront_log_metrics::source::{LocalInput, local_inputs};
+use cloudfront_log_metrics::sink::jsonl;
 use futures::StreamExt;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -106,30 +100,6 @@ struct ProcessArgs {
     marker_bucket: Option<String>,
 }
 
-/// One file to process.
-enum Input {
-    Local(LocalInput),
-    S3(ObjectRef),
-}
-
-impl Input {
-    fn name(&self) -> String {
-        match self {
-            Input::Local(LocalInput::File(p)) | Input::Local(LocalInput::Unreadable(p, _)) => {
-                p.display().to_string()
-            }
-            Input::S3(o) => o.url(),
-        }
-    }
-}
-
-/// Splits `s3://bucket/prefix` into bucket and prefix.
-fn s3_url(path: &str) -> Option<(String, String)> {
-    let rest = path.strip_prefix("s3://")?;
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    (!bucket.is_empty()).then(|| (bucket.to_owned(), prefix.to_owned()))
-}
-
 /// Parses `YYYY-MM-DDTHH` (or a longer RFC 3339 time) into epoch hours.
 fn parse_hour(s: &str) -> Result<i64, String> {
     let b = s.as_bytes();
@@ -197,11 +167,6 @@ async fn process(a: ProcessArgs) -> Result<bool> {
     } else {
         Output::Jsonl
     });
-    let in_window = |name: &str| {
-        key_info(name)
-            .hour
-            .is_none_or(|h| a.since.is_none_or(|s| h >= s) && a.until.is_none_or(|u| h <= u))
-    };
     let needs_aws = !a.dry_run || a.paths.iter().any(|p| p.starts_with("s3://"));
     let sdk = if needs_aws {
         Some(aws::sdk_config().await)
@@ -214,35 +179,12 @@ async fn process(a: ProcessArgs) -> Result<bool> {
         .filter(|_| !a.dry_run)
         .map(aws::cloudwatch_client);
 
-    let mut inputs = Vec::new();
-    for path in &a.paths {
-        if let (Some((bucket, prefix)), Some(s3)) = (s3_url(path), &s3) {
-            let listed = s3
-                .list(&bucket, &prefix)
-                .await
-                .with_context(|| format!("listing {path}"))?;
-            for o in listed {
-                if ignore_reason(&o.key, &settings.marker_prefix).is_none() && in_window(&o.key) {
-                    inputs.push(Input::S3(ObjectRef {
-                        bucket: bucket.clone(),
-                        key: o.key,
-                        etag: None,
-                        size: o.size,
-                    }));
-                }
-            }
-        } else {
-            for i in local_inputs(&[PathBuf::from(path)]) {
-                let keep = match &i {
-                    LocalInput::File(p) => in_window(&p.to_string_lossy()),
-                    LocalInput::Unreadable(..) => true,
-                };
-                if keep {
-                    inputs.push(Input::Local(i));
-                }
-            }
-        }
-    }
+    let hours = HourWindow {
+        since: a.since,
+        until: a.until,
+    };
+    let inputs =
+        backfill::collect_inputs(s3.as_ref(), &a.paths, &settings.marker_prefix, hours).await?;
 
     let progress = (inputs.len() > 1 && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(inputs.len() as u64);
@@ -256,84 +198,20 @@ async fn process(a: ProcessArgs) -> Result<bool> {
     let mut summary = RunSummary::default();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let settings = &settings;
-    let s3 = s3.as_ref();
-    let cloudwatch = cloudwatch.as_ref();
-    let mut results = futures::stream::iter(inputs.into_iter().map(|input| async move {
-        let name = input.name();
-        // S3 objects, published: the function's own path, markers and all.
-        if let (Input::S3(obj), Some(s3), Some(cw)) = (&input, s3, cloudwatch) {
-            let p = publish_object(s3, cw, settings, obj, now_ms)
-                .await
-                .map_err(|e| e.to_string())?;
-            if p.duplicate {
-                eprintln!(
-                    "{name}: already published (marker {}), skipped",
-                    p.marker.as_deref().unwrap_or("")
-                );
-            } else if p.already_sent > 0 {
-                eprintln!(
-                    "{name}: resumed, {} of {} batches had been sent before",
-                    p.already_sent,
-                    p.file.batches.len()
-                );
-            }
-            return Ok((p.file, p.duplicate));
-        }
-        let read: Result<ProcessedFile, FileError> = match input {
-            Input::Local(LocalInput::Unreadable(path, e)) => Err(FileError::Read {
-                file: path.display().to_string(),
-                source: std::io::Error::other(e),
-            }),
-            Input::Local(LocalInput::File(path)) => {
-                let settings = settings.clone();
-                tokio::task::spawn_blocking(move || {
-                    let name = path.display().to_string();
-                    let file = std::fs::File::open(&path).map_err(|source| FileError::Read {
-                        file: name.clone(),
-                        source,
-                    })?;
-                    pipeline::process_reader(
-                        &name,
-                        &path.to_string_lossy(),
-                        file,
-                        &settings.metrics,
-                        now_ms,
-                        settings.max_decompressed_bytes,
-                    )
-                })
-                .await
-                .unwrap_or_else(|e| {
-                    Err(FileError::Read {
-                        file: name.clone(),
-                        source: std::io::Error::other(e.to_string()),
-                    })
-                })
-            }
-            Input::S3(obj) => match s3 {
-                Some(s3) => read_object(s3, settings, &obj, now_ms).await,
-                None => unreachable!("S3 inputs need an S3 client"),
-            },
-        };
-        let file = read.map_err(|e| e.to_string())?;
-        if let Some(cw) = cloudwatch {
-            let batches: Vec<_> = file.batches.iter().collect();
-            sink::publish(
-                cw,
-                &settings.metrics.namespace,
-                &batches,
-                settings.put_concurrency,
-                |_| {},
-            )
-            .await
-            .map_err(|e| format!("{name}: {e}"))?;
-        }
-        Ok::<(ProcessedFile, bool), String>((file, false))
-    }))
-    .buffered(settings.file_concurrency);
+    let mut results = std::pin::pin!(backfill::process_inputs(
+        s3.as_ref(),
+        cloudwatch.as_ref(),
+        &settings,
+        inputs,
+        now_ms,
+    ));
     while let Some(result) = results.next().await {
         match result {
-            Ok((f, duplicate)) => {
+            Ok(outcome) => {
+                if let Some(notice) = outcome.notice() {
+                    eprintln!("{notice}");
+                }
+                let f = &outcome.file;
                 for r in &f.report.parse.reject_samples {
                     eprintln!("{}: line {}: rejected: {}", f.report.file, r.line, r.reason);
                 }
@@ -347,9 +225,9 @@ async fn process(a: ProcessArgs) -> Result<bool> {
                     let datums: Vec<_> = f.datums().cloned().collect();
                     jsonl::write(&mut out, &settings.metrics.namespace, &datums)?;
                 }
-                summary.add(&f);
-                if duplicate {
-                    summary.add_duplicate(&f);
+                summary.add(f);
+                if outcome.duplicate {
+                    summary.add_duplicate(f);
                 }
             }
             Err(e) => {
