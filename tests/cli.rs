@@ -3,13 +3,13 @@
 //! with `--now`, and the configuration variables are cleared so that the caller's environment
 //! cannot change the results.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Command, Output};
+use support::logs::*;
 
 const AWS_DOCS: &str = "aws-docs_AccessLogs_example_2019-12.tsv";
 const NOW: &str = "2019-12-14T00:00:00Z";
@@ -65,6 +65,13 @@ fn cflogs(args: &[&str]) -> Output {
         cmd.env_remove(v);
     }
     cmd.args(args).output().expect("run cflogs")
+}
+
+/// `cflogs process --dry-run --now <now>` followed by `args`: the clock pinned, nothing published.
+fn dry_run(now: &str, args: &[&str]) -> Output {
+    let mut all = vec!["process", "--dry-run", "--now", now];
+    all.extend_from_slice(args);
+    cflogs(&all)
 }
 
 fn text(b: &[u8]) -> String {
@@ -175,7 +182,7 @@ fn dry_run_jsonl_with_bad_files() {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
     std::fs::create_dir(&logs).unwrap();
-    std::fs::write(logs.join(GOOD), gzip(&sample(AWS_DOCS))).unwrap();
+    std::fs::write(logs.join(GOOD), gzip(sample(AWS_DOCS))).unwrap();
     // Not gzip although named .gz, and not text either.
     let binary = logs.join("EBINARY00001.2019-12-04-21.bin.gz");
     std::fs::write(&binary, [0u8, 1, 2, 3, 0xff, 0xfe, 7, 8, 9, 10, 0x80, 0]).unwrap();
@@ -189,16 +196,7 @@ fn dry_run_jsonl_with_bad_files() {
     std::fs::write(&truncated, &gz[..gz.len() / 2]).unwrap();
     let missing = dir.path().join("missing.gz");
 
-    let out = cflogs(&[
-        "process",
-        "--dry-run",
-        "--output",
-        "jsonl",
-        "--now",
-        NOW,
-        p(&logs),
-        p(&missing),
-    ]);
+    let out = dry_run(NOW, &["--output", "jsonl", p(&logs), p(&missing)]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
 
@@ -276,19 +274,18 @@ fn default_output_off_a_terminal_is_jsonl_and_options_apply() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join(GOOD);
     std::fs::write(&good, sample(AWS_DOCS)).unwrap();
-    let out = cflogs(&[
-        "process",
-        "--dry-run",
-        "--now",
+    let out = dry_run(
         NOW,
-        "--namespace",
-        "Test/CF",
-        "--dimensions",
-        "DistributionId;DistributionId,EdgeLocation",
-        "--include",
-        "Requests,TimeTaken",
-        p(&good),
-    ]);
+        &[
+            "--namespace",
+            "Test/CF",
+            "--dimensions",
+            "DistributionId;DistributionId,EdgeLocation",
+            "--include",
+            "Requests,TimeTaken",
+            p(&good),
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let ds = datums(&out.stdout);
     let names: BTreeSet<&str> = ds
@@ -309,13 +306,7 @@ fn default_output_off_a_terminal_is_jsonl_and_options_apply() {
         (3, 2, 1)
     );
     // The clock matters: at 2019-12-20 the lines of the 4th are more than 14 days old.
-    let out = cflogs(&[
-        "process",
-        "--dry-run",
-        "--now",
-        "2019-12-20T00:00:00Z",
-        p(&good),
-    ]);
+    let out = dry_run("2019-12-20T00:00:00Z", &[p(&good)]);
     assert_eq!(out.status.code(), Some(0));
     let ds = datums(&out.stdout);
     assert_eq!(
@@ -333,16 +324,8 @@ fn default_output_off_a_terminal_is_jsonl_and_options_apply() {
 fn table_output_summarises_the_distribution() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join(GOOD);
-    std::fs::write(&good, gzip(&sample(AWS_DOCS))).unwrap();
-    let out = cflogs(&[
-        "process",
-        "--dry-run",
-        "--output",
-        "table",
-        "--now",
-        NOW,
-        p(&good),
-    ]);
+    std::fs::write(&good, gzip(sample(AWS_DOCS))).unwrap();
+    let out = dry_run(NOW, &["--output", "table", p(&good)]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(!stdout.contains('{'), "no JSON in table mode: {stdout}");
@@ -380,17 +363,16 @@ fn distribution_id_fallback_and_missing_id() {
     let plain = dir.path().join("access.log");
     std::fs::write(&plain, sample(AWS_DOCS)).unwrap();
 
-    let out = cflogs(&[
-        "process",
-        "--dry-run",
-        "--output",
-        "jsonl",
-        "--now",
+    let out = dry_run(
         NOW,
-        "--distribution-id",
-        "E2Q4ABCDEFGH",
-        p(&plain),
-    ]);
+        &[
+            "--output",
+            "jsonl",
+            "--distribution-id",
+            "E2Q4ABCDEFGH",
+            p(&plain),
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let ds = datums(&out.stdout);
     assert_eq!(
@@ -401,15 +383,7 @@ fn distribution_id_fallback_and_missing_id() {
     // The ID in a file's name wins over the fallback.
     let named = dir.path().join(GOOD);
     std::fs::write(&named, sample(AWS_DOCS)).unwrap();
-    let out = cflogs(&[
-        "process",
-        "--dry-run",
-        "--now",
-        NOW,
-        "--distribution-id",
-        "E2Q4ABCDEFGH",
-        p(&named),
-    ]);
+    let out = dry_run(NOW, &["--distribution-id", "E2Q4ABCDEFGH", p(&named)]);
     let ds = datums(&out.stdout);
     assert_eq!(
         total(&ds, &[("DistributionId", "EMLARXS9EXAMPLE")], "Requests"),
@@ -421,7 +395,7 @@ fn distribution_id_fallback_and_missing_id() {
     );
 
     // No ID anywhere: a clear error naming the file, exit status 1, nothing on stdout.
-    let out = cflogs(&["process", "--dry-run", "--now", NOW, p(&plain)]);
+    let out = dry_run(NOW, &[p(&plain)]);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     let stderr = text(&out.stderr);
@@ -455,15 +429,14 @@ fn since_and_until_filter_by_the_hour_in_the_file_name() {
         std::fs::write(
             dir.path()
                 .join(format!("EFILTER00001.2019-12-04-{hour}.x{hour}.gz")),
-            gzip(&one_line("2019-12-04", &format!("{hour}:30:00"), bytes)),
+            gzip(one_line("2019-12-04", &format!("{hour}:30:00"), bytes)),
         )
         .unwrap();
     }
     let run = |extra: &[&str]| -> u64 {
-        let mut args = vec!["process", "--dry-run", "--now", "2019-12-05T00:00:00Z"];
-        args.extend_from_slice(extra);
+        let mut args = extra.to_vec();
         args.push(p(dir.path()));
-        let out = cflogs(&args);
+        let out = dry_run("2019-12-05T00:00:00Z", &args);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         total(
             &datums(&out.stdout),
@@ -486,17 +459,16 @@ fn since_and_until_filter_by_the_hour_in_the_file_name() {
         one_line("2019-12-04", "23:00:00", 1000),
     )
     .unwrap();
-    let out = cflogs(&[
-        "process",
-        "--dry-run",
-        "--now",
+    let out = dry_run(
         "2019-12-05T00:00:00Z",
-        "--distribution-id",
-        "EFILTER00001",
-        "--since",
-        "2019-12-04T22",
-        p(dir.path()),
-    ]);
+        &[
+            "--distribution-id",
+            "EFILTER00001",
+            "--since",
+            "2019-12-04T22",
+            p(dir.path()),
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(
         total(
@@ -520,7 +492,7 @@ fn since_and_until_filter_by_the_hour_in_the_file_name() {
 
 #[test]
 fn bad_now_is_a_usage_error() {
-    let out = cflogs(&["process", "--dry-run", "--now", "2019-12-05", "x.log"]);
+    let out = dry_run("2019-12-05", &["x.log"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("YYYY-MM-DDTHH:MM:SSZ"));
 }

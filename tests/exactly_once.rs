@@ -15,14 +15,9 @@
 
 mod support;
 
-use aws_config::retry::RetryConfig;
-use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{Dimension, Statistic};
-use aws_sdk_s3::primitives::ByteStream;
 use cloudfront_log_metrics::batch::Batch;
 use cloudfront_log_metrics::config::{Settings, parse_dimension_sets, parse_include};
 use cloudfront_log_metrics::handler::Handler;
-use cloudfront_log_metrics::parse::value::civil_from_days;
 use cloudfront_log_metrics::sink::{MetricSink, SinkError};
 use flate2::write::GzEncoder;
 use futures::StreamExt;
@@ -30,19 +25,14 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use support::MotoStack;
+use std::time::{Duration, Instant};
+use support::events::{s3_event, sqs_event};
+use support::logs::{Request, Rng, date_time, gzip, hour_stamp, now_ms};
+use support::metrics::{Expected, Minute, NAMESPACE, compare_all, count, listed_values, total};
+use support::{MotoStack, put_object};
 
 const BUCKET: &str = "cf-logs";
-const NAMESPACE: &str = "CloudFront/AccessLogs";
 const MARKERS: &str = "_cflm/processed/";
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 // ------------------------------------------------------------------------------ measuring
 
@@ -106,46 +96,6 @@ fn report(row: Row) {
 
 // ----------------------------------------------------------------------------- generating
 
-/// Expected per-minute totals of one distribution, computed while generating.
-#[derive(Default, Debug, Clone, PartialEq)]
-struct Minute {
-    requests: u64,
-    bytes: u64,
-    hits: u64,
-    latencies: Vec<u64>,
-}
-
-type Expected = BTreeMap<i64, Minute>;
-
-fn ymd_hms(ms: i64) -> (String, String) {
-    let secs = ms.div_euclid(1000);
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let sod = secs.rem_euclid(86_400);
-    (
-        format!("{y:04}-{m:02}-{d:02}"),
-        format!("{:02}:{:02}:{:02}", sod / 3600, sod % 3600 / 60, sod % 60),
-    )
-}
-
-fn hour_stamp(ms: i64) -> String {
-    let (d, t) = ymd_hms(ms);
-    format!("{d}-{}", &t[..2])
-}
-
-/// A small deterministic PRNG (xorshift64*).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 const HEADER: &str = "#Version: 1.0\n#Fields: date time x-edge-location sc-bytes cs-uri-stem sc-status x-edge-result-type time-taken cache-behavior-path-pattern\n";
 
 /// The shape of generated records.
@@ -181,84 +131,23 @@ fn records(
     let mut s = String::from(HEADER);
     for i in 0..n {
         let ts = start_ms + rng.below(shape.span_ms as u64) as i64;
-        let bytes = rng.below(100_000);
-        let ms = rng.below(1500);
-        let hit = rng.below(3) != 0;
-        let rt = if hit { "Hit" } else { "Miss" };
+        let r = Request::draw(rng, ts);
         let edge = rng.below(shape.edges);
-        let (d, t) = ymd_hms(ts);
+        let (d, t) = date_time(ts);
         if let Some(exp) = exp.as_deref_mut() {
-            let m = exp.entry(ts.div_euclid(60_000) * 60_000).or_default();
-            m.requests += 1;
-            m.bytes += bytes;
-            m.hits += u64::from(hit);
-            m.latencies.push(ms);
+            count(exp, &r);
         }
         let (path, pattern) = if shape.distinct_paths {
             (format!("/p/{i}/index.html"), format!("/p/{i}/*"))
         } else {
             ("/index.html".to_owned(), "*".to_owned())
         };
+        let (bytes, rt, secs) = (r.bytes, r.result_type(), r.time_taken());
         s.push_str(&format!(
-            "{d}\t{t}\tE{edge:03}-C1\t{bytes}\t{path}\t200\t{rt}\t{}.{:03}\t{pattern}\n",
-            ms / 1000,
-            ms % 1000
+            "{d}\t{t}\tE{edge:03}-C1\t{bytes}\t{path}\t200\t{rt}\t{secs}\t{pattern}\n"
         ));
     }
     s
-}
-
-fn gzip(text: &str) -> Vec<u8> {
-    let mut e = GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(text.as_bytes()).unwrap();
-    e.finish().unwrap()
-}
-
-/// URL-encodes a key the way S3 event notifications do (space as `+`).
-fn notification_key(key: &str) -> String {
-    let mut s = String::new();
-    for b in key.bytes() {
-        match b {
-            b' ' => s.push('+'),
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' | b'*' => {
-                s.push(b as char)
-            }
-            _ => s.push_str(&format!("%{b:02X}")),
-        }
-    }
-    s
-}
-
-fn s3_record(key: &str) -> Value {
-    json!({
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-        "eventTime": "2026-11-23T08:00:00.000Z", "eventName": "ObjectCreated:Put",
-        "userIdentity": {"principalId": "AWS:EXAMPLE"},
-        "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-        "responseElements": {"x-amz-request-id": "X", "x-amz-id-2": "Y"},
-        "s3": {"s3SchemaVersion": "1.0", "configurationId": "logs",
-            "bucket": {"name": BUCKET, "ownerIdentity": {"principalId": "X"}, "arn": format!("arn:aws:s3:::{BUCKET}")},
-            "object": {"key": notification_key(key), "size": 1, "eTag": "e", "sequencer": "01"}}
-    })
-}
-
-fn s3_event(keys: &[String]) -> Value {
-    json!({"Records": keys.iter().map(|k| s3_record(k)).collect::<Vec<_>>()})
-}
-
-fn sqs_event(keys: &[String]) -> Value {
-    let messages: Vec<Value> = keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| {
-            json!({"messageId": format!("m-{i}-{k}"), "receiptHandle": "r",
-                "body": json!({"Records": [s3_record(k)]}).to_string(),
-                "attributes": {}, "messageAttributes": {}, "md5OfBody": "",
-                "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
-                "awsRegion": "us-east-1"})
-        })
-        .collect();
-    json!({"Records": messages})
 }
 
 /// Log files with their expected totals per distribution.
@@ -274,7 +163,7 @@ impl Corpus {
     fn new(s3: &aws_sdk_s3::Client, seed: u64) -> Self {
         Corpus {
             s3: s3.clone(),
-            rng: Rng(seed),
+            rng: Rng::new(seed),
             keys: Vec::new(),
             expected: BTreeMap::new(),
             records: 0,
@@ -294,130 +183,14 @@ impl Corpus {
         let exp = self.expected.entry(dist.to_owned()).or_default();
         let text = records(&mut self.rng, start_ms, n, shape, Some(exp));
         let key = format!("{dir}{dist}.{}.{name}.gz", hour_stamp(start_ms));
-        put(&self.s3, &key, gzip(&text)).await;
+        put_object(&self.s3, BUCKET, &key, gzip(&text)).await;
         self.keys.push(key.clone());
         self.records += n as u64;
         key
     }
 }
 
-async fn put(s3: &aws_sdk_s3::Client, key: &str, body: Vec<u8>) {
-    s3.put_object()
-        .bucket(BUCKET)
-        .key(key)
-        .body(ByteStream::from(body))
-        .send()
-        .await
-        .unwrap();
-}
-
 // ------------------------------------------------------------------------------ checking
-
-/// One statistic set per minute for a distribution's metric (dimensions: DistributionId only;
-/// moto matches dimensions as a subset, so these tests use the DistributionId set alone unless
-/// they say otherwise).
-async fn per_minute(
-    cw: &aws_sdk_cloudwatch::Client,
-    dims: &[(&str, &str)],
-    metric: &str,
-    from_ms: i64,
-    to_ms: i64,
-) -> BTreeMap<i64, (f64, f64, f64, f64)> {
-    let mut q = cw
-        .get_metric_statistics()
-        .namespace(NAMESPACE)
-        .metric_name(metric)
-        .start_time(DateTime::from_millis(from_ms))
-        .end_time(DateTime::from_millis(to_ms))
-        .period(60)
-        .statistics(Statistic::Sum)
-        .statistics(Statistic::SampleCount)
-        .statistics(Statistic::Minimum)
-        .statistics(Statistic::Maximum);
-    for (k, v) in dims {
-        q = q.dimensions(Dimension::builder().name(*k).value(*v).build());
-    }
-    let out = q.send().await.unwrap();
-    out.datapoints()
-        .iter()
-        .map(|d| {
-            let t = d.timestamp().unwrap().to_millis().unwrap();
-            (
-                t,
-                (
-                    d.sum().unwrap(),
-                    d.sample_count().unwrap(),
-                    d.minimum().unwrap(),
-                    d.maximum().unwrap(),
-                ),
-            )
-        })
-        .collect()
-}
-
-/// Compares CloudWatch's per-minute statistics of one distribution with the expected totals;
-/// the first difference, if any.
-async fn compare(
-    cw: &aws_sdk_cloudwatch::Client,
-    dist: &str,
-    exp: &Expected,
-) -> Result<(), String> {
-    if exp.is_empty() {
-        return Ok(());
-    }
-    let from = *exp.keys().next().unwrap() - 60_000;
-    let to = *exp.keys().last().unwrap() + 120_000;
-    let dims = [("DistributionId", dist)];
-    let requests = per_minute(cw, &dims, "Requests", from, to).await;
-    let bytes = per_minute(cw, &dims, "BytesDownloaded", from, to).await;
-    let hits = per_minute(cw, &dims, "Hit", from, to).await;
-    let latency = per_minute(cw, &dims, "TimeTaken", from, to).await;
-    if requests.len() != exp.len() {
-        return Err(format!(
-            "{dist}: {} minutes with Requests, expected {}",
-            requests.len(),
-            exp.len()
-        ));
-    }
-    let sum = |m: &BTreeMap<i64, (f64, f64, f64, f64)>, k: &i64| m.get(k).map_or(0.0, |x| x.0);
-    for (minute, m) in exp {
-        let got = [
-            sum(&requests, minute),
-            sum(&bytes, minute),
-            sum(&hits, minute),
-        ];
-        let want = [m.requests as f64, m.bytes as f64, m.hits as f64];
-        if got != want {
-            return Err(format!(
-                "{dist} minute {minute}: Requests/BytesDownloaded/Hit {got:?}, expected {want:?}"
-            ));
-        }
-        let (s, c, lo, hi) = latency.get(minute).copied().unwrap_or_default();
-        let want = (
-            m.latencies.iter().sum::<u64>() as f64,
-            m.latencies.len() as f64,
-            *m.latencies.iter().min().unwrap() as f64,
-            *m.latencies.iter().max().unwrap() as f64,
-        );
-        if (s, c, lo, hi) != want {
-            return Err(format!(
-                "{dist} minute {minute}: TimeTaken sum/count/min/max {:?}, expected {want:?}",
-                (s, c, lo, hi)
-            ));
-        }
-    }
-    Ok(())
-}
-
-async fn compare_all(
-    cw: &aws_sdk_cloudwatch::Client,
-    expected: &BTreeMap<String, Expected>,
-) -> Result<(), String> {
-    for (dist, exp) in expected {
-        compare(cw, dist, exp).await?;
-    }
-    Ok(())
-}
 
 /// The marker document of a log key, if any.
 async fn marker(s3: &aws_sdk_s3::Client, key: &str) -> Option<Value> {
@@ -469,12 +242,8 @@ struct Env {
 }
 
 async fn env() -> Option<Env> {
-    let stack = MotoStack::start()?;
-    let sdk = stack.sdk_config().await;
-    let s3 = stack.s3_client(&sdk);
+    let (stack, sdk, s3, cw) = MotoStack::with_bucket(BUCKET).await?;
     let store = stack.s3_client_via_adapter(&sdk);
-    let cw = stack.cloudwatch_client(&sdk);
-    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
     Some(Env {
         stack,
         sdk,
@@ -487,15 +256,8 @@ async fn env() -> Option<Env> {
 impl Env {
     /// A CloudWatch client making `attempts` attempts per request, with short backoffs.
     fn cw_with_attempts(&self, attempts: u32) -> aws_sdk_cloudwatch::Client {
-        let retry = RetryConfig::standard()
-            .with_max_attempts(attempts)
-            .with_initial_backoff(Duration::from_millis(20));
-        aws_sdk_cloudwatch::Client::from_conf(
-            self.stack
-                .cloudwatch_config(&self.sdk)
-                .retry_config(retry)
-                .build(),
-        )
+        self.stack
+            .cloudwatch_client_with_attempts(&self.sdk, attempts)
     }
 
     fn handler<M: MetricSink>(
@@ -562,7 +324,7 @@ async fn every_event_delivered_twice() {
     let mut events = 0;
     let mut duplicates = 0;
     for pair in c.keys.chunks(2) {
-        let event = s3_event(pair);
+        let event = s3_event(BUCKET, pair);
         let first = h.handle(&event, now).await.unwrap();
         assert_eq!((first["files"].as_u64(), dup(&first)), (Some(2), 0));
         let again = h.handle(&event, now).await.unwrap();
@@ -574,7 +336,7 @@ async fn every_event_delivered_twice() {
     // A marker object is never read as a log.
     let m = marker_keys(&env.s3).await;
     assert_eq!(m.len(), 6, "{m:?}");
-    let r = h.handle(&s3_event(&m[..1]), now).await.unwrap();
+    let r = h.handle(&s3_event(BUCKET, &m[..1]), now).await.unwrap();
     assert_eq!(r["files"], json!(0));
     for k in &c.keys {
         let doc = marker(&env.s3, k).await.unwrap();
@@ -622,7 +384,7 @@ async fn every_event_delivered_twice_concurrently() {
     let mut busy = 0;
     let mut published_batches = 0;
     for key in &c.keys {
-        let event = s3_event(std::slice::from_ref(key));
+        let event = s3_event(BUCKET, std::slice::from_ref(key));
         let (a, b) = tokio::join!(h.handle(&event, now), h.handle(&event, now));
         events += 2;
         for r in [a, b] {
@@ -713,7 +475,7 @@ async fn thirty_percent_of_put_metric_data_fail() {
     let mut retried = 0;
     let mut duplicates = 0;
     for pair in c.keys.chunks(2) {
-        let (n, v) = deliver_until_ok(&h, &s3_event(pair), now, 20).await;
+        let (n, v) = deliver_until_ok(&h, &s3_event(BUCKET, pair), now, 20).await;
         events += n;
         retried += n - 1;
         // A file that was done when its sibling failed the invocation is skipped on the retry.
@@ -784,7 +546,7 @@ async fn failed_between_two_batches_then_retried() {
     reset_peak();
     let now = now_ms();
     let c = one_big_file(&env, "E4STOPAAAAAAA", 4).await;
-    let event = s3_event(&c.keys);
+    let event = s3_event(BUCKET, &c.keys);
     let stopping = env.handler(
         StopAfter {
             inner: env.cw.clone(),
@@ -831,7 +593,7 @@ async fn killed_between_two_batches_then_taken_over() {
     reset_peak();
     let now = now_ms();
     let c = one_big_file(&env, "E5KILLAAAAAAA", 5).await;
-    let event = s3_event(&c.keys);
+    let event = s3_event(BUCKET, &c.keys);
     let settings = Settings {
         marker_stale_seconds: 60,
         ..Settings::default()
@@ -892,7 +654,7 @@ async fn third_put_fails_without_sdk_retry() {
         ..Settings::default()
     };
     let h = env.handler(env.cw_with_attempts(1), settings);
-    let (events, v) = deliver_until_ok(&h, &s3_event(&c.keys), now, 3).await;
+    let (events, v) = deliver_until_ok(&h, &s3_event(BUCKET, &c.keys), now, 3).await;
     assert_eq!(events, 2);
     assert_eq!(v["already_sent"], json!(2), "{v}");
     let m = marker(&env.s3, &c.keys[0]).await.unwrap();
@@ -945,7 +707,7 @@ async fn faults_on_marker_requests() {
     let mut events = 0;
     let mut duplicates = 0;
     for pair in c.keys.chunks(2) {
-        let event = s3_event(pair);
+        let event = s3_event(BUCKET, pair);
         let (n, v) = deliver_until_ok(&h, &event, now, 10).await;
         events += n;
         duplicates += dup(&v);
@@ -980,18 +742,18 @@ async fn new_version_of_a_key_is_processed_again() {
     reset_peak();
     let now = now_ms();
     let start = now / 60_000 * 60_000 - 30 * 60_000;
-    let mut rng = Rng(8);
+    let mut rng = Rng::new(8);
     let dist = "E8VERSAAAAAAA";
     let key = format!("cf/{dist}.{}.v.gz", hour_stamp(start));
     let mut exp = Expected::new();
     let v1 = records(&mut rng, start, 500, Shape::default(), Some(&mut exp));
     let v2 = records(&mut rng, start, 300, Shape::default(), Some(&mut exp));
     let h = env.handler(env.cw.clone(), Settings::default());
-    let event = s3_event(std::slice::from_ref(&key));
-    put(&env.s3, &key, gzip(&v1)).await;
+    let event = s3_event(BUCKET, std::slice::from_ref(&key));
+    put_object(&env.s3, BUCKET, &key, gzip(&v1)).await;
     h.handle(&event, now).await.unwrap();
     let etag1 = marker(&env.s3, &key).await.unwrap()["etag"].clone();
-    put(&env.s3, &key, gzip(&v2)).await;
+    put_object(&env.s3, BUCKET, &key, gzip(&v2)).await;
     let r = h.handle(&event, now).await.unwrap();
     assert_eq!(dup(&r), 0);
     let r = h.handle(&event, now).await.unwrap();
@@ -1027,7 +789,7 @@ async fn idempotency_off_publishes_every_delivery() {
         ..Settings::default()
     };
     let h = env.handler(env.cw.clone(), settings);
-    let event = s3_event(&c.keys);
+    let event = s3_event(BUCKET, &c.keys);
     h.handle(&event, now).await.unwrap();
     h.handle(&event, now).await.unwrap();
     assert!(marker_keys(&env.s3).await.is_empty());
@@ -1046,16 +808,16 @@ async fn records_older_than_14_days_are_skipped() {
     reset_peak();
     let now = now_ms();
     let start = now / 60_000 * 60_000 - 30 * 60_000;
-    let mut rng = Rng(10);
+    let mut rng = Rng::new(10);
     let dist = "E10OLDAAAAAAA";
     let mut exp = Expected::new();
     let fresh = records(&mut rng, start, 600, Shape::default(), Some(&mut exp));
     let old = records(&mut rng, now - 15 * 86_400_000, 250, Shape::default(), None);
     let key = format!("cf/{dist}.{}.old.gz", hour_stamp(start));
-    put(&env.s3, &key, gzip(&(old + &fresh))).await;
+    put_object(&env.s3, BUCKET, &key, gzip(&(old + &fresh))).await;
     let h = env.handler(env.cw.clone(), Settings::default());
     let v = h
-        .handle(&s3_event(std::slice::from_ref(&key)), now)
+        .handle(&s3_event(BUCKET, std::slice::from_ref(&key)), now)
         .await
         .unwrap();
     assert_eq!(v["skipped_stale"], json!(250), "{v}");
@@ -1077,7 +839,7 @@ async fn records_older_than_14_days_are_skipped() {
 /// `n` bytes of gzip inflating to about `members` × `block_mb` MiB of one repeated line, stamped
 /// at `ts`: a decompression bomb (gzip members concatenated). Returns the body and the line.
 fn bomb(ts: i64, block_mb: usize, members: usize) -> (Vec<u8>, String) {
-    let (d, t) = ymd_hms(ts);
+    let (d, t) = date_time(ts);
     let line = format!("{d}\t{t}\tIAD89-C1\t1234\t/index.html\t200\tHit\t0.010\t*\n");
     let mut block = String::with_capacity(block_mb << 20);
     while block.len() + line.len() <= block_mb << 20 {
@@ -1106,10 +868,10 @@ async fn bad_inputs() {
     let now = now_ms();
     let start = now / 60_000 * 60_000 - 30 * 60_000;
     let hour = hour_stamp(start);
-    let mut rng = Rng(11);
+    let mut rng = Rng::new(11);
     let mut exp = Expected::new();
     let plain = records(&mut rng, start, 300, Shape::default(), Some(&mut exp));
-    let whole = gzip(&records(&mut rng, start, 3000, Shape::default(), None));
+    let whole = gzip(records(&mut rng, start, 3000, Shape::default(), None));
     let (bomb_body, _) = bomb(start, 1, 64);
     let k = |d: &str, n: &str| format!("cf/{d}.{hour}.{n}");
     let cases: Vec<(String, Vec<u8>, Option<&str>)> = vec![
@@ -1144,8 +906,8 @@ async fn bad_inputs() {
     let h = env.handler(env.cw.clone(), settings);
     let mut events = 0;
     for (key, body, error) in &cases {
-        put(&env.s3, key, body.clone()).await;
-        let event = s3_event(std::slice::from_ref(key));
+        put_object(&env.s3, BUCKET, key, body.clone()).await;
+        let event = s3_event(BUCKET, std::slice::from_ref(key));
         let started = Instant::now();
         // Delivered twice: Lambda's retry of a bad file fails the same way.
         for _ in 0..2 {
@@ -1168,18 +930,7 @@ async fn bad_inputs() {
         &BTreeMap::from([("E11PLAINAAAAA".to_owned(), exp)]),
     )
     .await;
-    let listed: BTreeSet<String> = env
-        .cw
-        .list_metrics()
-        .namespace(NAMESPACE)
-        .send()
-        .await
-        .unwrap()
-        .metrics()
-        .iter()
-        .flat_map(|m| m.dimensions().iter())
-        .filter_map(|d| d.value().map(str::to_owned))
-        .collect();
+    let listed = listed_values(&env.cw, None).await;
     assert_eq!(listed, BTreeSet::from(["E11PLAINAAAAA".to_owned()]));
     report(Row {
         scenario: "bad inputs (7 kinds, small bomb)",
@@ -1224,12 +975,11 @@ async fn per_value_totals(
             }
         }
     }
-    let mut total = 0.0;
+    let mut sum = 0.0;
     for v in &values {
-        let got = per_minute(cw, &[("DistributionId", dist), (key, v)], metric, from, to).await;
-        total += got.values().map(|x| x.0).sum::<f64>();
+        sum += total(cw, &[("DistributionId", dist), (key, v)], metric, from, to).await;
     }
-    (values.len(), total)
+    (values.len(), sum)
 }
 
 /// 100 000 distinct paths and path patterns, 300 edge locations, dimension sets by EdgeLocation
@@ -1247,9 +997,9 @@ async fn hundred_thousand_distinct_paths() {
         edges: 300,
         distinct_paths: true,
     };
-    let text = records(&mut Rng(12), start, n, shape, None);
+    let text = records(&mut Rng::new(12), start, n, shape, None);
     let key = format!("cf/{dist}.{}.card.gz", hour_stamp(start));
-    put(&env.s3, &key, gzip(&text)).await;
+    put_object(&env.s3, BUCKET, &key, gzip(&text)).await;
     drop(text);
     reset_peak();
     let settings = Settings {
@@ -1266,7 +1016,7 @@ async fn hundred_thousand_distinct_paths() {
     };
     let h = env.handler(env.cw.clone(), settings);
     let v = h
-        .handle(&s3_event(std::slice::from_ref(&key)), now)
+        .handle(&s3_event(BUCKET, std::slice::from_ref(&key)), now)
         .await
         .unwrap();
     assert_eq!(v["records"], json!(n), "{v}");
@@ -1313,7 +1063,11 @@ async fn soak(files: usize, parallel: usize, scenario: &'static str) {
     }
     reset_peak();
     let h = env.handler(env.cw.clone(), Settings::default());
-    let events: Vec<Value> = c.keys.chunks(10).map(sqs_event).collect();
+    let events: Vec<Value> = c
+        .keys
+        .chunks(10)
+        .map(|keys| sqs_event(BUCKET, keys))
+        .collect();
     let warm = events.len().div_ceil(5);
     async fn run<M: MetricSink>(
         h: &Handler<aws_sdk_s3::Client, M>,
@@ -1382,8 +1136,8 @@ async fn decompression_bomb_4_gib() {
     let lines = (lines_per_block * 256) as u64;
     let dist = "E14BOMBAAAAAA";
     let key = format!("cf/{dist}.{}.bomb.gz", hour_stamp(ts));
-    put(&env.s3, &key, body).await;
-    let event = s3_event(std::slice::from_ref(&key));
+    put_object(&env.s3, BUCKET, &key, body).await;
+    let event = s3_event(BUCKET, std::slice::from_ref(&key));
     let include = parse_include("test", "Requests,BytesDownloaded").unwrap();
     let settings = |limit: u64| Settings {
         metrics: cloudfront_log_metrics::config::MetricsConfig {
@@ -1432,25 +1186,11 @@ async fn decompression_bomb_4_gib() {
         .unwrap();
     let done_s = started.elapsed().as_secs_f64();
     assert_eq!(v["records"].as_u64(), Some(lines), "{v}");
-    let requests = per_minute(
-        &env.cw,
-        &[("DistributionId", dist)],
-        "Requests",
-        ts - 60_000,
-        ts + 120_000,
-    )
-    .await;
-    let bytes = per_minute(
-        &env.cw,
-        &[("DistributionId", dist)],
-        "BytesDownloaded",
-        ts - 60_000,
-        ts + 120_000,
-    )
-    .await;
+    let dims = [("DistributionId", dist)];
+    let (from, to) = (ts - 60_000, ts + 120_000);
     let got = (
-        requests.values().map(|x| x.0).sum::<f64>(),
-        bytes.values().map(|x| x.0).sum::<f64>(),
+        total(&env.cw, &dims, "Requests", from, to).await,
+        total(&env.cw, &dims, "BytesDownloaded", from, to).await,
     );
     let exact = got == (lines as f64, lines as f64 * 1234.0);
     let grew = peak_mb() - base;
@@ -1484,7 +1224,7 @@ async fn lost_put_metric_data_answer_is_the_known_limit() {
         r#"{"rules":[{"operation":"PutMetricData","action":"drop","phase":"response","times":1}]}"#,
     );
     let h = env.handler(env.cw.clone(), Settings::default());
-    let v = h.handle(&s3_event(&c.keys), now).await.unwrap();
+    let v = h.handle(&s3_event(BUCKET, &c.keys), now).await.unwrap();
     assert_eq!(v["put_requests"], json!(1), "one batch: {v}");
     assert_eq!(put_requests(&env.stack), 2, "the SDK retried it");
     let exact = compare_all(&env.cw, &c.expected).await;

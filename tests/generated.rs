@@ -7,7 +7,7 @@
 //! aggregated per minute and per dimension set), or rejected. The datums are then compared, per
 //! metric, dimension set and minute, with those expectations.
 
-mod common;
+mod support;
 
 use cloudfront_log_metrics::batch::{MAX_BATCH_BYTES, MAX_DATUMS_PER_BATCH};
 use cloudfront_log_metrics::config::MetricsConfig;
@@ -15,8 +15,9 @@ use cloudfront_log_metrics::datum::{Datum, DatumValue, MAX_VALUES_PER_DATUM};
 use cloudfront_log_metrics::parse::fields::LEGACY_ORDER;
 use cloudfront_log_metrics::pipeline::ProcessedFile;
 use cloudfront_log_metrics::sink::jsonl;
-use common::*;
 use std::collections::BTreeMap;
+use support::logs::*;
+use support::view::*;
 
 const NOW: &str = "2024-11-15T12:00:00Z";
 const MINUTE: i64 = 60_000;

@@ -8,19 +8,17 @@
 
 mod support;
 
-use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{Dimension, Statistic};
-use aws_sdk_s3::primitives::ByteStream;
 use cloudfront_log_metrics::config::MetricsConfig;
-use cloudfront_log_metrics::parse::value::civil_from_days;
 use cloudfront_log_metrics::pipeline::process_reader;
 use serde_json::{Value, json};
-use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use support::MotoStack;
+use std::time::{Duration, Instant};
+use support::events::s3_event;
+use support::logs::{gzip, hour_stamp, now_ms, small_log};
+use support::metrics::total;
+use support::{MotoStack, put_object};
 
 const BUCKET: &str = "cloudfront-logs-example";
 
@@ -106,13 +104,9 @@ fn response(out: &std::process::Output) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_sample_event_through_the_runtime_api() {
     let Some(cl) = cargo_lambda() else { return };
-    let Some(stack) = MotoStack::start() else {
+    let Some((stack, _sdk, s3, cw)) = MotoStack::with_bucket(BUCKET).await else {
         return;
     };
-    let sdk = stack.sdk_config().await;
-    let s3 = stack.s3_client(&sdk);
-    let cw = stack.cloudwatch_client(&sdk);
-    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
     let logs = root().join("events/logs");
     let mut files = Vec::new();
     files_under(&logs, &mut files);
@@ -124,13 +118,7 @@ async fn every_sample_event_through_the_runtime_api() {
             .to_string_lossy()
             .into_owned();
         records.insert(key.clone(), records_in(f));
-        s3.put_object()
-            .bucket(BUCKET)
-            .key(&key)
-            .body(ByteStream::from(std::fs::read(f).unwrap()))
-            .send()
-            .await
-            .unwrap();
+        put_object(&s3, BUCKET, &key, std::fs::read(f).unwrap()).await;
     }
 
     let port = free_port();
@@ -179,10 +167,7 @@ async fn every_sample_event_through_the_runtime_api() {
     assert!(legacy_a > 0 && legacy_b > 0 && v2_json > 0 && v2_w3c > 0);
     // The sample logs are dated 2026-11-20 12:00-12:10 UTC: published while within CloudWatch's
     // two weeks, counted as skipped_stale after that.
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now = now_ms();
     let samples_start = 1_795_176_000_000; // 2026-11-20T12:00:00Z
     let window = cloudfront_log_metrics::aggregate::publishable_window(now);
     let all_stale = samples_start + 11 * 60_000 < window.0;
@@ -218,15 +203,7 @@ async fn every_sample_event_through_the_runtime_api() {
     assert_eq!(r, json!({"batchItemFailures": []}));
 
     // A missing object fails the invocation with an error naming it.
-    let missing = json!({"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-        "eventTime": "2026-11-20T13:05:12.345Z", "eventName": "ObjectCreated:Put",
-        "userIdentity": {"principalId": "X"}, "requestParameters": {"sourceIPAddress": "198.51.100.7"},
-        "responseElements": {},
-        "s3": {"s3SchemaVersion": "1.0", "configurationId": "x",
-            "bucket": {"name": BUCKET, "ownerIdentity": {"principalId": "X"}, "arn": "arn:aws:s3:::x"},
-            "object": {"key": "cloudfront/E2EXAMPLE1234.2026-11-20-12.gone.gz", "size": 1}}
-    }]});
+    let missing = s3_event(BUCKET, &["cloudfront/E2EXAMPLE1234.2026-11-20-12.gone.gz"]);
     let out = invoke(&cl, port, &["--data-ascii", &missing.to_string()]);
     let text = format!(
         "{}{}",
@@ -241,54 +218,14 @@ async fn every_sample_event_through_the_runtime_api() {
 
     // A fresh log through the binary lands in CloudWatch.
     let ts = now / 60_000 * 60_000 - 5 * 60_000;
-    let secs = ts / 1000;
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let sod = secs.rem_euclid(86_400);
-    let (date, time) = (
-        format!("{y:04}-{m:02}-{d:02}"),
-        format!("{:02}:{:02}:{:02}", sod / 3600, sod % 3600 / 60, sod % 60),
-    );
-    let mut text = String::from(
-        "#Version: 1.0\n#Fields: date time sc-bytes sc-status x-edge-result-type time-taken\n",
-    );
-    for i in 0..25 {
-        text.push_str(&format!(
-            "{date}\t{time}\t{}\t200\tHit\t0.0{i:02}\n",
-            100 + i
-        ));
-    }
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(text.as_bytes()).unwrap();
-    let key = format!("fresh/EFRESHFRESH12.{date}-{}.x.gz", &time[..2]);
-    s3.put_object()
-        .bucket(BUCKET)
-        .key(&key)
-        .body(ByteStream::from(gz.finish().unwrap()))
-        .send()
-        .await
-        .unwrap();
-    let mut event = missing.clone();
-    event["Records"][0]["s3"]["object"]["key"] = json!(key);
+    let text = small_log(ts, 25, |i| 100 + i as u64);
+    let key = format!("fresh/EFRESHFRESH12.{}.x.gz", hour_stamp(ts));
+    put_object(&s3, BUCKET, &key, gzip(text)).await;
+    let event = s3_event(BUCKET, &[&key]);
     let r = response(&invoke(&cl, port, &["--data-ascii", &event.to_string()]));
     assert_eq!(r["records"], json!(25), "{r}");
     assert_eq!(r["put_requests"], json!(1), "{r}");
-    let stats = cw
-        .get_metric_statistics()
-        .namespace("CloudFront/AccessLogs")
-        .metric_name("BytesDownloaded")
-        .dimensions(
-            Dimension::builder()
-                .name("DistributionId")
-                .value("EFRESHFRESH12")
-                .build(),
-        )
-        .start_time(DateTime::from_millis(ts - 60_000))
-        .end_time(DateTime::from_millis(ts + 120_000))
-        .period(60)
-        .statistics(Statistic::Sum)
-        .send()
-        .await
-        .unwrap();
-    let sum: f64 = stats.datapoints().iter().filter_map(|d| d.sum()).sum();
+    let dims = [("DistributionId", "EFRESHFRESH12")];
+    let sum = total(&cw, &dims, "BytesDownloaded", ts - 60_000, ts + 120_000).await;
     assert_eq!(sum, (0..25).map(|i| 100.0 + f64::from(i)).sum::<f64>());
 }

@@ -8,26 +8,19 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{
-    Datapoint, Dimension, Metric, MetricDataQuery, MetricDatum, MetricStat, StandardUnit, Statistic,
+    Datapoint, Dimension, Metric, MetricDataQuery, MetricDatum, MetricStat, StandardUnit,
 };
 use aws_sdk_s3::primitives::ByteStream;
-use support::MotoStack;
+use support::logs::now_ms;
+use support::metrics::{dim, statistics_request};
+use support::{MotoStack, fast_retry};
 
 /// Now minus five minutes, truncated to the minute (epoch seconds).
 fn minute_ts() -> i64 {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    now / 60 * 60 - 300
-}
-
-fn dim(name: &str, value: &str) -> Dimension {
-    Dimension::builder().name(name).value(value).build()
+    now_ms() / 60_000 * 60 - 300
 }
 
 /// Sum, SampleCount, Minimum, Maximum of `values` each weighted by `counts`.
@@ -48,18 +41,9 @@ async fn one_datapoint(
     dims: &[Dimension],
     ts: i64,
 ) -> Datapoint {
-    let out = cw
-        .get_metric_statistics()
-        .namespace(namespace)
-        .metric_name(metric)
-        .set_dimensions(Some(dims.to_vec()))
-        .start_time(DateTime::from_secs(ts - 60))
-        .end_time(DateTime::from_secs(ts + 120))
-        .period(60)
-        .statistics(Statistic::Sum)
-        .statistics(Statistic::SampleCount)
-        .statistics(Statistic::Minimum)
-        .statistics(Statistic::Maximum)
+    let from = DateTime::from_secs(ts - 60);
+    let to = DateTime::from_secs(ts + 120);
+    let out = statistics_request(cw, namespace, metric, dims, from, to, 60)
         .send()
         .await
         .expect("GetMetricStatistics");
@@ -347,12 +331,7 @@ async fn throttled_put_metric_data_is_retried() {
     };
     let sdk = stack.sdk_config().await;
     // The SDK's standard retry strategy (3 attempts), with a short backoff for speed.
-    let retry = aws_sdk_cloudwatch::config::retry::RetryConfig::standard()
-        .with_max_attempts(3)
-        .with_initial_backoff(Duration::from_millis(20));
-    let cw = aws_sdk_cloudwatch::Client::from_conf(
-        stack.cloudwatch_config(&sdk).retry_config(retry).build(),
-    );
+    let cw = stack.cloudwatch_client_with_attempts(&sdk, 3);
     let ns = "MotoSmoke/Throttle";
     let ts = minute_ts();
     let datum = |v: f64| {
@@ -404,20 +383,12 @@ async fn dropped_and_failed_responses_are_retried() {
         return;
     };
     let sdk = stack.sdk_config().await;
-    let retry = aws_sdk_cloudwatch::config::retry::RetryConfig::standard()
-        .with_max_attempts(3)
-        .with_initial_backoff(Duration::from_millis(20));
-    let cw = aws_sdk_cloudwatch::Client::from_conf(
-        stack
-            .cloudwatch_config(&sdk)
-            .retry_config(retry.clone())
-            .build(),
-    );
+    let cw = stack.cloudwatch_client_with_attempts(&sdk, 3);
     let s3 = aws_sdk_s3::Client::from_conf(
         stack
             .s3_config(&sdk)
             .endpoint_url(&stack.adapter)
-            .retry_config(retry)
+            .retry_config(fast_retry(3))
             .build(),
     );
     let ns = "MotoSmoke/Drop";

@@ -10,16 +10,17 @@
 //! `known_bug_*` at the end document library bugs found while writing these; they are `#[ignore]`d
 //! (run them with `cargo test --test properties -- --ignored`).
 
-mod common;
+mod support;
 
 use cloudfront_log_metrics::aggregate::FileAggregate;
 use cloudfront_log_metrics::config::MetricsConfig;
 use cloudfront_log_metrics::datum::datums;
 use cloudfront_log_metrics::parse::{Format, LogParser, MAX_RECORD_BYTES, NotALog, ParseStats};
 use cloudfront_log_metrics::pipeline::{self, FileProcessor};
-use common::*;
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
+use support::logs::*;
+use support::view::*;
 
 const NOW: &str = "2024-11-15T12:00:00Z";
 const EDGES: [&str; 5] = ["IAD89-C1", "FRA56-P5", "NRT57-P2", "LHR61-P2", "-"];

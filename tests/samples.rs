@@ -6,13 +6,14 @@
 //! asserts the records accepted and rejected and the aggregates as datums. Every expected value is
 //! computed by hand from the sample lines, in the comments next to it.
 
-mod common;
+mod support;
 
 use cloudfront_log_metrics::config::MetricsConfig;
 use cloudfront_log_metrics::parse::{Format, LogParser, RejectReason};
 use cloudfront_log_metrics::pipeline::{FileProcessor, ProcessedFile};
-use common::*;
 use std::collections::BTreeSet;
+use support::logs::*;
+use support::view::*;
 
 const AWS_DOCS: &str = "aws-docs_AccessLogs_example_2019-12.tsv";
 const ELASTIC: &str = "elastic-integrations_aws_cloudfront_logs_test-cloudfront.log";

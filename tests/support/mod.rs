@@ -26,7 +26,19 @@
 //! Each `MotoStack` is its own moto with its own empty state; the process is killed
 //! when the `MotoStack` is dropped (and exits by itself when the test binary dies,
 //! because it watches its stdin).
+//!
+//! The submodules hold the rest of the tests' shared helpers: [`logs`] (clock, civil time, gzip,
+//! PRNG, sample and generated logs), [`events`] (Lambda event JSON), [`metrics`] (reading
+//! CloudWatch back and comparing with expected totals) and [`view`] (the pipeline in-process and
+//! a view over its datums).
+
+// Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
+
+pub mod events;
+pub mod logs;
+pub mod metrics;
+pub mod view;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -187,6 +199,24 @@ impl MotoStack {
         aws_sdk_s3::Client::from_conf(conf)
     }
 
+    /// A started stack with the SDK config, an S3 client straight to moto, a CloudWatch client
+    /// and `bucket` created: the set-up of most moto tests.
+    pub async fn with_bucket(
+        bucket: &str,
+    ) -> Option<(
+        MotoStack,
+        aws_config::SdkConfig,
+        aws_sdk_s3::Client,
+        aws_sdk_cloudwatch::Client,
+    )> {
+        let stack = MotoStack::start()?;
+        let sdk = stack.sdk_config().await;
+        let s3 = stack.s3_client(&sdk);
+        let cw = stack.cloudwatch_client(&sdk);
+        s3.create_bucket().bucket(bucket).send().await.unwrap();
+        Some((stack, sdk, s3, cw))
+    }
+
     /// CloudWatch config builder pointed at the adapter, to customise before `build()`.
     pub fn cloudwatch_config(
         &self,
@@ -198,6 +228,20 @@ impl MotoStack {
     /// CloudWatch client talking to moto through the adapter.
     pub fn cloudwatch_client(&self, sdk: &aws_config::SdkConfig) -> aws_sdk_cloudwatch::Client {
         aws_sdk_cloudwatch::Client::from_conf(self.cloudwatch_config(sdk).build())
+    }
+
+    /// CloudWatch client through the adapter making `attempts` attempts per request with
+    /// [`fast_retry`]: retries against injected faults without the SDK's long backoffs.
+    pub fn cloudwatch_client_with_attempts(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        attempts: u32,
+    ) -> aws_sdk_cloudwatch::Client {
+        let conf = self
+            .cloudwatch_config(sdk)
+            .retry_config(fast_retry(attempts))
+            .build();
+        aws_sdk_cloudwatch::Client::from_conf(conf)
     }
 
     /// Replaces the adapter's fault rules: `rules_json` is `{"rules":[...]}` as described
@@ -275,6 +319,25 @@ impl MotoStack {
             .unwrap_or_else(|| panic!("bad status line from the adapter: {head:?}"));
         (status, text.to_owned())
     }
+}
+
+/// The SDK's standard retry strategy with `attempts` attempts and a 20 ms initial backoff, so
+/// that tests retrying injected faults stay fast.
+pub fn fast_retry(attempts: u32) -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(attempts)
+        .with_initial_backoff(Duration::from_millis(20))
+}
+
+/// Puts `body` at `bucket`/`key`.
+pub async fn put_object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Vec<u8>) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(aws_sdk_s3::primitives::ByteStream::from(body))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("PutObject {bucket}/{key}: {e}"));
 }
 
 impl Drop for MotoStack {

@@ -1,7 +1,9 @@
-//! Shared helpers of the core's integration tests (`samples`, `generated`, `properties`, `cli`).
+//! Running the library's pipeline in-process and a view over the datums it makes, for the core's
+//! integration tests (`samples`, `generated`, `properties`, `cli`).
 //!
-//! Everything that computes an *expected* value here is written independently of the library:
-//! civil time ↔ epoch conversion, the PRNG, gzip framing and the view over datums.
+//! The view is written independently of the library: it checks the datum invariants itself.
+
+// Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
 use cloudfront_log_metrics::batch::MAX_DATUMS_PER_BATCH;
@@ -9,130 +11,9 @@ use cloudfront_log_metrics::config::{MetricsConfig, parse_dimension_sets};
 use cloudfront_log_metrics::datum::{Datum, DatumValue, MAX_VALUES_PER_DATUM};
 use cloudfront_log_metrics::pipeline::{self, ProcessedFile};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::path::PathBuf;
 
 /// The distribution ID used when a test's file name carries none.
 pub const DIST: &str = "EMLARXS9EXAMPLE";
-
-/// Path of a file under `tests/fixtures/`.
-pub fn fixture_path(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(rel)
-}
-
-/// The bytes of `tests/fixtures/samples/<name>`.
-pub fn sample(name: &str) -> Vec<u8> {
-    let p = fixture_path("samples").join(name);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-fn is_leap(y: i64) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-}
-
-/// Epoch milliseconds of a UTC civil time, by counting days (deliberately naive, independent of
-/// the library's `days_from_civil`). Years from 1970 on.
-pub fn epoch_ms(y: i64, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> i64 {
-    assert!(y >= 1970 && (1..=12).contains(&mo) && (1..=31).contains(&d));
-    let mut days: i64 = 0;
-    for year in 1970..y {
-        days += if is_leap(year) { 366 } else { 365 };
-    }
-    let month_days = [
-        31,
-        if is_leap(y) { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    for md in &month_days[..(mo - 1) as usize] {
-        days += md;
-    }
-    days += i64::from(d) - 1;
-    ((days * 24 + i64::from(h)) * 60 + i64::from(mi)) * 60_000 + i64::from(s) * 1000
-}
-
-/// Epoch milliseconds of `YYYY-MM-DDTHH:MM:SS[.mmm]Z` (or with a space instead of `T`, `Z`
-/// optional).
-pub fn at(s: &str) -> i64 {
-    let n = |r: std::ops::Range<usize>| -> u32 { s[r].parse().unwrap() };
-    let base = epoch_ms(
-        i64::from(n(0..4)),
-        n(5..7),
-        n(8..10),
-        n(11..13),
-        n(14..16),
-        n(17..19),
-    );
-    let ms = if s.len() > 20 && &s[19..20] == "." {
-        i64::from(n(20..23))
-    } else {
-        0
-    };
-    base + ms
-}
-
-/// Civil time of epoch milliseconds, as (y, mo, d, h, mi, s, ms); inverse of [`epoch_ms`].
-pub fn civil(ms: i64) -> (i64, u32, u32, u32, u32, u32, u32) {
-    assert!(ms >= 0);
-    let mut days = ms.div_euclid(86_400_000);
-    let rem = ms.rem_euclid(86_400_000);
-    let mut y = 1970;
-    loop {
-        let len = if is_leap(y) { 366 } else { 365 };
-        if days < len {
-            break;
-        }
-        days -= len;
-        y += 1;
-    }
-    let mut mo = 1;
-    loop {
-        let len = match mo {
-            2 if is_leap(y) => 29,
-            2 => 28,
-            4 | 6 | 9 | 11 => 30,
-            _ => 31,
-        };
-        if days < len {
-            break;
-        }
-        days -= len;
-        mo += 1;
-    }
-    (
-        y,
-        mo,
-        days as u32 + 1,
-        (rem / 3_600_000) as u32,
-        (rem / 60_000 % 60) as u32,
-        (rem / 1000 % 60) as u32,
-        (rem % 1000) as u32,
-    )
-}
-
-/// `YYYY-MM-DD` and `HH:MM:SS` of epoch milliseconds.
-pub fn date_time(ms: i64) -> (String, String) {
-    let (y, mo, d, h, mi, s, _) = civil(ms);
-    (
-        format!("{y:04}-{mo:02}-{d:02}"),
-        format!("{h:02}:{mi:02}:{s:02}"),
-    )
-}
-
-/// Start of the minute of epoch milliseconds.
-pub fn minute_of(ms: i64) -> i64 {
-    ms - ms.rem_euclid(60_000)
-}
 
 /// A configuration with the given dimension sets and [`DIST`] as the fallback distribution ID.
 pub fn config(sets: &str) -> MetricsConfig {
@@ -147,69 +28,6 @@ pub fn config(sets: &str) -> MetricsConfig {
 pub fn process(key: &str, bytes: &[u8], config: &MetricsConfig, now_ms: i64) -> ProcessedFile {
     pipeline::process_reader(key, key, bytes, config, now_ms, u64::MAX)
         .unwrap_or_else(|e| panic!("{key}: {e}"))
-}
-
-/// Gzip of `data`, one member.
-pub fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-/// Gzip of `data` as several members, cut at the given byte offsets (not necessarily at line
-/// ends), concatenated as `cat a.gz b.gz` would.
-pub fn gzip_members(data: &[u8], cuts: &[usize]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    for &c in cuts.iter().chain(std::iter::once(&data.len())) {
-        out.extend(gzip(&data[start..c]));
-        start = c;
-    }
-    out
-}
-
-/// SplitMix64: a small deterministic PRNG.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n > 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-
-    /// Uniform in `lo..=hi`.
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below(hi - lo + 1)
-    }
-
-    /// True with probability `num / den`.
-    pub fn chance(&mut self, num: u64, den: u64) -> bool {
-        self.below(den) < num
-    }
-
-    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-
-    pub fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = self.below(i as u64 + 1) as usize;
-            items.swap(i, j);
-        }
-    }
 }
 
 /// Dimension pairs of a datum as (name, value) strings.
