@@ -229,7 +229,8 @@ def test_parameter_defaults_match_the_code(template, catalogue):
     p = template["Parameters"]
     assert p["MetricsNamespace"]["Default"] == catalogue["namespace"]
     assert p["MarkerPrefix"]["Default"] == "_cflm/processed/"
-    assert p["MemorySize"]["Default"] == 1024
+    # Sizing (README): measured with scripts/sizing.sh; change both together.
+    assert p["MemorySize"]["Default"] == 512
     assert p["Timeout"]["Default"] == 300
     dims = p["MetricsDimensions"]["Default"]
     keys = {k.strip() for s in dims.split(";") for k in s.split(",") if k.strip()}
