@@ -4,7 +4,10 @@
 //! Dimension values are interned per key, so the hot path neither allocates nor copies. At the
 //! end of the file the cardinality guard keeps the busiest values of each key and folds the rest
 //! into [`OTHER_VALUE`]; the result is sorted, so the same file and configuration always give the
-//! same [`FileAggregate`], whatever the order of its records.
+//! same [`FileAggregate`], whatever the order of its records. A key that reaches 8 times the
+//! guard's values (at least 1,024) within one file is folded early, to its busiest half so far,
+//! which bounds memory whatever the file holds; totals stay exact, and for such a file which
+//! values are kept depends on when they were busy.
 
 use crate::catalogue::Metric;
 use crate::config::{
@@ -250,6 +253,14 @@ impl Interner {
     }
 }
 
+/// The id of the values already folded into [`OTHER_VALUE`] by an early fold.
+const FOLDED: u32 = u32::MAX;
+
+/// An early fold starts when a key holds this many times the guard's values ...
+const EARLY_FOLD_FACTOR: usize = 8;
+/// ... and at least this many, so that ordinary files are folded once, exactly, at the end.
+const EARLY_FOLD_MIN: usize = 1024;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct CellKey {
     minute: i64,
@@ -311,6 +322,10 @@ pub struct Aggregator<'c> {
     keys: Vec<CellKey>,
     last: Vec<Option<(CellKey, u32)>>,
     skipped_stale: u64,
+    /// Distinct values of one key that start an early fold.
+    fold_at: usize,
+    /// Values folded by early folds.
+    folded_early: u64,
 }
 
 impl<'c> Aggregator<'c> {
@@ -339,7 +354,72 @@ impl<'c> Aggregator<'c> {
             keys: Vec::new(),
             last: vec![None; config.dimension_sets.len()],
             skipped_stale: 0,
+            fold_at: config
+                .max_dimension_values
+                .max(1)
+                .saturating_mul(EARLY_FOLD_FACTOR)
+                .max(EARLY_FOLD_MIN),
+            folded_early: 0,
         }
+    }
+
+    /// Sets the number of distinct values of one key that starts an early fold (tests).
+    pub fn with_fold_at(mut self, values: usize) -> Self {
+        self.fold_at = values.max(2);
+        self
+    }
+
+    /// Bounds memory whatever the file holds: once a key has `fold_at` distinct values (a scan of
+    /// random URLs, say), its busiest half is kept and the rest is folded into [`OTHER_VALUE`]
+    /// now rather than at the end, merging their cells. Totals stay exact; which values are kept
+    /// is then decided by the requests seen so far, not the whole file's.
+    fn fold_early(&mut self, key: DimensionKey) {
+        let interner = &mut self.interners[key.index()];
+        let keep = self.fold_at / 2;
+        let mut order: Vec<u32> = (0..interner.values.len() as u32).collect();
+        order.sort_by(|&a, &b| {
+            interner.requests[b as usize]
+                .cmp(&interner.requests[a as usize])
+                .then_with(|| interner.values[a as usize].cmp(&interner.values[b as usize]))
+        });
+        let mut remap = vec![FOLDED; interner.values.len()];
+        let mut kept = Interner::default();
+        for &old in &order[..keep.min(order.len())] {
+            let new = kept.values.len() as u32;
+            remap[old as usize] = new;
+            let v = std::mem::take(&mut interner.values[old as usize]);
+            kept.ids.insert(v.clone(), new);
+            kept.values.push(v);
+            kept.requests.push(interner.requests[old as usize]);
+        }
+        self.folded_early += (order.len() - kept.values.len()) as u64;
+        *interner = kept;
+        // Re-key every cell whose set holds `key`, merging the cells that now coincide.
+        let sets = &self.config.dimension_sets;
+        let mut cells: FxHashMap<CellKey, u32> = FxHashMap::default();
+        let mut keys = Vec::with_capacity(self.keys.len());
+        let mut rows: Vec<Cell> = Vec::with_capacity(self.rows.len());
+        for (mut k, cell) in self.keys.drain(..).zip(self.rows.drain(..)) {
+            for (j, dk) in sets[k.set as usize].iter().enumerate() {
+                if *dk == key && k.values[j] != FOLDED {
+                    k.values[j] = remap[k.values[j] as usize];
+                }
+            }
+            match cells.entry(k) {
+                std::collections::hash_map::Entry::Occupied(e) => {
+                    rows[*e.get() as usize].merge(&cell)
+                }
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(rows.len() as u32);
+                    keys.push(k);
+                    rows.push(cell);
+                }
+            }
+        }
+        self.cells = cells;
+        self.keys = keys;
+        self.rows = rows;
+        self.last.iter_mut().for_each(|l| *l = None);
     }
 
     /// Adds one record.
@@ -351,7 +431,11 @@ impl<'c> Aggregator<'c> {
         }
         let minute = r.timestamp_ms.div_euclid(60_000);
         let mut ids = [0u32; DIMENSION_KEY_COUNT];
-        for &(k, f) in &self.used {
+        for i in 0..self.used.len() {
+            let (k, f) = self.used[i];
+            if self.interners[k.index()].values.len() >= self.fold_at {
+                self.fold_early(k);
+            }
             ids[k.index()] = self.interners[k.index()].intern(r.field(f));
         }
         for (si, set) in self.config.dimension_sets.iter().enumerate() {
@@ -383,7 +467,7 @@ impl<'c> Aggregator<'c> {
     /// Applies the cardinality guard and returns the sorted rows.
     pub fn finish(self) -> FileAggregate {
         let max = self.config.max_dimension_values.max(1);
-        let mut folded_values = 0u64;
+        let mut folded_values = self.folded_early;
         // For each key, the printable value of every id after folding.
         let mut names: Vec<Vec<String>> = Vec::with_capacity(DIMENSION_KEY_COUNT);
         for interner in &self.interners {
@@ -435,7 +519,10 @@ impl<'c> Aggregator<'c> {
                 .enumerate()
                 .map(|(j, k)| match k {
                     DimensionKey::DistributionId => self.distribution_id.clone(),
-                    _ => names[k.index()][key.values[j] as usize].clone(),
+                    _ => names[k.index()]
+                        .get(key.values[j] as usize)
+                        .cloned()
+                        .unwrap_or_else(|| OTHER_VALUE.to_owned()),
                 })
                 .collect();
             match merged.entry((key.set as usize, values, key.minute * 60_000)) {
@@ -607,6 +694,58 @@ mod tests {
             ]
         );
         assert_eq!(a.folded_values, 3);
+    }
+
+    #[test]
+    fn early_folds_bound_memory_and_keep_totals_exact() {
+        let config = MetricsConfig {
+            dimension_sets: parse_dimension_sets("x", "DistributionId;DistributionId,EdgeLocation")
+                .unwrap(),
+            max_dimension_values: 3,
+            ..MetricsConfig::default()
+        };
+        // Two busy edges throughout, and 2,000 edges seen once each, over three minutes.
+        let mut text = log(&[]);
+        for i in 0..2_000 {
+            let minute = i % 3;
+            for pop in ["BUSY1", "BUSY2"] {
+                text.push_str(&format!(
+                    "2023-11-14\t22:0{minute}:01\t{pop}\t1\t200\tHit\t0.010\t5\n"
+                ));
+            }
+            text.push_str(&format!(
+                "2023-11-14\t22:0{minute}:02\tONCE{i}\t1\t200\tHit\t0.010\t5\n"
+            ));
+        }
+        let mut agg = Aggregator::new(&config, "E2Q4ABCDEFGH", NOW).with_fold_at(64);
+        let mut p = LogParser::new();
+        let mut most_cells = 0;
+        p.process(text.as_bytes(), true, |r| {
+            agg.add(r);
+            most_cells = most_cells.max(agg.rows.len());
+        })
+        .unwrap();
+        let edge_values = agg.interners[DimensionKey::EdgeLocation.index()]
+            .values
+            .len();
+        assert!(edge_values <= 64, "{edge_values} values held");
+        // 3 minutes x (1 + at most 64 values + Other) cells.
+        assert!(most_cells <= 3 * 66, "{most_cells} cells held");
+        let a = agg.finish();
+        let per_edge: BTreeMap<String, u64> =
+            a.rows
+                .iter()
+                .filter(|r| r.set == 1)
+                .fold(BTreeMap::new(), |mut m, r| {
+                    *m.entry(r.dimensions[1].1.clone()).or_default() += r.cell.requests;
+                    m
+                });
+        assert_eq!(per_edge.values().sum::<u64>(), 6_000, "{per_edge:?}");
+        assert_eq!(a.totals.cell.requests, 6_000);
+        assert_eq!(per_edge.len(), 3, "{per_edge:?}");
+        assert_eq!(per_edge["BUSY1"], 2_000);
+        assert_eq!(per_edge["BUSY2"], 2_000);
+        assert_eq!(per_edge["Other"], 2_000);
     }
 
     #[test]
