@@ -645,7 +645,32 @@ impl<'s, S: MarkerStore> Claim<'s, S> {
                 }
                 // Lost a race (or our own write landed and only its answer was lost): look again.
                 Err(PutError::Conflict) => existing = read_marker(store, &loc).await?,
-                Err(PutError::Io(source)) => return Err(MarkerError::Io { marker, source }),
+                // The write may have landed with its answer lost and the SDK's retries failing
+                // after it: if the marker now names this attempt, the claim is ours. Giving up
+                // instead would leave the file "busy" for every retry until it went stale.
+                Err(PutError::Io(source)) => match read_marker(store, &loc).await {
+                    Ok(Some((m, etag)))
+                        if m.owner.as_deref() == Some(me.as_str())
+                            && m.state == State::InProgress
+                            && m.etag == v.etag =>
+                    {
+                        let sent: BTreeSet<usize> = m.sent.iter().copied().collect();
+                        return Ok(Begin::Publish {
+                            claim: Claim {
+                                store,
+                                loc,
+                                me,
+                                doc: m,
+                                sent: sent.clone(),
+                                etag,
+                                clock,
+                            },
+                            already_sent: sent,
+                            takeover,
+                        });
+                    }
+                    _ => return Err(MarkerError::Io { marker, source }),
+                },
             }
         }
         Err(MarkerError::Contended { marker })
@@ -964,6 +989,10 @@ mod tests {
         next: Mutex<u64>,
         /// Writes that land but answer with a conflict (a lost answer after a retry).
         lose_answers: Mutex<usize>,
+        /// Writes that land but answer with an I/O error (retries exhausted after a lost answer).
+        io_after_write: Mutex<usize>,
+        /// Writes that fail with an I/O error without landing.
+        io_before_write: Mutex<usize>,
     }
 
     impl MarkerStore for Memory {
@@ -987,6 +1016,11 @@ mod tests {
             if !ok {
                 return Err(PutError::Conflict);
             }
+            let mut before = self.io_before_write.lock().unwrap();
+            if *before > 0 {
+                *before -= 1;
+                return Err(PutError::Io(io::Error::other("connection reset")));
+            }
             let mut n = self.next.lock().unwrap();
             *n += 1;
             let etag = format!("\"m{n}\"");
@@ -995,6 +1029,11 @@ mod tests {
             if *lose > 0 {
                 *lose -= 1;
                 return Err(PutError::Conflict);
+            }
+            let mut after = self.io_after_write.lock().unwrap();
+            if *after > 0 {
+                *after -= 1;
+                return Err(PutError::Io(io::Error::other("timed out")));
             }
             Ok(etag)
         }
@@ -1109,6 +1148,31 @@ mod tests {
         claim.add_sent(&[0, 1, 2, 3]);
         claim.finish().await.unwrap();
         assert_eq!(stored(&store).state, State::Done);
+    }
+
+    #[tokio::test]
+    async fn a_claim_that_landed_behind_an_io_error_is_ours() {
+        let store = Memory::default();
+        *store.io_after_write.lock().unwrap() = 1;
+        // Without this the next delivery would find the file "busy" until the claim went stale.
+        let Begin::Publish { mut claim, .. } = begin(&store, "a", 0).await.unwrap() else {
+            panic!("the landed claim is ours")
+        };
+        claim.add_sent(&[0, 1, 2, 3]);
+        claim.finish().await.unwrap();
+        assert_eq!(stored(&store).state, State::Done);
+        // A write that did not land is still an error, and leaves no marker behind.
+        let store = Memory::default();
+        *store.io_before_write.lock().unwrap() = 1;
+        assert!(matches!(
+            begin(&store, "a", 0).await,
+            Err(MarkerError::Io { .. })
+        ));
+        assert!(store.objects.lock().unwrap().is_empty());
+        assert!(matches!(
+            begin(&store, "b", 10).await.unwrap(),
+            Begin::Publish { .. }
+        ));
     }
 
     #[tokio::test]
