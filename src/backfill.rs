@@ -8,7 +8,7 @@ use crate::config::Settings;
 use crate::distribution::key_info;
 use crate::error::FileError;
 use crate::event::{ObjectRef, ignore_reason};
-use crate::handler::{self, ObjectError, publish_object, read_object};
+use crate::handler::{self, ObjectError, Published, publish_object, read_object};
 use crate::idempotency::MarkerStore;
 use crate::object_store::ObjectStore;
 use crate::pipeline::{self, ProcessedFile};
@@ -125,48 +125,6 @@ pub async fn collect_inputs<S: ObjectStore>(
     Ok(inputs)
 }
 
-/// What processing one input did.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    pub file: ProcessedFile,
-    /// Nothing was sent: the object's marker says this version was published before.
-    pub duplicate: bool,
-    /// Batches an earlier attempt had sent, not sent again (a resumed object).
-    pub already_sent: usize,
-    /// The object's marker, when it was published exactly once.
-    pub marker: Option<String>,
-}
-
-impl Outcome {
-    fn of(file: ProcessedFile) -> Self {
-        Outcome {
-            file,
-            duplicate: false,
-            already_sent: 0,
-            marker: None,
-        }
-    }
-
-    /// The line to tell the user about a skipped or resumed object, if it was either.
-    pub fn notice(&self) -> Option<String> {
-        let name = &self.file.report.file;
-        if self.duplicate {
-            Some(format!(
-                "{name}: already published (marker {}), skipped",
-                self.marker.as_deref().unwrap_or("")
-            ))
-        } else if self.already_sent > 0 {
-            Some(format!(
-                "{name}: resumed, {} of {} batches had been sent before",
-                self.already_sent,
-                self.file.batches.len()
-            ))
-        } else {
-            None
-        }
-    }
-}
-
 /// Reads a local file (gzip or plain) on a blocking thread; publishes nothing.
 pub async fn read_local(
     path: PathBuf,
@@ -208,7 +166,7 @@ pub async fn process_input<S, M>(
     settings: &Settings,
     input: Input,
     now_ms: i64,
-) -> Result<Outcome, ObjectError>
+) -> Result<Published, ObjectError>
 where
     S: ObjectStore + MarkerStore,
     M: MetricSink,
@@ -230,24 +188,20 @@ where
                 }
                 .into());
             };
-            let Some(sink) = sink else {
-                return Ok(Outcome::of(
+            return match sink {
+                None => Ok(Published::unmarked(
                     read_object(store, settings, &obj, now_ms).await?,
-                ));
+                    0,
+                )),
+                Some(sink) => publish_object(store, sink, settings, &obj, now_ms).await,
             };
-            let p = publish_object(store, sink, settings, &obj, now_ms).await?;
-            return Ok(Outcome {
-                file: p.file,
-                duplicate: p.duplicate,
-                already_sent: p.already_sent,
-                marker: p.marker,
-            });
         }
     };
-    if let Some(sink) = sink {
-        handler::publish_file(sink, settings, &file).await?;
-    }
-    Ok(Outcome::of(file))
+    let put_requests = match sink {
+        Some(sink) => handler::publish_file(sink, settings, &file).await?,
+        None => 0,
+    };
+    Ok(Published::unmarked(file, put_requests))
 }
 
 /// Processes inputs concurrently (bounded by `settings.file_concurrency`), results in input
@@ -258,7 +212,7 @@ pub fn process_inputs<'a, S, M>(
     settings: &'a Settings,
     inputs: Vec<Input>,
     now_ms: i64,
-) -> impl Stream<Item = Result<Outcome, ObjectError>> + 'a
+) -> impl Stream<Item = Result<Published, ObjectError>> + 'a
 where
     S: ObjectStore + MarkerStore,
     M: MetricSink,
@@ -384,7 +338,7 @@ mod tests {
                 datums: Vec::new(),
             })
             .collect();
-        let mut o = Outcome::of(file);
+        let mut o = Published::unmarked(file, 0);
         assert_eq!(o.notice(), None);
         o.already_sent = 2;
         assert_eq!(

@@ -81,6 +81,39 @@ pub struct Published {
     pub marker: Option<String>,
 }
 
+impl Published {
+    /// A file published without a marker (or not at all, `put_requests` 0, in a dry run).
+    pub fn unmarked(file: ProcessedFile, put_requests: usize) -> Self {
+        Published {
+            file,
+            put_requests,
+            duplicate: false,
+            already_sent: 0,
+            expired_datums: 0,
+            marker: None,
+        }
+    }
+
+    /// The line to tell the user about a skipped or resumed file, if it was either.
+    pub fn notice(&self) -> Option<String> {
+        let name = &self.file.report.file;
+        if self.duplicate {
+            Some(format!(
+                "{name}: already published (marker {}), skipped",
+                self.marker.as_deref().unwrap_or("")
+            ))
+        } else if self.already_sent > 0 {
+            Some(format!(
+                "{name}: resumed, {} of {} batches had been sent before",
+                self.already_sent,
+                self.file.batches.len()
+            ))
+        } else {
+            None
+        }
+    }
+}
+
 /// Streams one object through the core stages (GetObject → gzip → parse → aggregate → batches);
 /// publishes nothing.
 pub async fn read_object<S: ObjectStore>(
@@ -237,14 +270,7 @@ where
     if !settings.idempotency {
         let file = read_object(store, settings, obj, now_ms).await?;
         let put_requests = publish_file(sink, settings, &file).await?;
-        return Ok(Published {
-            file,
-            put_requests,
-            duplicate: false,
-            already_sent: 0,
-            expired_datums: 0,
-            marker: None,
-        });
+        return Ok(Published::unmarked(file, put_requests));
     }
 
     let marker_error = |source| ObjectError::Marker {

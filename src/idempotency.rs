@@ -476,6 +476,12 @@ pub enum MarkerError {
 }
 
 /// Reads a marker; `None` when there is none.
+/// Whether a marker read back after a write whose answer was lost (a conflict on the SDK's retry
+/// of it, or an I/O error) is still this attempt's (`me`) for this file version.
+fn still_ours(m: &Marker, me: &str, file_etag: &str) -> bool {
+    m.owner.as_deref() == Some(me) && m.etag == file_etag
+}
+
 pub async fn read_marker<S: MarkerStore>(
     store: &S,
     loc: &MarkerLocation,
@@ -565,7 +571,7 @@ impl<'s, S: MarkerStore> Claim<'s, S> {
                     detail: format!("it is the marker of s3://{}/{}", m.bucket, m.key),
                 });
             }
-            let (doc, sent, takeover) = match decide(current, v, &me, now, stale_ms) {
+            let (doc, takeover) = match decide(current, v, &me, now, stale_ms) {
                 Decision::Duplicate { same_config } => {
                     let (m, _) = existing.expect("a duplicate has a marker");
                     return Ok(Begin::Duplicate {
@@ -608,70 +614,56 @@ impl<'s, S: MarkerStore> Claim<'s, S> {
                         started_ms: now,
                         updated_ms: now,
                     };
-                    (doc, BTreeSet::new(), None)
+                    (doc, None)
                 }
-                Decision::Resume { sent, takeover } => {
+                // The batches sent are the marker's own (`doc.sent`).
+                Decision::Resume { takeover, .. } => {
                     let mut doc = current.expect("a resume has a marker").clone();
                     doc.state = State::InProgress;
                     doc.attempts += u32::from(doc.owner.as_deref() != Some(me.as_str()));
                     doc.owner = Some(me.clone());
                     doc.window_ms = v.window_ms;
                     doc.updated_ms = now;
-                    (doc, sent, takeover)
+                    (doc, takeover)
                 }
             };
             let condition = match &existing {
                 None => Condition::Absent,
                 Some((_, etag)) => Condition::Matches(etag),
             };
-            match store
+            let landed = match store
                 .put_marker(&loc.bucket, &loc.key, doc.to_json(), condition)
                 .await
             {
-                Ok(etag) => {
-                    return Ok(Begin::Publish {
-                        claim: Claim {
-                            store,
-                            loc,
-                            me,
-                            doc,
-                            sent: sent.clone(),
-                            etag,
-                            clock,
-                        },
-                        already_sent: sent,
-                        takeover,
-                    });
-                }
+                Ok(etag) => (doc, etag),
                 // Lost a race (or our own write landed and only its answer was lost): look again.
-                Err(PutError::Conflict) => existing = read_marker(store, &loc).await?,
+                Err(PutError::Conflict) => {
+                    existing = read_marker(store, &loc).await?;
+                    continue;
+                }
                 // The write may have landed with its answer lost and the SDK's retries failing
                 // after it: if the marker now names this attempt, the claim is ours. Giving up
                 // instead would leave the file "busy" for every retry until it went stale.
                 Err(PutError::Io(source)) => match read_marker(store, &loc).await {
-                    Ok(Some((m, etag)))
-                        if m.owner.as_deref() == Some(me.as_str())
-                            && m.state == State::InProgress
-                            && m.etag == v.etag =>
-                    {
-                        let sent: BTreeSet<usize> = m.sent.iter().copied().collect();
-                        return Ok(Begin::Publish {
-                            claim: Claim {
-                                store,
-                                loc,
-                                me,
-                                doc: m,
-                                sent: sent.clone(),
-                                etag,
-                                clock,
-                            },
-                            already_sent: sent,
-                            takeover,
-                        });
-                    }
+                    Ok(Some(ours)) if still_ours(&ours.0, &me, &v.etag) => ours,
                     _ => return Err(MarkerError::Io { marker, source }),
                 },
-            }
+            };
+            let (doc, etag) = landed;
+            let sent: BTreeSet<usize> = doc.sent.iter().copied().collect();
+            return Ok(Begin::Publish {
+                claim: Claim {
+                    store,
+                    loc,
+                    me,
+                    doc,
+                    sent: sent.clone(),
+                    etag,
+                    clock,
+                },
+                already_sent: sent,
+                takeover,
+            });
         }
         Err(MarkerError::Contended { marker })
     }
@@ -741,10 +733,7 @@ impl<'s, S: MarkerStore> Claim<'s, S> {
                 Err(PutError::Conflict) => match read_marker(self.store, &self.loc).await? {
                     // Our previous write landed but its answer was lost (the SDK's retry then
                     // failed the condition): it is still ours.
-                    Some((m, etag))
-                        if m.owner.as_deref() == Some(self.me.as_str())
-                            && m.etag == self.doc.etag =>
-                    {
+                    Some((m, etag)) if still_ours(&m, &self.me, &self.doc.etag) => {
                         self.sent.extend(m.sent.iter().copied());
                         self.doc.sent = self.sent.iter().copied().collect();
                         self.etag = etag;

@@ -91,23 +91,34 @@ pub fn millis_field(v: &[u8]) -> Result<Option<u32>, BadValue> {
             if i == 0 && frac.is_empty() {
                 return Err(BadValue::NotANumber);
             }
-            let mut scale = 100;
-            for (k, &b) in frac.iter().enumerate() {
-                let d = b.wrapping_sub(b'0');
-                if d > 9 {
-                    return Err(BadValue::NotANumber);
-                }
-                if k < 3 {
-                    ms += u64::from(d) * scale;
-                    scale /= 10;
-                } else if k == 3 && d >= 5 {
-                    ms += 1;
-                }
-            }
+            let (frac_ms, round_up) = fraction_millis(frac)?;
+            ms += frac_ms + u64::from(round_up);
         }
         Some(_) => return Err(BadValue::NotANumber),
     }
     u32::try_from(ms).map(Some).map_err(|_| BadValue::Overflow)
+}
+
+/// The digits after a decimal point as milliseconds (the first three), and whether the fourth
+/// rounds them up; any non-digit is an error.
+#[inline]
+fn fraction_millis(frac: &[u8]) -> Result<(u64, bool), BadValue> {
+    let mut ms = 0u64;
+    let mut scale = 100;
+    let mut round_up = false;
+    for (k, &b) in frac.iter().enumerate() {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return Err(BadValue::NotANumber);
+        }
+        if k < 3 {
+            ms += u64::from(d) * scale;
+            scale /= 10;
+        } else if k == 3 {
+            round_up = d >= 5;
+        }
+    }
+    Ok((ms, round_up))
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
@@ -223,18 +234,8 @@ pub fn epoch_seconds_field(v: &[u8]) -> Result<Option<i64>, BadValue> {
         None => (v, &v[v.len()..]),
     };
     let secs = u64_field(int)?.ok_or(BadValue::NotANumber)?;
-    let mut ms = 0u64;
-    let mut scale = 100;
-    for (i, &b) in frac.iter().enumerate() {
-        let d = b.wrapping_sub(b'0');
-        if d > 9 {
-            return Err(BadValue::NotANumber);
-        }
-        if i < 3 {
-            ms += u64::from(d) * scale;
-            scale /= 10;
-        }
-    }
+    // Truncated to the millisecond, as CloudFront writes it.
+    let (ms, _) = fraction_millis(frac)?;
     secs.checked_mul(1000)
         .and_then(|s| s.checked_add(ms))
         .and_then(|t| i64::try_from(t).ok())
