@@ -59,6 +59,10 @@ step "cfn-lint" cfn-lint --include-checks I -- template.yml
 step "sam validate --lint" sam validate --lint --template template.yml
 step "pytest tests/deploy" python -m pytest tests/deploy -q -p no:cacheprovider
 
+if [[ "${SKIP_SAM_BUILD:-0}" == "1" && "${CI:-}" == "true" ]]; then
+    echo "check-deploy.sh: SKIP_SAM_BUILD=1 under CI=true: CI never skips the sam build" >&2
+    exit 1
+fi
 if [[ "${SKIP_SAM_BUILD:-0}" != "1" ]]; then
     if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
         step "rustup target add" rustup target add aarch64-unknown-linux-gnu
