@@ -13,7 +13,7 @@ use crate::catalogue::Metric;
 use crate::config::{
     DIMENSION_KEY_COUNT, DimensionKey, MAX_KEYS_PER_SET, MetricsConfig, OTHER_VALUE,
 };
-use crate::parse::{Field, Record};
+use crate::parse::{Field, FieldSet, Record};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 
@@ -420,6 +420,14 @@ impl<'c> Aggregator<'c> {
         self.keys = keys;
         self.rows = rows;
         self.last.iter_mut().for_each(|l| *l = None);
+    }
+
+    /// The fields [`Aggregator::add`] reads from records beyond [`FieldSet::CORE`]: those of the
+    /// configured dimensions.
+    pub fn fields(&self) -> FieldSet {
+        self.used
+            .iter()
+            .fold(FieldSet::CORE, |set, &(_, f)| set.with(f))
     }
 
     /// Adds one record.

@@ -29,9 +29,10 @@ pub struct FileProcessor<'c> {
 impl<'c> FileProcessor<'c> {
     /// A processor for one file of `distribution_id`, with the publishable window as of `now_ms`.
     pub fn new(config: &'c MetricsConfig, distribution_id: &str, now_ms: i64) -> Self {
+        let aggregator = Aggregator::new(config, distribution_id, now_ms);
         FileProcessor {
-            parser: LogParser::new(),
-            aggregator: Aggregator::new(config, distribution_id, now_ms),
+            parser: LogParser::reading(aggregator.fields()),
+            aggregator,
             carry: Vec::new(),
         }
     }

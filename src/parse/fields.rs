@@ -120,6 +120,59 @@ impl Field {
     }
 }
 
+/// A set of [`Field`]s: the ones a parser fills (the others read as empty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldSet(u32);
+
+impl FieldSet {
+    /// Every field.
+    pub const ALL: FieldSet = FieldSet((1 << FIELD_COUNT) - 1);
+
+    /// The fields every record needs whatever the configuration: its time, the counted values
+    /// and the latencies.
+    pub const CORE: FieldSet = FieldSet::none()
+        .with(Field::Date)
+        .with(Field::Time)
+        .with(Field::Timestamp)
+        .with(Field::TimestampMs)
+        .with(Field::ScBytes)
+        .with(Field::CsBytes)
+        .with(Field::ScStatus)
+        .with(Field::XEdgeResultType)
+        .with(Field::TimeTaken)
+        .with(Field::TimeToFirstByte)
+        .with(Field::OriginFbl)
+        .with(Field::OriginLbl);
+
+    /// No field.
+    pub const fn none() -> FieldSet {
+        FieldSet(0)
+    }
+
+    /// This set and `f`.
+    pub const fn with(self, f: Field) -> FieldSet {
+        FieldSet(self.0 | 1 << f as u32)
+    }
+
+    /// Every field of both sets.
+    pub const fn union(self, other: FieldSet) -> FieldSet {
+        FieldSet(self.0 | other.0)
+    }
+
+    /// Whether `f` is in the set.
+    #[inline]
+    pub fn contains(self, f: Field) -> bool {
+        self.0 & (1 << f as u32) != 0
+    }
+}
+
+/// Every field.
+impl Default for FieldSet {
+    fn default() -> Self {
+        FieldSet::ALL
+    }
+}
+
 /// Column order of the legacy standard log (33 fields). Older files carry a prefix of it
 /// (19, 23, 24, 26 fields ...), which is what a headerless line is mapped by.
 pub const LEGACY_ORDER: [&str; 33] = [

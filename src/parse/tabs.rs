@@ -1,6 +1,7 @@
-//! Finding the tabs of a line 64 bytes at a time: one bit mask per block, so that splitting a
-//! line costs a few instructions per block plus one per tab (tabs are dense in CloudFront logs,
-//! about one every 13 bytes, which makes a search call per tab slow).
+//! Finding the tabs and the newline of a line 64 bytes at a time: two bit masks per block, so
+//! that splitting a line costs a few instructions per block plus a few per tab (tabs are dense in
+//! CloudFront logs, about one every 13 bytes, which makes a search call per tab slow), and the
+//! line's end comes from the same pass instead of a separate newline search.
 //!
 //! SSE2 on x86_64 and NEON on aarch64 (both part of their baseline, so no runtime detection);
 //! a portable SWAR version elsewhere, which is also the reference the tests compare against.
@@ -8,57 +9,70 @@
 /// Bytes per block.
 pub const BLOCK: usize = 64;
 
-/// Bit `i` is set where `block[i]` is a tab.
+/// Where the tabs and newlines of one block are: bit `i` is set where `block[i]` is one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Masks {
+    pub tabs: u64,
+    pub newlines: u64,
+}
+
+/// The masks of one block.
 #[inline(always)]
-pub fn mask(block: &[u8; BLOCK]) -> u64 {
+pub fn masks(block: &[u8; BLOCK]) -> Masks {
     #[cfg(target_arch = "x86_64")]
     {
-        mask_sse2(block)
+        masks_sse2(block)
     }
     #[cfg(target_arch = "aarch64")]
     {
-        mask_neon(block)
+        masks_neon(block)
     }
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     {
-        mask_swar(block)
+        masks_swar(block)
     }
 }
 
-/// The mask of the first `bytes.len()` (at most [`BLOCK`]) bytes.
+/// The masks of the first `bytes.len()` (at most [`BLOCK`]) bytes; the rest of the block reads
+/// as zero bytes, which are neither.
 #[inline]
-pub fn mask_partial(bytes: &[u8]) -> u64 {
+pub fn masks_partial(bytes: &[u8]) -> Masks {
     let mut block = [0u8; BLOCK];
     let n = bytes.len().min(BLOCK);
     block[..n].copy_from_slice(&bytes[..n]);
-    mask(&block)
+    masks(&block)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn mask_sse2(block: &[u8; BLOCK]) -> u64 {
+fn masks_sse2(block: &[u8; BLOCK]) -> Masks {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
     };
     let p = block.as_ptr().cast::<__m128i>();
-    let mut m = 0u64;
+    let (mut tabs, mut newlines) = (0u64, 0u64);
     for i in 0..4 {
         // SAFETY: SSE2 is part of the x86_64 baseline; the 16 bytes read at `p + i` lie within
         // `block` (64 bytes), and `loadu` has no alignment requirement.
-        let bits = unsafe {
-            let tab = _mm_set1_epi8(b'\t' as i8);
-            _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(p.add(i)), tab))
+        let (t, n) = unsafe {
+            let v = _mm_loadu_si128(p.add(i));
+            (
+                _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'\t' as i8))),
+                _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8))),
+            )
         };
-        m |= u64::from(bits as u16) << (16 * i);
+        tabs |= u64::from(t as u16) << (16 * i);
+        newlines |= u64::from(n as u16) << (16 * i);
     }
-    m
+    Masks { tabs, newlines }
 }
 
 #[cfg(target_arch = "aarch64")]
 #[inline(always)]
-fn mask_neon(block: &[u8; BLOCK]) -> u64 {
+fn masks_neon(block: &[u8; BLOCK]) -> Masks {
     use std::arch::aarch64::{
-        vandq_u8, vceqq_u8, vdupq_n_u8, vgetq_lane_u64, vld1q_u8, vpaddq_u8, vreinterpretq_u64_u8,
+        uint8x16_t, vandq_u8, vceqq_u8, vdupq_n_u8, vgetq_lane_u64, vld1q_u8, vpaddq_u8,
+        vreinterpretq_u64_u8,
     };
     // NEON has no movemask: keep one distinct bit per byte (1, 2, 4 ... 128 in each half), then
     // pairwise additions fold 64 bytes into 8, byte `k` of the result holding bytes 8k..8k+7.
@@ -67,45 +81,59 @@ fn mask_neon(block: &[u8; BLOCK]) -> u64 {
     // SAFETY: NEON is part of the aarch64 baseline; each 16-byte load at `p + 16 * i` lies
     // within `block` (64 bytes), and `vld1q_u8` has no alignment requirement.
     unsafe {
-        let tab = vdupq_n_u8(b'\t');
+        let v = [
+            vld1q_u8(p),
+            vld1q_u8(p.add(16)),
+            vld1q_u8(p.add(32)),
+            vld1q_u8(p.add(48)),
+        ];
         let bits = vld1q_u8(BITS.as_ptr());
-        let t0 = vandq_u8(vceqq_u8(vld1q_u8(p), tab), bits);
-        let t1 = vandq_u8(vceqq_u8(vld1q_u8(p.add(16)), tab), bits);
-        let t2 = vandq_u8(vceqq_u8(vld1q_u8(p.add(32)), tab), bits);
-        let t3 = vandq_u8(vceqq_u8(vld1q_u8(p.add(48)), tab), bits);
-        let s = vpaddq_u8(vpaddq_u8(t0, t1), vpaddq_u8(t2, t3));
-        let s = vpaddq_u8(s, s);
-        vgetq_lane_u64::<0>(vreinterpretq_u64_u8(s))
+        let fold = |c: u8| -> u64 {
+            let c: uint8x16_t = vdupq_n_u8(c);
+            let t = v.map(|x| vandq_u8(vceqq_u8(x, c), bits));
+            let s = vpaddq_u8(vpaddq_u8(t[0], t[1]), vpaddq_u8(t[2], t[3]));
+            let s = vpaddq_u8(s, s);
+            vgetq_lane_u64::<0>(vreinterpretq_u64_u8(s))
+        };
+        Masks {
+            tabs: fold(b'\t'),
+            newlines: fold(b'\n'),
+        }
     }
 }
 
-/// The portable version: an exact zero-byte test on `word ^ 0x0909...`, eight bytes at a time.
+/// The portable version: an exact zero-byte test on `word ^ 0x0909...` (and `0x0a0a...`), eight
+/// bytes at a time.
 #[inline]
-pub fn mask_swar(block: &[u8; BLOCK]) -> u64 {
-    let mut m = 0u64;
+pub fn masks_swar(block: &[u8; BLOCK]) -> Masks {
+    // The mask of the bytes of `word` equal to the byte repeated in `splat`.
+    fn eq(word: u64, splat: u64) -> u64 {
+        let x = word ^ splat;
+        let t = ((x & 0x7f7f_7f7f_7f7f_7f7f) + 0x7f7f_7f7f_7f7f_7f7f) | x;
+        // The high bit of each byte that matched, gathered into one byte.
+        let high = !(t | 0x7f7f_7f7f_7f7f_7f7f);
+        ((high >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
+    }
+    let (mut tabs, mut newlines) = (0u64, 0u64);
     for (i, word) in block.chunks_exact(8).enumerate() {
         let mut w = [0u8; 8];
         w.copy_from_slice(word);
-        let x = u64::from_le_bytes(w) ^ 0x0909_0909_0909_0909;
-        let t = ((x & 0x7f7f_7f7f_7f7f_7f7f) + 0x7f7f_7f7f_7f7f_7f7f) | x;
-        // The high bit of each byte that was a tab.
-        let high = !(t | 0x7f7f_7f7f_7f7f_7f7f);
-        // Gather the eight high bits into one byte.
-        let byte = ((high >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56;
-        m |= byte << (8 * i);
+        let w = u64::from_le_bytes(w);
+        tabs |= eq(w, 0x0909_0909_0909_0909) << (8 * i);
+        newlines |= eq(w, 0x0a0a_0a0a_0a0a_0a0a) << (8 * i);
     }
-    m
+    Masks { tabs, newlines }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn plain(block: &[u8; BLOCK]) -> u64 {
+    fn plain(block: &[u8; BLOCK], c: u8) -> u64 {
         block
             .iter()
             .enumerate()
-            .filter(|(_, b)| **b == b'\t')
+            .filter(|(_, b)| **b == c)
             .fold(0, |m, (i, _)| m | 1 << i)
     }
 
@@ -118,23 +146,29 @@ mod tests {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
-                // Mostly bytes next to TAB (0x08, 0x0a, 0x89, 0x19) and tabs themselves.
-                *b = [b'\t', 0x08, 0x0a, 0x89, 0x19, b'a', 0xff, 0x00][(x % 8) as usize];
+                // Mostly bytes next to TAB and LF (0x08, 0x0b, 0x89, 0x8a, 0x19) and themselves.
+                *b = [b'\t', b'\n', 0x08, 0x0b, 0x89, 0x8a, 0x19, b'a', 0xff, 0x00][(x % 10) as usize];
             }
-            if round == 0 {
-                block = [b'\t'; BLOCK];
+            match round {
+                0 => block = [b'\t'; BLOCK],
+                1 => block = [b'\n'; BLOCK],
+                _ => {}
             }
-            let want = plain(&block);
-            assert_eq!(mask(&block), want, "{block:?}");
-            assert_eq!(mask_swar(&block), want, "{block:?}");
+            let want = Masks {
+                tabs: plain(&block, b'\t'),
+                newlines: plain(&block, b'\n'),
+            };
+            assert_eq!(masks(&block), want, "{block:?}");
+            assert_eq!(masks_swar(&block), want, "{block:?}");
         }
     }
 
     #[test]
     fn partial_blocks() {
-        assert_eq!(mask_partial(b""), 0);
-        assert_eq!(mask_partial(b"a\tb\t"), 0b1010);
+        assert_eq!(masks_partial(b"").tabs, 0);
+        let m = masks_partial(b"a\tb\t\n");
+        assert_eq!((m.tabs, m.newlines), (0b1010, 0b10000));
         let long = [b'\t'; 100];
-        assert_eq!(mask_partial(&long), u64::MAX);
+        assert_eq!(masks_partial(&long).tabs, u64::MAX);
     }
 }

@@ -2,7 +2,7 @@
 //! line splitter. Columns are always mapped by name, never by fixed position.
 
 use super::RejectReason;
-use super::fields::{FIELD_COUNT, Field, LEGACY_ORDER, REALTIME_ORDER};
+use super::fields::{FIELD_COUNT, Field, FieldSet, LEGACY_ORDER, REALTIME_ORDER};
 use super::tabs;
 
 /// Marks a column this project does not read.
@@ -16,8 +16,35 @@ pub const MAX_COLUMNS: usize = 256;
 pub struct Columns {
     /// For each column, the slot it fills, or [`UNUSED`].
     slots: Vec<u8>,
+    /// The (column, slot) pairs to fill from a split line: the mapped columns whose field is read.
+    reads: Vec<(usize, usize)>,
     /// Fewest columns a line must have (the header's count; lower for headerless layouts).
     min_columns: usize,
+}
+
+/// Where [`Columns::split_line`] found the end of a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineEnd {
+    /// The line's length, without its newline.
+    pub len: usize,
+    /// Whether a newline ended it (otherwise it runs to the end of the data).
+    pub newline: bool,
+    /// How many tab-separated columns it has.
+    pub columns: usize,
+}
+
+/// Scratch space of the splitter: where each column of the current line starts.
+#[derive(Debug, Clone)]
+pub struct ColumnStarts(Box<[usize; STARTS]>);
+
+/// Column starts kept: one per column up to [`MAX_COLUMNS`], one past the last read column, and
+/// a last entry that every further column overwrites.
+const STARTS: usize = MAX_COLUMNS + 2;
+
+impl Default for ColumnStarts {
+    fn default() -> Self {
+        ColumnStarts(Box::new([0; STARTS]))
+    }
 }
 
 impl Columns {
@@ -41,8 +68,25 @@ impl Columns {
             };
             slots.push(slot);
         }
+        let reads = slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| usize::from(**s) < FIELD_COUNT)
+            .map(|(c, s)| (c, usize::from(*s)))
+            .collect();
         let min_columns = slots.len();
-        Columns { slots, min_columns }
+        Columns {
+            slots,
+            reads,
+            min_columns,
+        }
+    }
+
+    /// The same mapping, filling only the slots of `fields`: the others read as empty. Splitting
+    /// costs a few instructions per field filled, so a parser fills only what its caller uses.
+    pub fn reading(mut self, fields: FieldSet) -> Columns {
+        self.reads.retain(|&(_, slot)| fields.contains(Field::ALL[slot]));
+        self
     }
 
     /// The legacy 33-field layout, for headerless lines starting with a date. Older files carry a
@@ -86,46 +130,99 @@ impl Columns {
 
     /// Splits one line (no newline) into the field slots. Extra trailing columns are ignored (the
     /// AWS docs example has a trailing empty one); fewer columns than the header is a rejection.
-    #[inline]
     pub fn split<'a>(
         &self,
         line: &'a [u8],
         raw: &mut [&'a [u8]; FIELD_COUNT],
     ) -> Result<(), RejectReason> {
-        let mut col = 0usize;
-        let mut start = 0usize;
-        let slots = &self.slots[..];
-        let mut field = |col: usize, start: usize, end: usize| {
-            if let Some(&s) = slots.get(col)
-                && s != UNUSED
-            {
-                raw[usize::from(s)] = &line[start..end];
-            }
-        };
-        // Tabs are dense (one every ~13 bytes): take them from a bit mask per 64-byte block.
-        let (blocks, rest) = line.as_chunks::<{ tabs::BLOCK }>();
-        let masks = blocks
-            .iter()
-            .map(tabs::mask)
-            .chain((!rest.is_empty()).then(|| tabs::mask_partial(rest)));
-        for (b, mut m) in masks.enumerate() {
-            while m != 0 {
-                let tab = b * tabs::BLOCK + m.trailing_zeros() as usize;
-                field(col, start, tab);
-                col += 1;
-                start = tab + 1;
-                m &= m - 1;
-            }
-        }
-        field(col, start, line.len());
-        col += 1;
-        if col < self.min_columns {
+        let end = self.split_line(line, &mut ColumnStarts::default(), raw);
+        self.check(end.columns)
+    }
+
+    /// Whether a line of `columns` columns has all the header's.
+    #[inline]
+    pub fn check(&self, columns: usize) -> Result<(), RejectReason> {
+        if columns < self.min_columns {
             return Err(RejectReason::TooFewFields {
-                got: col,
+                got: columns,
                 want: self.min_columns,
             });
         }
         Ok(())
+    }
+
+    /// Splits the line at the start of `data` into the field slots, finding its end (the first
+    /// newline) in the same pass over the bytes. A `\r` before the newline is not part of the
+    /// last field. The caller checks the column count with [`Columns::check`].
+    #[inline]
+    pub fn split_line<'a>(
+        &self,
+        data: &'a [u8],
+        starts: &mut ColumnStarts,
+        raw: &mut [&'a [u8]; FIELD_COUNT],
+    ) -> LineEnd {
+        let starts = &mut *starts.0;
+        // Column `c` is `data[starts[c]..starts[c + 1] - 1]`: each tab (and the line's end) writes
+        // the start of the column after it. Tabs are dense (one every ~13 bytes): they come from a
+        // bit mask per 64-byte block, and the loop over them neither branches nor checks bounds
+        // beyond the one test per block that `col + 64` stays within the array.
+        let (mut col, mut base) = (0usize, 0usize);
+        starts[0] = 0;
+        let (len, newline) = loop {
+            let m = match data.get(base..).and_then(|d| d.first_chunk::<{ tabs::BLOCK }>()) {
+                Some(block) => tabs::masks(block),
+                None => tabs::masks_partial(data.get(base..).unwrap_or(b"")),
+            };
+            let (mut t, stop) = if m.newlines != 0 {
+                let nl = m.newlines.trailing_zeros();
+                (m.tabs & ((1u64 << nl) - 1), Some(base + nl as usize))
+            } else {
+                (m.tabs, None)
+            };
+            if let Some(window) = starts.get_mut(col + 1..col + 1 + tabs::BLOCK) {
+                let mut k = 0;
+                while t != 0 {
+                    window[k & (tabs::BLOCK - 1)] = base + t.trailing_zeros() as usize + 1;
+                    k += 1;
+                    t &= t - 1;
+                }
+                col += k;
+            } else {
+                // Past MAX_COLUMNS: further columns are counted, their starts overwrite the last.
+                while t != 0 {
+                    starts[(col + 1).min(STARTS - 1)] = base + t.trailing_zeros() as usize + 1;
+                    col += 1;
+                    t &= t - 1;
+                }
+            }
+            if let Some(end) = stop {
+                break (end, true);
+            }
+            base += tabs::BLOCK;
+            if base >= data.len() {
+                break (data.len(), false);
+            }
+        };
+        let last_start = starts[col.min(STARTS - 1)];
+        let last = if len > last_start && data.get(len - 1) == Some(&b'\r') {
+            len - 1
+        } else {
+            len
+        };
+        starts[(col + 1).min(STARTS - 1)] = last + 1;
+        let columns = col + 1;
+        for &(c, slot) in &self.reads {
+            if c < columns
+                && let (Some(&s), Some(&e)) = (starts.get(c), starts.get(c + 1))
+            {
+                raw[slot] = data.get(s..e - 1).unwrap_or(b"");
+            }
+        }
+        LineEnd {
+            len,
+            newline,
+            columns,
+        }
     }
 }
 
@@ -202,8 +299,9 @@ mod tests {
                 x ^= x >> 7;
                 x ^= x << 17;
                 for k in 0..(x % 23) {
-                    // Bytes around TAB (0x08, 0x0a, 0x89) must not be taken for it.
-                    line.push([b'a', 0x08, 0x0a, 0x89, b'9', 0x19][(k as usize + col) % 6]);
+                    // Bytes around TAB and LF (0x08, 0x0b, 0x89, 0x8a) must not be taken for
+                    // them.
+                    line.push([b'a', 0x08, 0x0b, 0x89, 0x8a, 0x19][(k as usize + col) % 6]);
                 }
             }
             let mut raw = [&b""[..]; FIELD_COUNT];
@@ -214,6 +312,34 @@ mod tests {
             assert_eq!(raw[Field::TimeTaken.slot()], plain[17]);
             assert_eq!(raw[Field::CCountry.slot()], plain[38]);
         }
+    }
+
+    #[test]
+    fn split_line_finds_the_end_in_the_same_pass() {
+        let c = Columns::from_fields_line(b"#Fields: date time sc-bytes").unwrap();
+        // Line ends at every offset of a block, with and without a CR, and at the data's end.
+        for pad in 0..140 {
+            let bytes = "7".repeat(pad);
+            for cr in ["", "\r"] {
+                let data = format!("2024-01-02\t10:00:00\t{bytes}{cr}\n9\t9\t9\n");
+                let mut raw = [&b""[..]; FIELD_COUNT];
+                let end = c.split_line(data.as_bytes(), &mut ColumnStarts::default(), &mut raw);
+                let want = 20 + pad + cr.len();
+                assert_eq!((end.len, end.newline, end.columns), (want, true, 3));
+                assert_eq!(raw[Field::ScBytes.slot()], bytes.as_bytes());
+                assert_eq!(raw[Field::Date.slot()], b"2024-01-02");
+                let unterminated = &data.as_bytes()[..want];
+                let end = c.split_line(unterminated, &mut ColumnStarts::default(), &mut raw);
+                assert_eq!((end.len, end.newline, end.columns), (want, false, 3));
+                assert_eq!(raw[Field::ScBytes.slot()], bytes.as_bytes());
+            }
+        }
+        // Columns past the header's, and past MAX_COLUMNS, land in the spare slot.
+        let long = format!("2024-01-02\t10:00:00\t5{}", "\tx".repeat(300));
+        let mut raw = [&b""[..]; FIELD_COUNT];
+        assert_eq!(c.split_line(long.as_bytes(), &mut ColumnStarts::default(), &mut raw).columns, 303);
+        assert_eq!(raw[Field::ScBytes.slot()], b"5");
+        assert_eq!(raw[Field::Date.slot()], b"2024-01-02");
     }
 
     #[test]
