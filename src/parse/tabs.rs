@@ -3,8 +3,9 @@
 //! CloudFront logs, about one every 13 bytes, which makes a search call per tab slow), and the
 //! line's end comes from the same pass instead of a separate newline search.
 //!
-//! SSE2 on x86_64 and NEON on aarch64 (both part of their baseline, so no runtime detection);
-//! a portable SWAR version elsewhere, which is also the reference the tests compare against.
+//! SSE2 on x86_64 and NEON on aarch64 (both part of their baseline); AVX2 on x86_64 machines
+//! that have it, chosen at run time by a [`Scanner`] token; a portable SWAR version elsewhere,
+//! which is also the reference the tests compare against.
 
 /// Bytes per block.
 pub const BLOCK: usize = 64;
@@ -16,7 +17,70 @@ pub struct Masks {
     pub newlines: u64,
 }
 
-/// The masks of one block.
+/// A way to compute [`Masks`]: the splitter is compiled once per scanner.
+pub trait Scanner: Copy {
+    /// The masks of one block.
+    fn masks(self, block: &[u8; BLOCK]) -> Masks;
+}
+
+/// The architecture's baseline instructions ([`masks`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Baseline;
+
+impl Scanner for Baseline {
+    #[inline(always)]
+    fn masks(self, block: &[u8; BLOCK]) -> Masks {
+        masks(block)
+    }
+}
+
+/// AVX2, 32 bytes per instruction. A value exists only where the CPU has AVX2.
+#[cfg(target_arch = "x86_64")]
+#[derive(Debug, Clone, Copy)]
+pub struct Avx2(());
+
+#[cfg(target_arch = "x86_64")]
+impl Avx2 {
+    /// The token, when this CPU has AVX2 (std caches the answer: a load and a test).
+    #[inline]
+    pub fn detect() -> Option<Avx2> {
+        std::is_x86_feature_detected!("avx2").then_some(Avx2(()))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Scanner for Avx2 {
+    #[inline(always)]
+    fn masks(self, block: &[u8; BLOCK]) -> Masks {
+        // SAFETY: an `Avx2` value is only made by `detect`, after the CPU reported AVX2.
+        unsafe { masks_avx2(block) }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn masks_avx2(block: &[u8; BLOCK]) -> Masks {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8,
+    };
+    let p = block.as_ptr().cast::<__m256i>();
+    // SAFETY: the two 32-byte loads at `p` and `p + 1` lie within `block` (64 bytes), and `loadu`
+    // has no alignment requirement.
+    let (lo, hi) = unsafe { (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1))) };
+    let bits = |c: u8| {
+        let c = _mm256_set1_epi8(c as i8);
+        let l = _mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, c)) as u32;
+        let h = _mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, c)) as u32;
+        u64::from(l) | u64::from(h) << 32
+    };
+    Masks {
+        tabs: bits(b'\t'),
+        newlines: bits(b'\n'),
+    }
+}
+
+/// The masks of one block, with the architecture's baseline instructions.
 #[inline(always)]
 pub fn masks(block: &[u8; BLOCK]) -> Masks {
     #[cfg(target_arch = "x86_64")]
@@ -36,11 +100,11 @@ pub fn masks(block: &[u8; BLOCK]) -> Masks {
 /// The masks of the first `bytes.len()` (at most [`BLOCK`]) bytes; the rest of the block reads
 /// as zero bytes, which are neither.
 #[inline]
-pub fn masks_partial(bytes: &[u8]) -> Masks {
+pub fn masks_partial<S: Scanner>(scanner: S, bytes: &[u8]) -> Masks {
     let mut block = [0u8; BLOCK];
     let n = bytes.len().min(BLOCK);
     block[..n].copy_from_slice(&bytes[..n]);
-    masks(&block)
+    scanner.masks(&block)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -147,7 +211,8 @@ mod tests {
                 x ^= x >> 7;
                 x ^= x << 17;
                 // Mostly bytes next to TAB and LF (0x08, 0x0b, 0x89, 0x8a, 0x19) and themselves.
-                *b = [b'\t', b'\n', 0x08, 0x0b, 0x89, 0x8a, 0x19, b'a', 0xff, 0x00][(x % 10) as usize];
+                *b = [b'\t', b'\n', 0x08, 0x0b, 0x89, 0x8a, 0x19, b'a', 0xff, 0x00]
+                    [(x % 10) as usize];
             }
             match round {
                 0 => block = [b'\t'; BLOCK],
@@ -159,16 +224,20 @@ mod tests {
                 newlines: plain(&block, b'\n'),
             };
             assert_eq!(masks(&block), want, "{block:?}");
+            #[cfg(target_arch = "x86_64")]
+            if let Some(avx2) = Avx2::detect() {
+                assert_eq!(avx2.masks(&block), want, "{block:?}");
+            }
             assert_eq!(masks_swar(&block), want, "{block:?}");
         }
     }
 
     #[test]
     fn partial_blocks() {
-        assert_eq!(masks_partial(b"").tabs, 0);
-        let m = masks_partial(b"a\tb\t\n");
+        assert_eq!(masks_partial(Baseline, b"").tabs, 0);
+        let m = masks_partial(Baseline, b"a\tb\t\n");
         assert_eq!((m.tabs, m.newlines), (0b1010, 0b10000));
         let long = [b'\t'; 100];
-        assert_eq!(masks_partial(&long).tabs, u64::MAX);
+        assert_eq!(masks_partial(Baseline, &long).tabs, u64::MAX);
     }
 }

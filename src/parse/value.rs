@@ -27,15 +27,20 @@ pub fn u64_field(v: &[u8]) -> Result<Option<u64>, BadValue> {
         return Ok(None);
     }
     let mut n: u64 = 0;
+    // Up to 19 digits cannot overflow: the common case needs no checked arithmetic.
+    let short = v.len() <= 19;
     for &b in v {
         let d = b.wrapping_sub(b'0');
         if d > 9 {
             return Err(BadValue::NotANumber);
         }
-        n = n
-            .checked_mul(10)
-            .and_then(|n| n.checked_add(u64::from(d)))
-            .ok_or(BadValue::Overflow)?;
+        n = if short {
+            n * 10 + u64::from(d)
+        } else {
+            n.checked_mul(10)
+                .and_then(|n| n.checked_add(u64::from(d)))
+                .ok_or(BadValue::Overflow)?
+        };
     }
     Ok(Some(n))
 }

@@ -17,7 +17,8 @@ pub struct Columns {
     /// For each column, the slot it fills, or [`UNUSED`].
     slots: Vec<u8>,
     /// The (column, slot) pairs to fill from a split line: the mapped columns whose field is read.
-    reads: Vec<(usize, usize)>,
+    /// Columns are below [`MAX_COLUMNS`] (256), so a `u8` indexes the starts without a check.
+    reads: Vec<(u8, u8)>,
     /// Fewest columns a line must have (the header's count; lower for headerless layouts).
     min_columns: usize,
 }
@@ -72,7 +73,7 @@ impl Columns {
             .iter()
             .enumerate()
             .filter(|(_, s)| usize::from(**s) < FIELD_COUNT)
-            .map(|(c, s)| (c, usize::from(*s)))
+            .filter_map(|(c, &s)| Some((u8::try_from(c).ok()?, s)))
             .collect();
         let min_columns = slots.len();
         Columns {
@@ -85,7 +86,8 @@ impl Columns {
     /// The same mapping, filling only the slots of `fields`: the others read as empty. Splitting
     /// costs a few instructions per field filled, so a parser fills only what its caller uses.
     pub fn reading(mut self, fields: FieldSet) -> Columns {
-        self.reads.retain(|&(_, slot)| fields.contains(Field::ALL[slot]));
+        self.reads
+            .retain(|&(_, slot)| fields.contains(Field::ALL[usize::from(slot)]));
         self
     }
 
@@ -161,6 +163,36 @@ impl Columns {
         starts: &mut ColumnStarts,
         raw: &mut [&'a [u8]; FIELD_COUNT],
     ) -> LineEnd {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(avx2) = tabs::Avx2::detect() {
+            // SAFETY: `avx2` exists, so this CPU has AVX2.
+            return unsafe { self.split_line_avx2(avx2, data, starts, raw) };
+        }
+        self.split_line_with(tabs::Baseline, data, starts, raw)
+    }
+
+    /// [`Columns::split_line`] compiled for AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn split_line_avx2<'a>(
+        &self,
+        avx2: tabs::Avx2,
+        data: &'a [u8],
+        starts: &mut ColumnStarts,
+        raw: &mut [&'a [u8]; FIELD_COUNT],
+    ) -> LineEnd {
+        self.split_line_with(avx2, data, starts, raw)
+    }
+
+    /// [`Columns::split_line`] with the masks of `scanner`.
+    #[inline(always)]
+    pub(crate) fn split_line_with<'a, S: tabs::Scanner>(
+        &self,
+        scanner: S,
+        data: &'a [u8],
+        starts: &mut ColumnStarts,
+        raw: &mut [&'a [u8]; FIELD_COUNT],
+    ) -> LineEnd {
         let starts = &mut *starts.0;
         // Column `c` is `data[starts[c]..starts[c + 1] - 1]`: each tab (and the line's end) writes
         // the start of the column after it. Tabs are dense (one every ~13 bytes): they come from a
@@ -169,9 +201,12 @@ impl Columns {
         let (mut col, mut base) = (0usize, 0usize);
         starts[0] = 0;
         let (len, newline) = loop {
-            let m = match data.get(base..).and_then(|d| d.first_chunk::<{ tabs::BLOCK }>()) {
-                Some(block) => tabs::masks(block),
-                None => tabs::masks_partial(data.get(base..).unwrap_or(b"")),
+            let m = match data
+                .get(base..)
+                .and_then(|d| d.first_chunk::<{ tabs::BLOCK }>())
+            {
+                Some(block) => scanner.masks(block),
+                None => tabs::masks_partial(scanner, data.get(base..).unwrap_or(b"")),
             };
             let (mut t, stop) = if m.newlines != 0 {
                 let nl = m.newlines.trailing_zeros();
@@ -212,10 +247,11 @@ impl Columns {
         starts[(col + 1).min(STARTS - 1)] = last + 1;
         let columns = col + 1;
         for &(c, slot) in &self.reads {
+            let c = usize::from(c);
             if c < columns
-                && let (Some(&s), Some(&e)) = (starts.get(c), starts.get(c + 1))
+                && let Some(v) = raw.get_mut(usize::from(slot))
             {
-                raw[slot] = data.get(s..e - 1).unwrap_or(b"");
+                *v = data.get(starts[c]..starts[c + 1] - 1).unwrap_or(b"");
             }
         }
         LineEnd {
@@ -324,6 +360,15 @@ mod tests {
                 let data = format!("2024-01-02\t10:00:00\t{bytes}{cr}\n9\t9\t9\n");
                 let mut raw = [&b""[..]; FIELD_COUNT];
                 let end = c.split_line(data.as_bytes(), &mut ColumnStarts::default(), &mut raw);
+                // The baseline scanner, whatever this CPU picks, gives the same.
+                let mut base_raw = [&b""[..]; FIELD_COUNT];
+                let base_end = c.split_line_with(
+                    tabs::Baseline,
+                    data.as_bytes(),
+                    &mut ColumnStarts::default(),
+                    &mut base_raw,
+                );
+                assert_eq!((end, raw), (base_end, base_raw));
                 let want = 20 + pad + cr.len();
                 assert_eq!((end.len, end.newline, end.columns), (want, true, 3));
                 assert_eq!(raw[Field::ScBytes.slot()], bytes.as_bytes());
@@ -337,7 +382,11 @@ mod tests {
         // Columns past the header's, and past MAX_COLUMNS, land in the spare slot.
         let long = format!("2024-01-02\t10:00:00\t5{}", "\tx".repeat(300));
         let mut raw = [&b""[..]; FIELD_COUNT];
-        assert_eq!(c.split_line(long.as_bytes(), &mut ColumnStarts::default(), &mut raw).columns, 303);
+        assert_eq!(
+            c.split_line(long.as_bytes(), &mut ColumnStarts::default(), &mut raw)
+                .columns,
+            303
+        );
         assert_eq!(raw[Field::ScBytes.slot()], b"5");
         assert_eq!(raw[Field::Date.slot()], b"2024-01-02");
     }
