@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README "Quick start", run by CI as .ci/run): installs what it needs, then
 # format check, clippy with -D warnings, every Rust test (unit, integration against moto, the
-# Lambda binary under cargo lambda watch), and the deployment checks (cfn-lint, sam validate,
-# template tests, an offline arm64 sam build).
+# Lambda binary under cargo lambda watch), the aarch64 NEON scanner's tests under qemu-user, and
+# the deployment checks (cfn-lint, sam validate, template tests, an offline arm64 sam build).
 #
 # Installs into a venv (.venv, or $VENV): the pinned Python tools of requirements-dev.txt
 # (moto[server], cfn-lint, aws-sam-cli, cargo-lambda, ziglang, pytest). Under CI=true a missing
@@ -28,6 +28,9 @@ cargo clippy --all-targets --locked -- -D warnings
 
 phase "cargo test"
 cargo test --locked
+
+phase "the NEON tab scanner, for aarch64, under qemu (scripts/neon.sh)"
+bash scripts/neon.sh
 
 phase "deployment checks (scripts/check-deploy.sh)"
 cargo build --locked --bin cflogs
