@@ -555,6 +555,30 @@ mod tests {
         "#Version: 1.0\n#Fields: date time sc-bytes sc-status x-edge-result-type time-taken\n";
 
     #[test]
+    fn a_parser_reading_some_fields_leaves_the_others_empty() {
+        let input = b"#Fields: date time x-edge-location c-country sc-bytes\n2024-01-02\t10:00:00\tIAD89-C1\tDE\t7\n";
+        let seen = |mut p: LogParser| {
+            let mut out = Vec::new();
+            p.process(input, true, |r| {
+                out.push((
+                    r.sc_bytes,
+                    r.field(Field::XEdgeLocation).to_vec(),
+                    r.field(Field::CCountry).to_vec(),
+                ))
+            })
+            .unwrap();
+            out
+        };
+        assert_eq!(
+            seen(LogParser::new()),
+            [(7, b"IAD89-C1".to_vec(), b"DE".to_vec())]
+        );
+        // The core fields are always read.
+        let p = LogParser::reading(FieldSet::none().with(Field::CCountry));
+        assert_eq!(seen(p), [(7, vec![], b"DE".to_vec())]);
+    }
+
+    #[test]
     fn w3c_with_header_and_last_line_without_newline() {
         let input = format!(
             "{HDR}2024-01-02\t10:00:00\t100\t200\tHit\t0.082\n2024-01-02\t10:00:59\t-\t000\tError\t-"
