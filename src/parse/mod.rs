@@ -177,7 +177,12 @@ impl<'a> Record<'a> {
             let secs = value::time_field(t).map_err(bad(Field::Time))?;
             (days * 86_400 + secs) * 1000
         };
-        let ms = |f: Field| value::millis_field(get(f)).map_err(bad(f));
+        // Not a closure: this runs four times per record and must inline.
+        #[inline(always)]
+        fn ms(raw: &[&[u8]; FIELD_COUNT], f: Field) -> Result<Option<u32>, RejectReason> {
+            value::millis_field(raw[f.slot()])
+                .map_err(|problem| RejectReason::BadValue { field: f, problem })
+        }
         Ok(Record {
             timestamp_ms,
             sc_bytes: value::u64_field(get(Field::ScBytes))
@@ -187,10 +192,10 @@ impl<'a> Record<'a> {
                 .map_err(bad(Field::CsBytes))?
                 .unwrap_or(0),
             sc_status: value::status_field(get(Field::ScStatus)).map_err(bad(Field::ScStatus))?,
-            time_taken_ms: ms(Field::TimeTaken)?,
-            time_to_first_byte_ms: ms(Field::TimeToFirstByte)?,
-            origin_fbl_ms: ms(Field::OriginFbl)?,
-            origin_lbl_ms: ms(Field::OriginLbl)?,
+            time_taken_ms: ms(raw, Field::TimeTaken)?,
+            time_to_first_byte_ms: ms(raw, Field::TimeToFirstByte)?,
+            origin_fbl_ms: ms(raw, Field::OriginFbl)?,
+            origin_lbl_ms: ms(raw, Field::OriginLbl)?,
             raw,
         })
     }

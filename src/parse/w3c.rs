@@ -19,6 +19,8 @@ pub struct Columns {
     /// The (column, slot) pairs to fill from a split line: the mapped columns whose field is read.
     /// Columns are below [`MAX_COLUMNS`] (256), so a `u8` indexes the starts without a check.
     reads: Vec<(u8, u8)>,
+    /// One past the last column read: past it, a line's tabs are only counted.
+    read_through: usize,
     /// Fewest columns a line must have (the header's count; lower for headerless layouts).
     min_columns: usize,
 }
@@ -79,8 +81,10 @@ impl Columns {
         Columns {
             slots,
             reads,
+            read_through: 0,
             min_columns,
         }
+        .reading(FieldSet::ALL)
     }
 
     /// The same mapping, filling only the slots of `fields`: the others read as empty. Splitting
@@ -88,6 +92,12 @@ impl Columns {
     pub fn reading(mut self, fields: FieldSet) -> Columns {
         self.reads
             .retain(|&(_, slot)| fields.contains(Field::ALL[usize::from(slot)]));
+        self.read_through = self
+            .reads
+            .iter()
+            .map(|&(c, _)| usize::from(c) + 1)
+            .max()
+            .unwrap_or(0);
         self
     }
 
@@ -214,7 +224,10 @@ impl Columns {
             } else {
                 (m.tabs, None)
             };
-            if let Some(window) = starts.get_mut(col + 1..col + 1 + tabs::BLOCK) {
+            if col >= self.read_through {
+                // Every column read has its start and end: the rest of the line is only counted.
+                col += t.count_ones() as usize;
+            } else if let Some(window) = starts.get_mut(col + 1..col + 1 + tabs::BLOCK) {
                 let mut k = 0;
                 while t != 0 {
                     window[k & (tabs::BLOCK - 1)] = base + t.trailing_zeros() as usize + 1;
