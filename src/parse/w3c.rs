@@ -264,7 +264,9 @@ impl Columns {
             if c < columns
                 && let Some(v) = raw.get_mut(usize::from(slot))
             {
-                *v = data.get(starts[c]..starts[c + 1] - 1).unwrap_or(b"");
+                *v = data
+                    .get(starts[c]..starts[c + 1].saturating_sub(1))
+                    .unwrap_or(b"");
             }
         }
         LineEnd {
