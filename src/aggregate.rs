@@ -251,6 +251,18 @@ impl Interner {
         self.requests[id as usize] += 1;
         id
     }
+
+    /// The ids by request count, busiest first, ties by value: the order the cardinality guard
+    /// (and an early fold) keeps values in.
+    fn busiest_first(&self) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..self.values.len() as u32).collect();
+        order.sort_by(|&a, &b| {
+            self.requests[b as usize]
+                .cmp(&self.requests[a as usize])
+                .then_with(|| self.values[a as usize].cmp(&self.values[b as usize]))
+        });
+        order
+    }
 }
 
 /// The id of the values already folded into [`OTHER_VALUE`] by an early fold.
@@ -376,12 +388,7 @@ impl<'c> Aggregator<'c> {
     fn fold_early(&mut self, key: DimensionKey) {
         let interner = &mut self.interners[key.index()];
         let keep = self.fold_at / 2;
-        let mut order: Vec<u32> = (0..interner.values.len() as u32).collect();
-        order.sort_by(|&a, &b| {
-            interner.requests[b as usize]
-                .cmp(&interner.requests[a as usize])
-                .then_with(|| interner.values[a as usize].cmp(&interner.values[b as usize]))
-        });
+        let order = interner.busiest_first();
         let mut remap = vec![FOLDED; interner.values.len()];
         let mut kept = Interner::default();
         for &old in &order[..keep.min(order.len())] {
@@ -482,12 +489,7 @@ impl<'c> Aggregator<'c> {
             let n = interner.values.len();
             let mut keep = vec![true; n];
             if n > max {
-                let mut order: Vec<u32> = (0..n as u32).collect();
-                order.sort_by(|&a, &b| {
-                    interner.requests[b as usize]
-                        .cmp(&interner.requests[a as usize])
-                        .then_with(|| interner.values[a as usize].cmp(&interner.values[b as usize]))
-                });
+                let order = interner.busiest_first();
                 for &id in &order[max - 1..] {
                     keep[id as usize] = false;
                 }

@@ -475,13 +475,13 @@ pub enum MarkerError {
     Contended { marker: String },
 }
 
-/// Reads a marker; `None` when there is none.
 /// Whether a marker read back after a write whose answer was lost (a conflict on the SDK's retry
 /// of it, or an I/O error) is still this attempt's (`me`) for this file version.
 fn still_ours(m: &Marker, me: &str, file_etag: &str) -> bool {
     m.owner.as_deref() == Some(me) && m.etag == file_etag
 }
 
+/// Reads a marker; `None` when there is none.
 pub async fn read_marker<S: MarkerStore>(
     store: &S,
     loc: &MarkerLocation,

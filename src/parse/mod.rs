@@ -265,6 +265,23 @@ impl LogParser {
         self.stats
     }
 
+    /// Counts a parsed line: an accepted record goes to `on_record`, a rejection to the stats.
+    #[inline]
+    fn deliver<F: FnMut(&Record<'_>)>(
+        stats: &mut ParseStats,
+        line: u64,
+        result: Result<Record<'_>, RejectReason>,
+        on_record: &mut F,
+    ) {
+        match result {
+            Ok(rec) => {
+                stats.records += 1;
+                on_record(&rec);
+            }
+            Err(reason) => Self::reject(stats, line, reason),
+        }
+    }
+
     fn reject(stats: &mut ParseStats, line: u64, reason: RejectReason) {
         stats.rejected += 1;
         if stats.reject_samples.len() < MAX_REJECT_SAMPLES {
@@ -356,13 +373,7 @@ impl LogParser {
                         .check(end.columns)
                         .and_then(|()| Record::from_raw(&raw, &mut self.days))
                 };
-                match result {
-                    Ok(rec) => {
-                        self.stats.records += 1;
-                        on_record(&rec);
-                    }
-                    Err(reason) => Self::reject(&mut self.stats, line_no, reason),
-                }
+                Self::deliver(&mut self.stats, line_no, result, &mut on_record);
                 continue;
             }
             let nl = memchr::memchr(b'\n', rest);
@@ -451,13 +462,7 @@ impl LogParser {
                             } else {
                                 Err(RejectReason::BadJson)
                             };
-                            match result {
-                                Ok(rec) => {
-                                    self.stats.records += 1;
-                                    on_record(&rec);
-                                }
-                                Err(reason) => Self::reject(&mut self.stats, line_no, reason),
-                            }
+                            Self::deliver(&mut self.stats, line_no, result, &mut on_record);
                             match tail {
                                 JsonTail::LineEnd(p) | JsonTail::Garbage(p) => {
                                     self.stats.lines += 1;
@@ -498,17 +503,11 @@ impl LogParser {
                     let mut raw = [&b""[..]; FIELD_COUNT];
                     let result = match &self.columns {
                         Some(c) => c
-                            .split(line, &mut raw)
+                            .split(line, &mut self.starts, &mut raw)
                             .and_then(|()| Record::from_raw(&raw, &mut self.days)),
                         None => Err(RejectReason::NoTime),
                     };
-                    match result {
-                        Ok(rec) => {
-                            self.stats.records += 1;
-                            on_record(&rec);
-                        }
-                        Err(reason) => Self::reject(&mut self.stats, line_no, reason),
-                    }
+                    Self::deliver(&mut self.stats, line_no, result, &mut on_record);
                 }
             }
         }

@@ -145,9 +145,10 @@ impl Columns {
     pub fn split<'a>(
         &self,
         line: &'a [u8],
+        starts: &mut ColumnStarts,
         raw: &mut [&'a [u8]; FIELD_COUNT],
     ) -> Result<(), RejectReason> {
-        let end = self.split_line(line, &mut ColumnStarts::default(), raw);
+        let end = self.split_line(line, starts, raw);
         self.check(end.columns)
     }
 
@@ -288,7 +289,7 @@ mod tests {
 
     fn split(c: &Columns, line: &[u8]) -> Result<[Vec<u8>; FIELD_COUNT], RejectReason> {
         let mut raw = [&b""[..]; FIELD_COUNT];
-        c.split(line, &mut raw)?;
+        c.split(line, &mut ColumnStarts::default(), &mut raw)?;
         Ok(raw.map(|v| v.to_vec()))
     }
 
@@ -356,7 +357,8 @@ mod tests {
                 }
             }
             let mut raw = [&b""[..]; FIELD_COUNT];
-            c.split(&line, &mut raw).unwrap();
+            c.split(&line, &mut ColumnStarts::default(), &mut raw)
+                .unwrap();
             let plain: Vec<&[u8]> = line.split(|&b| b == b'\t').collect();
             assert_eq!(raw[Field::Date.slot()], plain[0]);
             assert_eq!(raw[Field::ScBytes.slot()], plain[3]);
