@@ -45,8 +45,9 @@ pub mod env {
     pub const MARKER_BUCKET: &str = "MARKER_BUCKET";
     /// Key prefix of the marker objects.
     pub const MARKER_PREFIX: &str = "MARKER_PREFIX";
-    /// Age in seconds after which a marker left in progress is taken over (the function timeout).
-    pub const MARKER_STALE_SECONDS: &str = "MARKER_STALE_SECONDS";
+    /// Length in seconds of the lease a claim on a file holds; renewed while publishing, taken
+    /// over once run out (plus a margin for clock skew).
+    pub const MARKER_LEASE_SECONDS: &str = "MARKER_LEASE_SECONDS";
 
     /// Every variable the Lambda function reads (besides the runtime's own `AWS_*` and `RUST_LOG`):
     /// the SAM template must set each of them or leave it to its documented default.
@@ -64,7 +65,7 @@ pub mod env {
         IDEMPOTENCY,
         MARKER_BUCKET,
         MARKER_PREFIX,
-        MARKER_STALE_SECONDS,
+        MARKER_LEASE_SECONDS,
     ];
 }
 
@@ -310,9 +311,10 @@ pub struct Settings {
     pub marker_bucket: Option<String>,
     /// Key prefix of the marker objects; keys under it are never processed as logs.
     pub marker_prefix: String,
-    /// A marker left in progress for longer than this (seconds) belongs to an invocation that
-    /// died and may be taken over: the function timeout.
-    pub marker_stale_seconds: u64,
+    /// The lease (seconds) a claim holds on a file: renewed by its holder at least every third
+    /// of it while publishing; one that has run out (plus a margin for clock skew) belongs to an
+    /// invocation that died and may be taken over.
+    pub marker_lease_seconds: u64,
 }
 
 impl Default for Settings {
@@ -326,7 +328,7 @@ impl Default for Settings {
             idempotency: true,
             marker_bucket: None,
             marker_prefix: DEFAULT_MARKER_PREFIX.to_owned(),
-            marker_stale_seconds: crate::idempotency::DEFAULT_STALE_SECONDS,
+            marker_lease_seconds: crate::idempotency::DEFAULT_LEASE_SECONDS,
         }
     }
 }
@@ -379,8 +381,8 @@ impl Settings {
         if let Some(v) = get(env::MARKER_PREFIX) {
             s.marker_prefix = v.trim().to_owned();
         }
-        if let Some(v) = get(env::MARKER_STALE_SECONDS) {
-            s.marker_stale_seconds = number(env::MARKER_STALE_SECONDS, v)?;
+        if let Some(v) = get(env::MARKER_LEASE_SECONDS) {
+            s.marker_lease_seconds = number(env::MARKER_LEASE_SECONDS, v)?;
         }
         Ok(s)
     }
@@ -558,7 +560,7 @@ mod tests {
             ("METRICS_SINK", "emf"),
             ("IDEMPOTENCY", "off"),
             ("PUT_CONCURRENCY", "8"),
-            ("MARKER_STALE_SECONDS", "300"),
+            ("MARKER_LEASE_SECONDS", "30"),
         ]
         .into_iter()
         .collect();
@@ -566,7 +568,7 @@ mod tests {
         assert_eq!(s.sink, crate::sink::SinkKind::Emf);
         assert!(!s.idempotency);
         assert_eq!(s.put_concurrency, 8);
-        assert_eq!(s.marker_stale_seconds, 300);
+        assert_eq!(s.marker_lease_seconds, 30);
         let m: HashMap<&str, &str> = [("METRICS_SINK", "kinesis")].into_iter().collect();
         let e = Settings::from_lookup(|k| m.get(k).map(|v| v.to_string())).unwrap_err();
         assert!(e.to_string().contains("METRICS_SINK"), "{e}");

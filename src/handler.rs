@@ -306,7 +306,7 @@ where
         window_ms,
     };
     let stale_ms =
-        i64::try_from(settings.marker_stale_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
+        i64::try_from(settings.marker_lease_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
     let begin = Claim::begin(
         store,
         loc,

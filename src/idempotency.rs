@@ -57,9 +57,10 @@ use std::time::Instant;
 
 /// Version of the marker document.
 pub const MARKER_VERSION: u32 = 1;
-/// Default age after which an `in_progress` marker is taken over (env `MARKER_STALE_SECONDS`):
-/// the longest Lambda timeout.
-pub const DEFAULT_STALE_SECONDS: u64 = 900;
+/// Default lease of a claim (env `MARKER_LEASE_SECONDS`). With the skew margin a crashed
+/// holder's lease has run out 55 s after its last renewal, so Lambda's first retry of a failed
+/// asynchronous invocation (about a minute later) takes the file over.
+pub const DEFAULT_LEASE_SECONDS: u64 = 45;
 /// Longest S3 key.
 const MAX_KEY_BYTES: usize = 1024;
 /// Conflicting writes tolerated while claiming before giving up for this attempt.

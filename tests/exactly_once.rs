@@ -595,7 +595,7 @@ async fn killed_between_two_batches_then_taken_over() {
     let c = one_big_file(&env, "E5KILLAAAAAAA", 5).await;
     let event = s3_event(BUCKET, &c.keys);
     let settings = Settings {
-        marker_stale_seconds: 60,
+        marker_lease_seconds: 60,
         ..Settings::default()
     };
     let dying = env.handler(
