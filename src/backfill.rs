@@ -197,11 +197,14 @@ where
             };
         }
     };
-    let put_requests = match sink {
+    let (put_requests, rejected_batches) = match sink {
         Some(sink) => handler::publish_file(sink, settings, &file).await?,
-        None => 0,
+        None => (0, Vec::new()),
     };
-    Ok(Published::unmarked(file, put_requests))
+    Ok(Published {
+        rejected_batches,
+        ..Published::unmarked(file, put_requests)
+    })
 }
 
 /// Processes inputs concurrently (bounded by `settings.file_concurrency`), results in input
@@ -240,7 +243,12 @@ mod tests {
     impl ObjectStore for Listing {
         type Body = &'static [u8];
 
-        async fn get(&self, _: &str, _: &str) -> io::Result<(Self::Body, ObjectMeta)> {
+        async fn get(
+            &self,
+            _: &str,
+            _: &str,
+            _: crate::object_store::Expected<'_>,
+        ) -> io::Result<(Self::Body, ObjectMeta)> {
             Err(io::Error::from(io::ErrorKind::NotFound))
         }
 

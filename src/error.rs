@@ -40,6 +40,12 @@ pub enum FileError {
         "{file}: more than {limit} bytes once decompressed; stopped (raise MAX_DECOMPRESSED_BYTES if this is a real log)"
     )]
     TooLarge { file: String, limit: u64 },
+    /// The key no longer holds the version the event named (overwritten since): not an error
+    /// of the newer version, which its own event publishes; never worth a retry.
+    #[error(
+        "{file}: no longer the version the event named (ETag {expected}): the key was overwritten since; the newer version is published by its own event"
+    )]
+    Superseded { file: String, expected: String },
     /// The key names no distribution and none is configured.
     #[error(
         "{file}: no distribution ID: the name is not <DISTID>.YYYY-MM-DD-HH.<id>.gz and no path segment is a distribution ID or distributionid=<ID>; set --distribution-id or DISTRIBUTION_ID"

@@ -19,9 +19,9 @@ use crate::event::{self, EventError, Invocation, ObjectRef, WorkUnit};
 use crate::idempotency::{
     self, Begin, Claim, Clock, FileVersion, MarkerError, MarkerLocation, MarkerStore,
 };
-use crate::object_store::ObjectStore;
+use crate::object_store::{Expected, ObjectStore, version_changed};
 use crate::pipeline::{self, FileProcessor, ProcessedFile};
-use crate::sink::{self, MetricSink, SinkError};
+use crate::sink::{self, MetricSink, Settled, SinkError};
 use futures::{Stream, StreamExt};
 use serde_json::{Value, json};
 use std::future::Future;
@@ -47,6 +47,14 @@ pub enum ObjectError {
         #[source]
         source: MarkerError,
     },
+}
+
+impl ObjectError {
+    /// The object was overwritten after its event: an answer for that record, not a failure
+    /// (no retry could read the version the event named).
+    pub fn is_superseded(&self) -> bool {
+        matches!(self, ObjectError::File(FileError::Superseded { .. }))
+    }
 }
 
 /// Why an invocation failed as a whole.
@@ -79,6 +87,9 @@ pub struct Published {
     pub expired_datums: usize,
     /// The marker object, when exactly-once publishing is on.
     pub marker: Option<String>,
+    /// Batches CloudWatch refused for good (a non-retryable 400), each error naming the file,
+    /// the batch and the datum: recorded, logged, never retried.
+    pub rejected_batches: Vec<String>,
 }
 
 impl Published {
@@ -91,6 +102,7 @@ impl Published {
             already_sent: 0,
             expired_datums: 0,
             marker: None,
+            rejected_batches: Vec::new(),
         }
     }
 
@@ -136,14 +148,23 @@ pub async fn read_object_at<S: ObjectStore>(
     let file = obj.url();
     let config = &settings.metrics;
     let distribution = pipeline::distribution_for(&file, &obj.key, config)?;
-    let (body, meta) =
-        store
-            .get(&obj.bucket, &obj.key)
-            .await
-            .map_err(|source| FileError::Read {
+    let expected = Expected {
+        etag: obj.etag.as_deref(),
+        version_id: None,
+    };
+    let (body, meta) = store
+        .get(&obj.bucket, &obj.key, expected)
+        .await
+        .map_err(|source| match version_changed(&source) {
+            Some(v) => FileError::Superseded {
+                file: file.clone(),
+                expected: v.expected.clone(),
+            },
+            None => FileError::Read {
                 file: file.clone(),
                 source,
-            })?;
+            },
+        })?;
     let now_ms = window(meta.etag.as_deref());
     let mut processor = FileProcessor::new(config, &distribution, now_ms);
     let not_a_log = |source| FileError::NotALog {
@@ -167,77 +188,135 @@ enum PublishFailure {
     Marker(MarkerError),
 }
 
-/// Publishes `batches` while recording each accepted batch in the claim's marker: whenever
-/// batches completed since the last write and no write is in flight, one checkpoint records them
-/// all. A checkpoint that fails for an S3 error is only logged (the next one, or the final write,
-/// carries the same batches); losing the claim to a takeover stops publishing at once.
+/// `file: error` for each batch CloudWatch refused for good, logged as errors.
+fn refusals(file: &str, refused: Vec<SinkError>) -> Vec<String> {
+    refused
+        .into_iter()
+        .map(|e| {
+            let line = format!("{file}: {e}");
+            tracing::error!(file = %file, error = %e, "batch refused by CloudWatch; not retried");
+            line
+        })
+        .collect()
+}
+
+/// Publishes `batches` while recording each accepted (or for good refused) batch in the claim's
+/// marker and keeping its lease: whenever batches completed since the last write and no write
+/// is in flight, one checkpoint records them all, and when no write happened for a third of the
+/// lease one renews it. A checkpoint that fails for an S3 error is only logged (the next one, or
+/// the final write, carries the same batches); losing the claim to a takeover, or the lease
+/// running out unrenewed, stops publishing at once. Returns the requests sent and the batches
+/// refused.
 async fn publish_recorded<S: MarkerStore, M: MetricSink>(
     sink: &M,
     namespace: &str,
     batches: &[&Batch],
     concurrency: usize,
     claim: &mut Claim<'_, S>,
-) -> Result<usize, PublishFailure> {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
+) -> Result<(usize, Vec<SinkError>), PublishFailure> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Settled>();
     let total = batches.len();
-    let publish = sink::publish(sink, namespace, batches, concurrency, move |i| {
-        let _ = tx.send(i);
+    let publish = sink::publish(sink, namespace, batches, concurrency, move |s| {
+        let _ = tx.send(s);
     });
+    let renew_every = claim.lease() / 3;
     let recorder = async {
         let mut recorded = 0;
-        while let Some(first) = rx.recv().await {
+        let mut refused = Vec::new();
+        let mut next_renewal = tokio::time::Instant::now() + renew_every;
+        loop {
+            let deadline = tokio::time::Instant::from_std(claim.held_until());
+            let settled = tokio::select! {
+                s = rx.recv() => s,
+                () = tokio::time::sleep_until(next_renewal.min(deadline)) => {
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(claim.expired());
+                    }
+                    next_renewal = tokio::time::Instant::now() + renew_every;
+                    match tokio::time::timeout_at(deadline, claim.checkpoint()).await {
+                        Err(_) => return Err(claim.expired()),
+                        Ok(Ok(())) => {}
+                        Ok(Err(e @ MarkerError::LostOwnership { .. })) => return Err(e),
+                        Ok(Err(e)) => tracing::warn!(error = %e, "lease renewal failed; carrying on"),
+                    }
+                    continue;
+                }
+            };
+            let Some(first) = settled else {
+                return Ok(refused);
+            };
             let mut done = vec![first];
-            while let Ok(i) = rx.try_recv() {
-                done.push(i);
+            while let Ok(s) = rx.try_recv() {
+                done.push(s);
             }
             recorded += done.len();
-            claim.add_sent(&done);
+            for s in done {
+                match s {
+                    Settled::Sent(i) => claim.add_sent(&[i]),
+                    Settled::Rejected(e) => {
+                        if let SinkError::Rejected { batch, .. } = &e {
+                            claim.add_rejected(*batch);
+                        }
+                        refused.push(e);
+                    }
+                }
+            }
             if recorded == total {
                 continue; // the final write records them
             }
-            match claim.checkpoint().await {
-                Ok(()) => {}
-                Err(e @ MarkerError::LostOwnership { .. }) => return Err(e),
-                Err(e) => tracing::warn!(error = %e, "marker checkpoint failed; carrying on"),
+            next_renewal = tokio::time::Instant::now() + renew_every;
+            match tokio::time::timeout_at(deadline, claim.checkpoint()).await {
+                Err(_) => return Err(claim.expired()),
+                Ok(Ok(())) => {}
+                Ok(Err(e @ MarkerError::LostOwnership { .. })) => return Err(e),
+                Ok(Err(e)) => tracing::warn!(error = %e, "marker checkpoint failed; carrying on"),
             }
         }
-        Ok(())
     };
     futures::pin_mut!(publish, recorder);
     match futures::future::select(publish, recorder).await {
         futures::future::Either::Left((published, recorder)) => {
             // The sender is gone with the publishing future: the recorder drains and ends.
-            recorder.await.map_err(PublishFailure::Marker)?;
-            published.map_err(PublishFailure::Sink)
+            let refused = recorder.await.map_err(PublishFailure::Marker)?;
+            let sent = published.map_err(PublishFailure::Sink)?;
+            Ok((sent, refused))
         }
-        // The claim was lost: dropping the publishing future abandons its requests.
+        // The claim was lost or ran out: dropping the publishing future abandons its requests.
         futures::future::Either::Right((Err(e), _)) => Err(PublishFailure::Marker(e)),
-        futures::future::Either::Right((Ok(()), publish)) => {
-            publish.await.map_err(PublishFailure::Sink)
+        futures::future::Either::Right((Ok(refused), publish)) => {
+            let sent = publish.await.map_err(PublishFailure::Sink)?;
+            Ok((sent, refused))
         }
     }
 }
 
 /// Publishes every batch of a read file, without any marker: the path of `IDEMPOTENCY=off` and
-/// of local files in `cflogs`. Returns the number of PutMetricData requests made.
+/// of local files in `cflogs`. Returns the number of PutMetricData requests made and the
+/// batches CloudWatch refused for good.
 pub async fn publish_file<M: MetricSink>(
     sink: &M,
     settings: &Settings,
     file: &ProcessedFile,
-) -> Result<usize, ObjectError> {
+) -> Result<(usize, Vec<String>), ObjectError> {
     let batches: Vec<_> = file.batches.iter().collect();
-    sink::publish(
+    let mut refused = Vec::new();
+    let sent = sink::publish(
         sink,
         &settings.metrics.namespace,
         &batches,
         settings.put_concurrency,
-        |_| {},
+        |s| {
+            if let Settled::Rejected(e) = s {
+                refused.push(e);
+            }
+        },
     )
     .await
     .map_err(|source| ObjectError::Publish {
         file: file.report.file.clone(),
         source,
-    })
+    })?;
+    Ok((sent, refusals(&file.report.file, refused)))
 }
 
 /// Runs one future per file, at most `FILE_CONCURRENCY` at a time, yielding results in input
@@ -269,8 +348,11 @@ where
     };
     if !settings.idempotency {
         let file = read_object(store, settings, obj, now_ms).await?;
-        let put_requests = publish_file(sink, settings, &file).await?;
-        return Ok(Published::unmarked(file, put_requests));
+        let (put_requests, rejected_batches) = publish_file(sink, settings, &file).await?;
+        return Ok(Published {
+            rejected_batches,
+            ..Published::unmarked(file, put_requests)
+        });
     }
 
     let marker_error = |source| ObjectError::Marker {
@@ -305,7 +387,7 @@ where
         batches: file.batches.len(),
         window_ms,
     };
-    let stale_ms =
+    let lease_ms =
         i64::try_from(settings.marker_lease_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
     let begin = Claim::begin(
         store,
@@ -313,8 +395,10 @@ where
         idempotency::owner_token(),
         &version,
         existing,
-        Clock::new(now_ms),
-        stale_ms,
+        // The lease runs on the wall clock, read at each write: `now_ms` is only the time the
+        // publishable window is evaluated at (a backfill's start, a pinned clock).
+        Clock::system(),
+        lease_ms,
     )
     .await
     .map_err(marker_error)?;
@@ -339,6 +423,7 @@ where
                 already_sent: marker.sent.len(),
                 expired_datums: 0,
                 marker: Some(marker_url),
+                rejected_batches: Vec::new(),
             });
         }
         Begin::Publish {
@@ -398,8 +483,8 @@ where
 
     let result =
         publish_recorded(sink, namespace, &todo, settings.put_concurrency, &mut claim).await;
-    let put_requests = match result {
-        Ok(n) => n,
+    let (put_requests, refused) = match result {
+        Ok(r) => r,
         Err(PublishFailure::Sink(e)) => {
             if let Err(re) = claim.release().await {
                 tracing::warn!(error = %re, "could not release the marker after a failure");
@@ -417,12 +502,13 @@ where
         return Err(marker_error(e));
     }
     Ok(Published {
-        file,
         put_requests,
         duplicate: false,
         already_sent: already_sent.len(),
         expired_datums,
         marker: Some(marker_url),
+        rejected_batches: refusals(&file.report.file, refused),
+        file,
     })
 }
 
@@ -468,6 +554,7 @@ impl<S: ObjectStore + MarkerStore, M: MetricSink> Handler<S, M> {
                     skipped_stale = r.skipped_stale,
                     datums = p.file.datum_count(),
                     put_requests = p.put_requests,
+                    rejected_batches = p.rejected_batches.len(),
                     already_sent = p.already_sent,
                     expired_datums = p.expired_datums,
                     bytes_read = r.stream.compressed_bytes,
@@ -476,6 +563,12 @@ impl<S: ObjectStore + MarkerStore, M: MetricSink> Handler<S, M> {
                     "file processed"
                 );
             }
+            Err(e) if e.is_superseded() => tracing::warn!(
+                bucket = %obj.bucket,
+                key = %obj.key,
+                error = %e,
+                "superseded: the key was overwritten after the event; skipped"
+            ),
             Err(e) => tracing::error!(
                 bucket = %obj.bucket,
                 key = %obj.key,
@@ -523,9 +616,15 @@ impl<S: ObjectStore + MarkerStore, M: MetricSink> Handler<S, M> {
                     first,
                 })?;
                 let results = self.process_all(&objects, now_ms).await;
+                let superseded = results
+                    .iter()
+                    .filter(|r| r.as_ref().is_err_and(ObjectError::is_superseded))
+                    .count();
                 let failed: Vec<String> = results
                     .iter()
-                    .filter_map(|r| r.as_ref().err().map(|e| e.to_string()))
+                    .filter_map(|r| r.as_ref().err())
+                    .filter(|e| !e.is_superseded())
+                    .map(|e| e.to_string())
                     .collect();
                 if let Some(first) = failed.first() {
                     return Err(HandlerError::Files {
@@ -545,6 +644,8 @@ impl<S: ObjectStore + MarkerStore, M: MetricSink> Handler<S, M> {
                     "skipped_stale": ok().map(|p| p.file.report.skipped_stale).sum::<u64>(),
                     "datums": ok().map(|p| p.file.datum_count()).sum::<usize>(),
                     "put_requests": ok().map(|p| p.put_requests).sum::<usize>(),
+                    "superseded": superseded,
+                    "rejected_batches": ok().map(|p| p.rejected_batches.len()).sum::<usize>(),
                 }))
             }
             Invocation::Sqs(units) => {
@@ -568,7 +669,7 @@ impl<S: ObjectStore + MarkerStore, M: MetricSink> Handler<S, M> {
                 }
                 let results = self.process_all(&all, now_ms).await;
                 for (r, &i) in results.iter().zip(&owner) {
-                    if r.is_err() {
+                    if r.as_ref().is_err_and(|e| !e.is_superseded()) {
                         failed_units[i] = true;
                     }
                 }

@@ -27,10 +27,10 @@
 //!
 //! - no marker → claim (`If-None-Match: *`), publish every batch;
 //! - `done`, same ETag → **duplicate**: skipped;
-//! - `in_progress`, updated less than the stale time ago (`MARKER_STALE_SECONDS`, the function
-//!   timeout) by another invocation → **busy**: this delivery fails and is retried later;
-//! - `failed` (the last attempt failed and said so), or `in_progress` but stale (its invocation
-//!   died) → **resume** (taking it over if stale): publish only the batches not in `sent`, when
+//! - `in_progress` by another invocation whose lease has not run out (`lease_until_ms`, plus
+//!   a margin for clock skew) → **busy**: this delivery fails and is retried later;
+//! - `failed` (the last attempt failed and said so), or `in_progress` with its lease run out
+//!   (its invocation died) → **resume** (taking it over): publish only the batches not in `sent`, when
 //!   fingerprint and digest agree; when they do not and nothing was sent, start over; when they do
 //!   not and something was sent, refuse (it cannot be resumed exactly);
 //! - a marker of another ETag (a new version of the key) → start over for the new version
@@ -38,6 +38,19 @@
 //!
 //! Every write is conditional, so two invocations never both hold a claim: the loser of a race
 //! re-reads the marker and decides again.
+//!
+//! # The lease
+//!
+//! A claim is a lease of `MARKER_LEASE_SECONDS` (default 45 s): every marker write stamps
+//! `updated_ms` and `lease_until_ms` with the wall clock at that write (never a time fixed
+//! earlier, such as the start of a long backfill), and the holder renews it with a checkpoint at
+//! least every third of the lease while it publishes, even when no batch completed. Another
+//! invocation may take the file over once `lease_until_ms` plus a skew margin (a quarter of the
+//! lease, at most 10 s) has passed on its own clock. The holder stops publishing by itself when
+//! it could not renew within the lease, so a takeover never runs beside a live holder unless
+//! the clocks disagree by more than the margin. With the defaults a crashed holder's file can be
+//! taken over 55 s after its last renewal: Lambda's first retry of a failed asynchronous
+//! invocation (about a minute later) resumes it.
 //!
 //! # Update cadence
 //!
@@ -61,6 +74,8 @@ pub const MARKER_VERSION: u32 = 1;
 /// holder's lease has run out 55 s after its last renewal, so Lambda's first retry of a failed
 /// asynchronous invocation (about a minute later) takes the file over.
 pub const DEFAULT_LEASE_SECONDS: u64 = 45;
+/// Most skew tolerated between the clocks of two machines holding and taking over a lease.
+pub const MAX_SKEW_MS: i64 = 10_000;
 /// Longest S3 key.
 const MAX_KEY_BYTES: usize = 1024;
 /// Conflicting writes tolerated while claiming before giving up for this attempt.
@@ -96,6 +111,9 @@ pub struct Marker {
     pub batches: usize,
     /// Batch numbers CloudWatch accepted, ascending.
     pub sent: Vec<usize>,
+    /// Batch numbers CloudWatch refused for good (a non-retryable 400): never sent again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<usize>,
     pub state: State,
     /// The invocation that holds (or last held) the claim.
     #[serde(default)]
@@ -105,6 +123,10 @@ pub struct Marker {
     pub attempts: u32,
     pub started_ms: i64,
     pub updated_ms: i64,
+    /// Until when the holder's lease runs (wall clock, ms); markers written before leases have
+    /// none and are read as `updated_ms` plus the configured lease.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until_ms: Option<i64>,
 }
 
 impl Marker {
@@ -117,7 +139,7 @@ impl Marker {
                 m.version
             ));
         }
-        if m.sent.iter().any(|&i| i >= m.batches) {
+        if m.sent.iter().chain(&m.rejected).any(|&i| i >= m.batches) {
             return Err(format!("sent names a batch beyond {}", m.batches));
         }
         Ok(m)
@@ -150,13 +172,15 @@ pub enum Decision {
     /// Published completely before: skip. `same_config` is false when the configuration or
     /// content changed since (the file is still not published again).
     Duplicate { same_config: bool },
-    /// Publish the batches not in `sent`; `takeover` names the stale owner replaced, if any.
+    /// Publish the batches not in `sent`; `takeover` names the owner whose lease ran out, if
+    /// any.
     Resume {
         sent: BTreeSet<usize>,
         takeover: Option<String>,
     },
-    /// Another invocation is publishing this key now.
-    Busy { owner: String, age_ms: i64 },
+    /// Another invocation is publishing this key now; its lease runs for `left_ms` more (skew
+    /// margin included).
+    Busy { owner: String, left_ms: i64 },
     /// The marker was resumable with another window than the one the file was read with (it
     /// changed while the file was read): retry.
     Changed,
@@ -170,24 +194,34 @@ pub fn normalize_etag(etag: &str) -> String {
     etag.trim().trim_matches('"').to_owned()
 }
 
-/// Decides what to do with file version `v` given its marker, as invocation `me` at `now_ms`.
-/// Pure: the whole state machine, testable without S3.
+/// The margin for clock skew added to a lease before another invocation takes it over: a
+/// quarter of the lease, at most [`MAX_SKEW_MS`].
+pub fn skew_margin_ms(lease_ms: i64) -> i64 {
+    (lease_ms / 4).min(MAX_SKEW_MS)
+}
+
+/// Decides what to do with file version `v` given its marker, as invocation `me` at `now_ms`
+/// (the wall clock now) with leases of `lease_ms`. Pure: the whole state machine, testable
+/// without S3.
 pub fn decide(
     existing: Option<&Marker>,
     v: &FileVersion,
     me: &str,
     now_ms: i64,
-    stale_ms: i64,
+    lease_ms: i64,
 ) -> Decision {
     let Some(m) = existing else {
         return Decision::Start;
     };
-    let age_ms = now_ms - m.updated_ms;
+    let lease_until = m
+        .lease_until_ms
+        .unwrap_or_else(|| m.updated_ms.saturating_add(lease_ms));
+    let left_ms = lease_until.saturating_add(skew_margin_ms(lease_ms)) - now_ms;
     let held_by_other = m.state == State::InProgress && m.owner.as_deref() != Some(me);
-    let busy = held_by_other && age_ms <= stale_ms;
+    let busy = held_by_other && left_ms >= 0;
     let busy_decision = || Decision::Busy {
         owner: m.owner.clone().unwrap_or_default(),
-        age_ms,
+        left_ms,
     };
     if m.etag != v.etag {
         // Another version of the key: wait for a live owner, else start over for this one.
@@ -207,7 +241,7 @@ pub fn decide(
     }
     if m.fingerprint == v.fingerprint && m.digest == v.digest && m.batches == v.batches {
         return Decision::Resume {
-            sent: m.sent.iter().copied().collect(),
+            sent: m.sent.iter().chain(&m.rejected).copied().collect(),
             takeover: held_by_other.then(|| m.owner.clone().unwrap_or_default()),
         };
     }
@@ -453,12 +487,12 @@ pub enum MarkerError {
     #[error("marker {marker} is unreadable ({detail}); delete it to publish the file again")]
     Unreadable { marker: String, detail: String },
     #[error(
-        "being published by another invocation (marker {marker}, owner {owner}, updated {age_s} s ago); a later retry skips it once done, or takes it over once stale"
+        "being published by another invocation (marker {marker}, owner {owner}, its lease runs {left_s} s more); a later retry skips it once done, or takes it over once the lease has run out"
     )]
     Busy {
         marker: String,
         owner: String,
-        age_s: i64,
+        left_s: i64,
     },
     #[error("marker {marker} changed while the file was read; retry")]
     Changed { marker: String },
@@ -474,6 +508,10 @@ pub enum MarkerError {
     LostOwnership { marker: String, owner: String },
     #[error("marker {marker} kept changing under concurrent writers; retry")]
     Contended { marker: String },
+    #[error(
+        "marker {marker}: the lease could not be renewed within {lease_s} s; stopped publishing so that a takeover never runs beside this attempt"
+    )]
+    LeaseExpired { marker: String, lease_s: i64 },
 }
 
 /// Whether a marker read back after a write whose answer was lost (a conflict on the SDK's retry
@@ -504,8 +542,10 @@ pub async fn read_marker<S: MarkerStore>(
     Ok(Some((m, etag)))
 }
 
-/// Milliseconds since the epoch as the handler was told (`now_ms`), advanced by a monotonic
-/// clock.
+/// The wall clock of claims and leases, read anew at every claim and marker write: milliseconds
+/// since the epoch, from `now_ms` at creation advanced by a monotonic clock. The handler makes
+/// it with [`Clock::system`]; never from a time fixed earlier (a backfill's start, a pinned
+/// `--now`), which would stamp late claims as already run out.
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
     base_ms: i64,
@@ -513,11 +553,19 @@ pub struct Clock {
 }
 
 impl Clock {
+    /// A clock reading `now_ms` now (tests move it with this).
     pub fn new(now_ms: i64) -> Self {
         Clock {
             base_ms: now_ms,
             started: Instant::now(),
         }
+    }
+    /// The system's wall clock.
+    pub fn system() -> Self {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        Clock::new(now_ms)
     }
     pub fn now_ms(&self) -> i64 {
         self.base_ms + self.started.elapsed().as_millis() as i64
@@ -525,6 +573,7 @@ impl Clock {
 }
 
 /// The outcome of [`Claim::begin`].
+#[allow(clippy::large_enum_variant)] // one per file, moved once
 pub enum Begin<'s, S> {
     /// Published completely before.
     Duplicate { marker: Marker, same_config: bool },
@@ -536,21 +585,27 @@ pub enum Begin<'s, S> {
     },
 }
 
-/// A held claim on one file: records progress, then says done (or failed).
+/// A held claim on one file: records progress and renews its lease, then says done (or
+/// failed).
 pub struct Claim<'s, S> {
     store: &'s S,
     loc: MarkerLocation,
     me: String,
     doc: Marker,
     sent: BTreeSet<usize>,
+    rejected: BTreeSet<usize>,
     /// ETag of the marker as this claim last wrote it.
     etag: String,
     clock: Clock,
+    lease_ms: i64,
+    /// When the last write that landed was started: the lease runs from there.
+    renewed_at: Instant,
 }
 
 impl<'s, S: MarkerStore> Claim<'s, S> {
     /// Decides with the marker read before (`existing`) and claims the file if it is to be
-    /// published; re-reads and decides again when a conditional write loses a race.
+    /// published, with a lease of `lease_ms` from the moment of the claim; re-reads and decides
+    /// again when a conditional write loses a race.
     pub async fn begin(
         store: &'s S,
         loc: MarkerLocation,
@@ -558,11 +613,12 @@ impl<'s, S: MarkerStore> Claim<'s, S> {
         v: &FileVersion,
         mut existing: Option<(Marker, String)>,
         clock: Clock,
-        stale_ms: i64,
+        lease_ms: i64,
     ) -> Result<Begin<'s, S>, MarkerError> {
         let marker = loc.url();
         for _ in 0..MAX_CLAIM_ROUNDS {
             let now = clock.now_ms();
+            let renewed_at = Instant::now();
             let current = existing.as_ref().map(|(m, _)| m);
             if let Some(m) = current
                 && (m.bucket != v.bucket || m.key != v.key)
@@ -572,7 +628,7 @@ impl<'s, S: MarkerStore> Claim<'s, S> {
                     detail: format!("it is the marker of s3://{}/{}", m.bucket, m.key),
                 });
             }
-            let (doc, takeover) = match decide(current, v, &me, now, stale_ms) {
+            let (doc, takeover) = match decide(current, v, &me, now, lease_ms) {
                 Decision::Duplicate { same_config } => {
                     let (m, _) = existing.expect("a duplicate has a marker");
                     return Ok(Begin::Duplicate {
@@ -580,11 +636,11 @@ impl<'s, S: MarkerStore> Claim<'s, S> {
                         same_config,
                     });
                 }
-                Decision::Busy { owner, age_ms } => {
+                Decision::Busy { owner, left_ms } => {
                     return Err(MarkerError::Busy {
                         marker,
                         owner,
-                        age_s: age_ms / 1000,
+                        left_s: (left_ms + 999) / 1000,
                     });
                 }
                 Decision::Changed => return Err(MarkerError::Changed { marker }),
@@ -609,11 +665,13 @@ impl<'s, S: MarkerStore> Claim<'s, S> {
                         window_ms: v.window_ms,
                         batches: v.batches,
                         sent: Vec::new(),
+                        rejected: Vec::new(),
                         state: State::InProgress,
                         owner: Some(me.clone()),
                         attempts: attempts + 1,
                         started_ms: now,
                         updated_ms: now,
+                        lease_until_ms: Some(now.saturating_add(lease_ms)),
                     };
                     (doc, None)
                 }
@@ -625,6 +683,7 @@ impl<'s, S: MarkerStore> Claim<'s, S> {
                     doc.owner = Some(me.clone());
                     doc.window_ms = v.window_ms;
                     doc.updated_ms = now;
+                    doc.lease_until_ms = Some(now.saturating_add(lease_ms));
                     (doc, takeover)
                 }
             };
@@ -652,6 +711,7 @@ impl<'s, S: MarkerStore> Claim<'s, S> {
             };
             let (doc, etag) = landed;
             let sent: BTreeSet<usize> = doc.sent.iter().copied().collect();
+            let rejected: BTreeSet<usize> = doc.rejected.iter().copied().collect();
             return Ok(Begin::Publish {
                 claim: Claim {
                     store,
@@ -659,10 +719,13 @@ impl<'s, S: MarkerStore> Claim<'s, S> {
                     me,
                     doc,
                     sent: sent.clone(),
+                    rejected: rejected.clone(),
                     etag,
                     clock,
+                    lease_ms,
+                    renewed_at,
                 },
-                already_sent: sent,
+                already_sent: sent.union(&rejected).copied().collect(),
                 takeover,
             });
         }
@@ -689,9 +752,34 @@ impl<'s, S: MarkerStore> Claim<'s, S> {
         self.sent.extend(batches.iter().copied());
     }
 
-    /// Writes the progress so far.
+    /// Notes a batch CloudWatch refused for good (written with the next checkpoint): no retry
+    /// sends it again.
+    pub fn add_rejected(&mut self, batch: usize) {
+        self.rejected.insert(batch);
+    }
+
+    /// The lease's length.
+    pub fn lease(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(u64::try_from(self.lease_ms).unwrap_or(0))
+    }
+
+    /// When the lease this attempt holds runs out on its own (monotonic) clock, unless renewed:
+    /// the start of the last write that landed plus the lease. Publishing must stop by then.
+    pub fn held_until(&self) -> Instant {
+        self.renewed_at + self.lease()
+    }
+
+    /// Writes the progress so far, renewing the lease.
     pub async fn checkpoint(&mut self) -> Result<(), MarkerError> {
         self.write(State::InProgress).await
+    }
+
+    /// The error of a lease that ran out before it could be renewed.
+    pub fn expired(&self) -> MarkerError {
+        MarkerError::LeaseExpired {
+            marker: self.loc.url(),
+            lease_s: self.lease_ms / 1000,
+        }
     }
 
     /// Marks the file done.
@@ -714,8 +802,13 @@ impl<'s, S: MarkerStore> Claim<'s, S> {
         let marker = self.loc.url();
         self.doc.state = state;
         self.doc.sent = self.sent.iter().copied().collect();
-        self.doc.updated_ms = self.clock.now_ms();
+        self.doc.rejected = self.rejected.iter().copied().collect();
         for _ in 0..3 {
+            // Stamped at each write: the lease runs from now.
+            let started = Instant::now();
+            let now = self.clock.now_ms();
+            self.doc.updated_ms = now;
+            self.doc.lease_until_ms = Some(now.saturating_add(self.lease_ms));
             match self
                 .store
                 .put_marker(
@@ -728,6 +821,7 @@ impl<'s, S: MarkerStore> Claim<'s, S> {
             {
                 Ok(etag) => {
                     self.etag = etag;
+                    self.renewed_at = started;
                     return Ok(());
                 }
                 Err(PutError::Io(source)) => return Err(MarkerError::Io { marker, source }),
@@ -736,7 +830,9 @@ impl<'s, S: MarkerStore> Claim<'s, S> {
                     // failed the condition): it is still ours.
                     Some((m, etag)) if still_ours(&m, &self.me, &self.doc.etag) => {
                         self.sent.extend(m.sent.iter().copied());
+                        self.rejected.extend(m.rejected.iter().copied());
                         self.doc.sent = self.sent.iter().copied().collect();
+                        self.doc.rejected = self.rejected.iter().copied().collect();
                         self.etag = etag;
                     }
                     other => {
@@ -763,7 +859,9 @@ mod tests {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};
 
-    const STALE: i64 = 900_000;
+    /// The lease of these tests; its skew margin is 10 s.
+    const LEASE: i64 = 40_000;
+    const SKEW: i64 = 10_000;
 
     fn version() -> FileVersion {
         FileVersion {
@@ -789,24 +887,26 @@ mod tests {
             window_ms: v.window_ms,
             batches: v.batches,
             sent: sent.to_vec(),
+            rejected: Vec::new(),
             state,
             owner: Some(owner.into()),
             attempts: 1,
             started_ms: 0,
             updated_ms,
+            lease_until_ms: Some(updated_ms + LEASE),
         }
     }
 
     #[test]
     fn no_marker_starts() {
-        assert_eq!(decide(None, &version(), "me", 0, STALE), Decision::Start);
+        assert_eq!(decide(None, &version(), "me", 0, LEASE), Decision::Start);
     }
 
     #[test]
     fn done_is_a_duplicate_even_with_another_config() {
         let m = marker(State::Done, &[0, 1, 2, 3], "a", 0);
         assert_eq!(
-            decide(Some(&m), &version(), "me", 10, STALE),
+            decide(Some(&m), &version(), "me", 10, LEASE),
             Decision::Duplicate { same_config: true }
         );
         let v = FileVersion {
@@ -814,23 +914,48 @@ mod tests {
             ..version()
         };
         assert_eq!(
-            decide(Some(&m), &v, "me", 10, STALE),
+            decide(Some(&m), &v, "me", 10, LEASE),
             Decision::Duplicate { same_config: false }
         );
     }
 
     #[test]
-    fn live_owner_is_busy_stale_owner_is_taken_over() {
+    fn live_lease_is_busy_run_out_lease_is_taken_over() {
+        assert_eq!(skew_margin_ms(LEASE), SKEW);
+        assert_eq!(skew_margin_ms(2_000), 500);
+        assert_eq!(skew_margin_ms(3_600_000), MAX_SKEW_MS);
         let m = marker(State::InProgress, &[0, 1], "a", 1_000);
         assert_eq!(
-            decide(Some(&m), &version(), "me", 1_000 + STALE, STALE),
+            decide(Some(&m), &version(), "me", 1_000 + LEASE + SKEW, LEASE),
             Decision::Busy {
                 owner: "a".into(),
-                age_ms: STALE
+                left_ms: 0
             }
         );
+        // The lease the marker states counts, not its age: a holder that renewed for longer.
+        let long = Marker {
+            lease_until_ms: Some(1_000 + 5 * LEASE),
+            ..m.clone()
+        };
+        assert!(matches!(
+            decide(Some(&long), &version(), "me", 1_001 + LEASE + SKEW, LEASE),
+            Decision::Busy { .. }
+        ));
+        // A marker written before leases: its update time plus the configured lease.
+        let old = Marker {
+            lease_until_ms: None,
+            ..m.clone()
+        };
+        assert!(matches!(
+            decide(Some(&old), &version(), "me", 1_000 + LEASE, LEASE),
+            Decision::Busy { .. }
+        ));
+        assert!(matches!(
+            decide(Some(&old), &version(), "me", 1_001 + LEASE + SKEW, LEASE),
+            Decision::Resume { .. }
+        ));
         assert_eq!(
-            decide(Some(&m), &version(), "me", 1_001 + STALE, STALE),
+            decide(Some(&m), &version(), "me", 1_001 + LEASE + SKEW, LEASE),
             Decision::Resume {
                 sent: [0, 1].into_iter().collect(),
                 takeover: Some("a".into())
@@ -838,7 +963,7 @@ mod tests {
         );
         // Our own claim (a write whose answer was lost) is ours to continue.
         assert_eq!(
-            decide(Some(&m), &version(), "a", 1_000, STALE),
+            decide(Some(&m), &version(), "a", 1_000, LEASE),
             Decision::Resume {
                 sent: [0, 1].into_iter().collect(),
                 takeover: None
@@ -850,7 +975,7 @@ mod tests {
     fn failed_attempt_resumes_at_once() {
         let m = marker(State::Failed, &[1, 3], "a", 5);
         assert_eq!(
-            decide(Some(&m), &version(), "me", 6, STALE),
+            decide(Some(&m), &version(), "me", 6, LEASE),
             Decision::Resume {
                 sent: [1, 3].into_iter().collect(),
                 takeover: None
@@ -866,15 +991,15 @@ mod tests {
         };
         for state in [State::Done, State::Failed] {
             let m = marker(state, &[0], "a", 0);
-            assert_eq!(decide(Some(&m), &v, "me", 1, STALE), Decision::Start);
+            assert_eq!(decide(Some(&m), &v, "me", 1, LEASE), Decision::Start);
         }
         let m = marker(State::InProgress, &[0], "a", 0);
         assert!(matches!(
-            decide(Some(&m), &v, "me", 1, STALE),
+            decide(Some(&m), &v, "me", 1, LEASE),
             Decision::Busy { .. }
         ));
         assert_eq!(
-            decide(Some(&m), &v, "me", STALE + 1, STALE),
+            decide(Some(&m), &v, "me", LEASE + SKEW + 1, LEASE),
             Decision::Start
         );
     }
@@ -886,10 +1011,10 @@ mod tests {
             ..version()
         };
         let m = marker(State::Failed, &[], "a", 0);
-        assert_eq!(decide(Some(&m), &v, "me", 1, STALE), Decision::Start);
+        assert_eq!(decide(Some(&m), &v, "me", 1, LEASE), Decision::Start);
         let m = marker(State::Failed, &[0], "a", 0);
         assert_eq!(
-            decide(Some(&m), &v, "me", 1, STALE),
+            decide(Some(&m), &v, "me", 1, LEASE),
             Decision::Incompatible {
                 sent: 1,
                 batches: 4
@@ -900,7 +1025,7 @@ mod tests {
             window_ms: 2_000,
             ..version()
         };
-        assert_eq!(decide(Some(&m), &v, "me", 1, STALE), Decision::Changed);
+        assert_eq!(decide(Some(&m), &v, "me", 1, LEASE), Decision::Changed);
     }
 
     #[test]
@@ -1046,7 +1171,7 @@ mod tests {
             &version(),
             existing,
             Clock::new(now),
-            STALE,
+            LEASE,
         )
         .await
     }
@@ -1110,7 +1235,9 @@ mod tests {
             claim: mut new,
             already_sent,
             takeover,
-        } = begin(&store, "b", updated + STALE + 1).await.unwrap()
+        } = begin(&store, "b", updated + LEASE + SKEW + 1)
+            .await
+            .unwrap()
         else {
             panic!()
         };
@@ -1171,8 +1298,8 @@ mod tests {
         // Both read "no marker", then both try to claim.
         let v = version();
         let (a, b) = tokio::join!(
-            Claim::begin(&store, loc(), "a".into(), &v, None, Clock::new(0), STALE),
-            Claim::begin(&store, loc(), "b".into(), &v, None, Clock::new(0), STALE),
+            Claim::begin(&store, loc(), "a".into(), &v, None, Clock::new(0), LEASE),
+            Claim::begin(&store, loc(), "b".into(), &v, None, Clock::new(0), LEASE),
         );
         let winners = [&a, &b]
             .iter()

@@ -13,6 +13,38 @@ pub struct ObjectMeta {
     pub size: Option<i64>,
 }
 
+/// Which version of a key a read must get: the one an event named. A read of another version
+/// fails with [`VersionChanged`] instead of returning it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Expected<'a> {
+    /// The ETag the event announced (`If-Match`).
+    pub etag: Option<&'a str>,
+    /// The version id the event announced (versioned buckets: that very version is read).
+    pub version_id: Option<&'a str>,
+}
+
+/// The key no longer holds the version that was asked for (412 to `If-Match`): it was
+/// overwritten after the event; the newer version's own event publishes it. Carried inside the
+/// `io::Error` of [`ObjectStore::get`]; see [`version_changed`].
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the object is no longer the version the event named (ETag {expected}); it was overwritten"
+)]
+pub struct VersionChanged {
+    pub expected: String,
+}
+
+/// The [`VersionChanged`] inside a read error, if that is what it is.
+pub fn version_changed(e: &io::Error) -> Option<&VersionChanged> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<VersionChanged>())
+}
+
+/// An ETag as S3 wants it in `If-Match`: quoted.
+fn quoted(etag: &str) -> String {
+    format!("\"{}\"", etag.trim().trim_matches('"'))
+}
+
 /// One object found by listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedObject {
@@ -25,11 +57,14 @@ pub trait ObjectStore: Send + Sync {
     /// The streamed body of an object.
     type Body: AsyncRead + Unpin + Send;
 
-    /// Opens an object for streaming (GetObject). A missing object is `io::ErrorKind::NotFound`.
+    /// Opens an object for streaming (GetObject), the version `expected` names when it names one.
+    /// A missing object is `io::ErrorKind::NotFound`; another version than the one expected is
+    /// an error carrying [`VersionChanged`].
     fn get(
         &self,
         bucket: &str,
         key: &str,
+        expected: Expected<'_>,
     ) -> impl Future<Output = io::Result<(Self::Body, ObjectMeta)>> + Send;
 
     /// Lists every object under a prefix, following pagination, in key order.
@@ -57,14 +92,26 @@ where
 impl ObjectStore for aws_sdk_s3::Client {
     type Body = std::pin::Pin<Box<dyn AsyncRead + Send>>;
 
-    async fn get(&self, bucket: &str, key: &str) -> io::Result<(Self::Body, ObjectMeta)> {
+    async fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        expected: Expected<'_>,
+    ) -> io::Result<(Self::Body, ObjectMeta)> {
         let out = self
             .get_object()
             .bucket(bucket)
             .key(key)
+            .set_if_match(expected.etag.map(quoted))
+            .set_version_id(expected.version_id.map(str::to_owned))
             .send()
             .await
             .map_err(|e| {
+                if e.raw_response().map(|r| r.status().as_u16()) == Some(412) {
+                    return io::Error::other(VersionChanged {
+                        expected: expected.etag.unwrap_or_default().to_owned(),
+                    });
+                }
                 let nf = e.as_service_error().is_some_and(|s| s.is_no_such_key());
                 sdk_error(e, nf)
             })?;

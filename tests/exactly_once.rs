@@ -585,17 +585,22 @@ async fn failed_between_two_batches_then_retried() {
 }
 
 /// The function is stopped dead between two batches (its future dropped, as a timeout kills
-/// it): its claim stays `in_progress`; a retry while the claim is fresh fails as busy, one after
-/// the stale time takes it over and completes the file exactly.
-#[tokio::test]
+/// it) after hanging there for longer than its lease, which it kept renewing: a redelivery
+/// before the lease ends fails as busy; one after it (lease plus skew margin) takes the file
+/// over and completes it exactly. With the default lease (45 s, 10 s margin) that redelivery is
+/// Lambda's first retry, about a minute after the crash.
+#[tokio::test(flavor = "multi_thread")]
 async fn killed_between_two_batches_then_taken_over() {
     let Some(env) = env().await else { return };
     reset_peak();
     let now = now_ms();
     let c = one_big_file(&env, "E5KILLAAAAAAA", 5).await;
     let event = s3_event(BUCKET, &c.keys);
+    // A 3 s lease: renewed every second, taken over 3.75 s (lease + a quarter) after the last
+    // renewal.
+    let lease = Duration::from_secs(3);
     let settings = Settings {
-        marker_lease_seconds: 60,
+        marker_lease_seconds: lease.as_secs(),
         ..Settings::default()
     };
     let dying = env.handler(
@@ -606,18 +611,31 @@ async fn killed_between_two_batches_then_taken_over() {
         },
         settings.clone(),
     );
-    let killed = tokio::time::timeout(Duration::from_secs(3), dying.handle(&event, now)).await;
+    // It hangs after two batches for 2.5 leases, renewing its lease all along, then dies.
+    let killed = tokio::time::timeout(lease * 5 / 2, dying.handle(&event, now)).await;
     assert!(killed.is_err(), "the invocation was stopped");
+    drop(dying);
+    let killed_at = Instant::now();
     let m = marker(&env.s3, &c.keys[0]).await.unwrap();
     assert_eq!(m["state"], json!("in_progress"), "{m}");
     assert_eq!(m["sent"], json!([0, 1]), "{m}");
+    let renewed = m["updated_ms"].as_i64().unwrap();
+    assert!(
+        now_ms() - renewed < 1_500,
+        "the hanging holder renewed its lease (last {} ms ago): {m}",
+        now_ms() - renewed
+    );
+    assert_eq!(m["lease_until_ms"].as_i64(), Some(renewed + 3_000), "{m}");
     let batches = m["batches"].as_u64().unwrap();
     let h = env.handler(env.cw.clone(), settings);
-    // Lambda retries a minute later: the claim is fresh, the file is busy.
-    let e = h.handle(&event, now + 30_000).await.unwrap_err();
+    // Redelivered before the lease ends: busy. (Each delivery is handed the wall clock of its
+    // own invocation, as the Lambda's runtime loop does.)
+    let e = h.handle(&event, now_ms()).await.unwrap_err();
     assert!(e.to_string().contains("being published by another"), "{e}");
-    // Later again, past the stale time: taken over.
-    let v = h.handle(&event, now + 61_000 + 3_000).await.unwrap();
+    // Redelivered after it (lease + skew margin since the last renewal): taken over, completed.
+    tokio::time::sleep_until((killed_at + lease + lease / 4 + Duration::from_millis(500)).into())
+        .await;
+    let v = h.handle(&event, now_ms()).await.unwrap();
     assert_eq!(v["already_sent"], json!(2), "{v}");
     assert_eq!(put_requests(&env.stack), batches);
     let m = marker(&env.s3, &c.keys[0]).await.unwrap();
@@ -627,15 +645,220 @@ async fn killed_between_two_batches_then_taken_over() {
     );
     let exact = compare_all(&env.cw, &c.expected).await;
     report(Row {
-        scenario: "killed between two batches, taken over",
+        scenario: "killed between two batches after renewing its lease; redelivered before and after it ran out",
         events: 3,
         duplicates: 0,
         faults: 1,
         records: c.records,
         exact: exact.is_ok(),
-        note: format!("{batches} batches, 2 sent before the kill"),
+        note: format!("{batches} batches, 2 sent before the kill; lease 3 s"),
     });
     exact.unwrap();
+}
+
+/// A sink that takes `delay` for every request.
+struct Slow<M> {
+    inner: M,
+    delay: Duration,
+}
+
+impl<M: MetricSink> MetricSink for Slow<M> {
+    async fn put(&self, namespace: &str, batch: &Batch) -> Result<(), SinkError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.put(namespace, batch).await
+    }
+}
+
+/// A backfill (`cflogs process s3://...`) that runs for several leases: each claim is stamped
+/// when it is made, so a Lambda delivery of the object the backfill claimed last finds it busy
+/// (not run out, as when claims carried the run's start time) and, redelivered, a duplicate.
+#[tokio::test(flavor = "multi_thread")]
+async fn backfill_longer_than_the_lease_with_a_concurrent_delivery() {
+    use cloudfront_log_metrics::backfill::{self, Input};
+    use cloudfront_log_metrics::event::ObjectRef;
+    let Some(env) = env().await else { return };
+    reset_peak();
+    let now = now_ms();
+    let start = now / 60_000 * 60_000 - 60 * 60_000;
+    let mut c = Corpus::new(&env.s3, 21);
+    for i in 0..5 {
+        let name = format!("part{i}");
+        c.add("bf/", "E6BACKFILLAAA", &name, start, 300, Shape::default())
+            .await;
+    }
+    let settings = Settings {
+        marker_lease_seconds: 2,
+        file_concurrency: 1,
+        ..Settings::default()
+    };
+    // One request a second: the run takes about 5 s, 2.5 leases.
+    let sink = Slow {
+        inner: env.cw.clone(),
+        delay: Duration::from_secs(1),
+    };
+    let inputs: Vec<Input> = c
+        .keys
+        .iter()
+        .map(|k| {
+            Input::S3(ObjectRef {
+                bucket: BUCKET.to_owned(),
+                key: k.clone(),
+                etag: None,
+                size: None,
+            })
+        })
+        .collect();
+    let run_started = Instant::now();
+    let run = backfill::process_inputs(Some(&env.store), Some(&sink), &settings, inputs, now)
+        .collect::<Vec<_>>();
+    // Meanwhile: wait for the backfill to claim the last file, well after a lease has gone by,
+    // and deliver that file's event to the Lambda: busy.
+    let last = c.keys.last().unwrap().clone();
+    let h = env.handler(env.cw.clone(), settings.clone());
+    let event = s3_event(BUCKET, &[&last]);
+    let lambda = async {
+        loop {
+            if marker(&env.s3, &last).await.is_some() {
+                break;
+            }
+            assert!(
+                run_started.elapsed() < Duration::from_secs(60),
+                "never claimed"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let claimed_after = run_started.elapsed();
+        (claimed_after, h.handle(&event, now_ms()).await)
+    };
+    let (results, (claimed_after, first)) = tokio::join!(run, lambda);
+    assert!(claimed_after > Duration::from_secs(2), "{claimed_after:?}");
+    let e = first.expect_err("the backfill holds a live claim");
+    assert!(e.to_string().contains("being published by another"), "{e}");
+    for r in &results {
+        assert!(r.is_ok(), "{:?}", r.as_ref().err().map(ToString::to_string));
+    }
+    // Lambda's retry, once the backfill is done: a duplicate.
+    let v = h.handle(&event, now_ms()).await.unwrap();
+    assert_eq!(dup(&v), 1, "{v}");
+    let exact = compare_all(&env.cw, &c.expected).await;
+    report(Row {
+        scenario: "backfill of several leases, the Lambda delivers its last file meanwhile",
+        events: 2,
+        duplicates: 1,
+        faults: 0,
+        records: c.records,
+        exact: exact.is_ok(),
+        note: format!(
+            "last file claimed {:.1} s into the run; lease 2 s",
+            claimed_after.as_secs_f64()
+        ),
+    });
+    exact.unwrap();
+}
+
+/// The key is overwritten between its event and the read: the event's record is answered as
+/// superseded (nothing published, the invocation succeeds), and the newer version's own event
+/// publishes the newer version, once.
+#[tokio::test]
+async fn key_overwritten_between_the_event_and_the_read() {
+    let Some(env) = env().await else { return };
+    reset_peak();
+    let now = now_ms();
+    let start = now / 60_000 * 60_000 - 30 * 60_000;
+    let mut rng = Rng::new(31);
+    let key = format!("ow/E7OVERWRITEAA.{}.x.gz", hour_stamp(start));
+    let etag_of = |out: aws_sdk_s3::operation::put_object::PutObjectOutput| {
+        out.e_tag.unwrap().trim_matches('"').to_owned()
+    };
+    let put = |body: Vec<u8>| {
+        env.s3
+            .put_object()
+            .bucket(BUCKET)
+            .key(&key)
+            .body(aws_sdk_s3::primitives::ByteStream::from(body))
+            .send()
+    };
+    let old = records(&mut rng, start, 200, Shape::default(), None);
+    let etag_old = etag_of(put(gzip(&old)).await.unwrap());
+    let mut expected = Expected::default();
+    let newer = records(&mut rng, start, 300, Shape::default(), Some(&mut expected));
+    let etag_new = etag_of(put(gzip(&newer)).await.unwrap());
+    assert_ne!(etag_old, etag_new);
+
+    let h = env.handler(env.cw.clone(), Settings::default());
+    let event_old = json!({"Records": [support::events::s3_record_of(BUCKET, &key, &etag_old)]});
+    let v = h.handle(&event_old, now).await.unwrap();
+    assert_eq!(
+        (v["superseded"].as_u64(), v["put_requests"].as_u64()),
+        (Some(1), Some(0)),
+        "{v}"
+    );
+    assert!(marker(&env.s3, &key).await.is_none(), "nothing claimed");
+    let event_new = json!({"Records": [support::events::s3_record_of(BUCKET, &key, &etag_new)]});
+    let v = h.handle(&event_new, now).await.unwrap();
+    assert_eq!(
+        (v["superseded"].as_u64(), v["records"].as_u64()),
+        (Some(0), Some(300)),
+        "{v}"
+    );
+    let mut all = BTreeMap::new();
+    all.insert("E7OVERWRITEAA".to_owned(), expected);
+    let exact = compare_all(&env.cw, &all).await;
+    report(Row {
+        scenario: "key overwritten between its event and the read",
+        events: 2,
+        duplicates: 0,
+        faults: 0,
+        records: 300,
+        exact: exact.is_ok(),
+        note: "the first event's record answered as superseded".to_owned(),
+    });
+    exact.unwrap();
+}
+
+/// CloudWatch refuses one batch for good (400 InvalidParameterValue): the file is completed
+/// without it, the error names the file, the batch and the datum, and neither the invocation nor
+/// any redelivery sends that batch again.
+#[tokio::test]
+async fn a_batch_refused_for_good_is_not_retried_forever() {
+    let Some(env) = env().await else { return };
+    reset_peak();
+    let now = now_ms();
+    let c = one_big_file(&env, "E8REFUSEDAAAA", 8).await;
+    let event = s3_event(BUCKET, &c.keys);
+    env.stack.fault(
+        &json!({"rules": [{
+            "operation": "PutMetricData", "service": "cloudwatch", "action": "invalid",
+            "skip": 1, "times": 1
+        }]})
+        .to_string(),
+    );
+    let h = env.handler(env.cw.clone(), Settings::default());
+    let v = h.handle(&event, now).await.unwrap();
+    assert_eq!(v["rejected_batches"], json!(1), "{v}");
+    let m = marker(&env.s3, &c.keys[0]).await.unwrap();
+    assert_eq!(m["state"], json!("done"), "{m}");
+    let refused = m["rejected"].as_array().unwrap().clone();
+    assert_eq!(refused.len(), 1, "{m}");
+    let attempts = put_requests(&env.stack);
+    // A redelivery is a duplicate: the refused batch is not sent again.
+    let v = h.handle(&event, now).await.unwrap();
+    assert_eq!(dup(&v), 1, "{v}");
+    assert_eq!(put_requests(&env.stack), attempts);
+    // Everything but the refused batch's datums arrived.
+    let batches = m["batches"].as_u64().unwrap();
+    report(Row {
+        scenario: "CloudWatch refuses one batch for good (400)",
+        events: 2,
+        duplicates: 1,
+        faults: 1,
+        records: c.records,
+        exact: attempts == batches,
+        note: format!(
+            "{batches} batches, 1 refused, recorded, never resent (totals: all but that batch)"
+        ),
+    });
+    assert_eq!(attempts, batches, "one request per batch, none retried");
 }
 
 /// The 3rd PutMetricData request fails at the proxy and the SDK does not retry it: the

@@ -211,6 +211,9 @@ async fn process(a: ProcessArgs) -> Result<bool> {
                 if let Some(notice) = outcome.notice() {
                     eprintln!("{notice}");
                 }
+                for refused in &outcome.rejected_batches {
+                    eprintln!("error: {refused}");
+                }
                 let f = &outcome.file;
                 for r in &f.report.parse.reject_samples {
                     eprintln!("{}: line {}: rejected: {}", f.report.file, r.line, r.reason);

@@ -15,9 +15,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// A batch could not be published.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
-    /// PutMetricData failed after the SDK's retries.
+    /// PutMetricData failed after the SDK's retries (throttling, 5xx, network): a later retry
+    /// may succeed.
     #[error("PutMetricData failed for batch {batch}: {message}")]
     Put { batch: usize, message: String },
+    /// CloudWatch refused the batch for good (a 400 other than throttling, naming `datum`):
+    /// sending it again cannot succeed, so it is never retried.
+    #[error("CloudWatch rejected batch {batch} ({datum}); not retried: {message}")]
+    Rejected {
+        batch: usize,
+        datum: String,
+        message: String,
+    },
     /// Writing EMF lines failed.
     #[error("writing EMF to stdout failed: {0}")]
     Io(#[from] std::io::Error),
@@ -52,17 +61,27 @@ impl SinkKind {
     }
 }
 
-/// Publishes batches with at most `concurrency` requests in flight. `on_sent` is called with the
-/// index of each batch once it is accepted. After the first failure no further request is
-/// started, but those already in flight complete (and are reported to `on_sent`: a request
-/// abandoned halfway could have been accepted without anyone knowing); then the first failure is
-/// returned. Otherwise returns the number of batches sent.
+/// What became of one batch that will not be sent again.
+#[derive(Debug)]
+pub enum Settled {
+    /// CloudWatch accepted batch `.0`.
+    Sent(usize),
+    /// CloudWatch refused it for good ([`SinkError::Rejected`]).
+    Rejected(SinkError),
+}
+
+/// Publishes batches with at most `concurrency` requests in flight. `on_settled` is called for
+/// each batch once it is accepted, or refused for good (which stops nothing: the other batches
+/// go on). After the first other failure no further request is started, but those already in
+/// flight complete (and are reported to `on_settled`: a request abandoned halfway could have
+/// been accepted without anyone knowing); then that failure is returned. Otherwise returns the
+/// number of batches sent.
 pub async fn publish<S: MetricSink>(
     sink: &S,
     namespace: &str,
     batches: &[&Batch],
     concurrency: usize,
-    mut on_sent: impl FnMut(usize),
+    mut on_settled: impl FnMut(Settled),
 ) -> Result<usize, SinkError> {
     let stop = AtomicBool::new(false);
     let stop = &stop;
@@ -80,8 +99,9 @@ pub async fn publish<S: MetricSink>(
             None => {}
             Some(Ok(index)) => {
                 sent += 1;
-                on_sent(index);
+                on_settled(Settled::Sent(index));
             }
+            Some(Err(e @ SinkError::Rejected { .. })) => on_settled(Settled::Rejected(e)),
             Some(Err(e)) => {
                 stop.store(true, Ordering::Relaxed);
                 first_error.get_or_insert(e);
@@ -135,7 +155,12 @@ mod tests {
             .collect();
         let refs: Vec<&Batch> = batches.iter().collect();
         let mut reported = Vec::new();
-        let r = publish(&sink, "ns", &refs, 4, |i| reported.push(i)).await;
+        let r = publish(&sink, "ns", &refs, 4, |s| {
+            if let Settled::Sent(i) = s {
+                reported.push(i)
+            }
+        })
+        .await;
         assert!(matches!(r, Err(SinkError::Put { batch: 2, .. })));
         // 0..=3 start together (3 only if polled before 2 fails); 2 fails at once; those in
         // flight complete and are reported; none after them starts.
@@ -148,5 +173,45 @@ mod tests {
         let mut done = sink.done.lock().unwrap().clone();
         done.sort();
         assert_eq!(done, reported);
+    }
+
+    /// Refuses batch 1 for good.
+    struct RefuseOne;
+
+    impl MetricSink for RefuseOne {
+        async fn put(&self, _: &str, batch: &Batch) -> Result<(), SinkError> {
+            if batch.index == 1 {
+                return Err(SinkError::Rejected {
+                    batch: 1,
+                    datum: "Requests".into(),
+                    message: "invalid".into(),
+                });
+            }
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_refused_for_good_stops_nothing() {
+        let batches: Vec<Batch> = (0..5)
+            .map(|index| Batch {
+                index,
+                datums: Vec::new(),
+            })
+            .collect();
+        let refs: Vec<&Batch> = batches.iter().collect();
+        let (mut sent, mut refused) = (Vec::new(), Vec::new());
+        let r = publish(&RefuseOne, "ns", &refs, 2, |s| match s {
+            Settled::Sent(i) => sent.push(i),
+            Settled::Rejected(e) => refused.push(e.to_string()),
+        })
+        .await;
+        assert_eq!(r.unwrap(), 4);
+        sent.sort();
+        assert_eq!(sent, [0, 2, 3, 4]);
+        assert_eq!(
+            refused,
+            ["CloudWatch rejected batch 1 (Requests); not retried: invalid"]
+        );
     }
 }

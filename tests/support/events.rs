@@ -21,8 +21,19 @@ pub fn notification_key(key: &str) -> String {
     s
 }
 
-/// One `ObjectCreated:Put` record of an S3 notification, its key encoded.
+/// One `ObjectCreated:Put` record of an S3 notification, its key encoded, without an ETag (the
+/// function then reads whatever the key holds); see [`s3_record_of`].
 pub fn s3_record(bucket: &str, key: &str) -> Value {
+    let mut r = s3_record_of(bucket, key, "");
+    if let Some(o) = r.pointer_mut("/s3/object").and_then(Value::as_object_mut) {
+        o.remove("eTag");
+    }
+    r
+}
+
+/// One `ObjectCreated:Put` record of an S3 notification of the version of `key` whose ETag is
+/// `etag`, as S3 sends it (without quotes).
+pub fn s3_record_of(bucket: &str, key: &str, etag: &str) -> Value {
     json!({
         "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
         "eventTime": "2026-11-23T08:00:00.000Z", "eventName": "ObjectCreated:Put",
@@ -31,7 +42,7 @@ pub fn s3_record(bucket: &str, key: &str) -> Value {
         "responseElements": {"x-amz-request-id": "X", "x-amz-id-2": "Y"},
         "s3": {"s3SchemaVersion": "1.0", "configurationId": "logs",
             "bucket": {"name": bucket, "ownerIdentity": {"principalId": "X"}, "arn": format!("arn:aws:s3:::{bucket}")},
-            "object": {"key": notification_key(key), "size": 1, "eTag": "e", "sequencer": "01"}}
+            "object": {"key": notification_key(key), "size": 1, "eTag": etag.trim_matches('"'), "sequencer": "01"}}
     })
 }
 
@@ -68,5 +79,5 @@ pub fn eventbridge(bucket: &str, key: &str) -> Value {
         "account": "123456789012", "time": "2026-11-23T08:00:00Z", "region": "us-east-1",
         "resources": [format!("arn:aws:s3:::{bucket}")],
         "detail": {"version": "0", "bucket": {"name": bucket},
-            "object": {"key": key, "size": 1, "etag": "e"}, "reason": "PutObject"}})
+            "object": {"key": key, "size": 1}, "reason": "PutObject"}})
 }

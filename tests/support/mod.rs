@@ -245,7 +245,7 @@ impl MotoStack {
     }
 
     /// Replaces the adapter's fault rules: `rules_json` is `{"rules":[...]}` as described
-    /// in moto_stack.py (operation, service, action throttle|error500|slow|drop, every,
+    /// in moto_stack.py (operation, service, action throttle|error500|invalid|slow|drop, every,
     /// skip, times, delay_ms, phase). Panics when the adapter rejects them.
     pub fn fault(&self, rules_json: &str) {
         self.control_ok("POST", "/__faults", Some(rules_json));

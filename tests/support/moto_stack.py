@@ -37,7 +37,8 @@ adapter
     * PutMetricData limits that moto does not check (on by default, ``--no-limits``
       or ``POST /__config {"limits": false}`` turns it off): at most 1000 datums,
       at most 150 values per datum, Counts as long as Values, at most 30
-      dimensions, request body on the wire at most 1 MiB.  A violation is answered
+      dimensions, dimension values of 1 to 1024 printable ASCII characters with at
+      least one non-whitespace one, request body on the wire at most 1 MiB.  A violation is answered
       with 400 ``InvalidParameterValue`` whose message starts with
       ``moto_stack limit check:``.
     * S3 conditional writes (PutObject with ``If-None-Match: *`` or ``If-Match``): moto 5.2.5
@@ -68,6 +69,8 @@ Fault rules
                  "error500"  CloudWatch: 500 + CBOR {"__type": "InternalServiceFault"}
                              with x-amzn-query-error "InternalServiceError;Receiver";
                              S3: 500 XML <Code>InternalError</Code>; other: 500 JSON
+                 "invalid"   CloudWatch only: 400 InvalidParameterValue naming
+                             MetricData.member.2 (a refused datum: not retryable)
                  "slow"      sleeps delay_ms, then carries on normally
                  "drop"      closes the connection without any response
       delay_ms   for "slow" (default 1000)
@@ -331,7 +334,7 @@ def json_to_cbor(value: Any, shape: Any | None) -> Any:
 
 # ------------------------------------------------------------------- fault rules
 
-ACTIONS = {"throttle", "error500", "slow", "drop"}
+ACTIONS = {"throttle", "error500", "invalid", "slow", "drop"}
 
 
 class Faults:
@@ -608,7 +611,18 @@ class Handler(BaseHTTPRequestHandler):
             return True
         msg = f"injected by moto_stack ({action})"
         if kind == "cloudwatch":
-            if action == "throttle":
+            if action == "invalid":
+                # What CloudWatch answers a datum it refuses: 400, never worth retrying.
+                self.send_cbor(
+                    400,
+                    {
+                        "__type": "InvalidParameterValueException",
+                        "message": "The value for parameter MetricData.member.2.Dimensions.member.1.Value "
+                        "is invalid: " + msg,
+                    },
+                    [("x-amzn-query-error", "InvalidParameterValue;Sender")],
+                )
+            elif action == "throttle":
                 self.send_cbor(400, {"__type": "ThrottlingException", "message": "Rate exceeded: " + msg})
             else:
                 self.send_cbor(
@@ -790,7 +804,26 @@ def check_put_metric_data(request: dict[str, Any], wire_size: int) -> str | None
         dims = d.get("Dimensions") or []
         if len(dims) > LIMIT_DIMENSIONS:
             return f"MetricData.member.{i}.Dimensions has {len(dims)} items, more than {LIMIT_DIMENSIONS}"
+        for j, dim in enumerate(dims, 1):
+            value = dim.get("Value")
+            if not valid_dimension_value(value):
+                return (
+                    f"The value {value!r} for parameter MetricData.member.{i}.Dimensions.member.{j}.Value "
+                    "is invalid: 1 to 1024 ASCII characters, no control characters, at least one "
+                    "non-whitespace character"
+                )
     return None
+
+
+def valid_dimension_value(value: Any) -> bool:
+    """CloudWatch's rule for a dimension value (one invalid value fails the whole request)."""
+    return (
+        isinstance(value, str)
+        and 1 <= len(value) <= 1024
+        and value.isascii()
+        and all(0x20 <= ord(c) < 0x7F for c in value)
+        and not value.isspace()
+    )
 
 
 # ------------------------------------------------------------------------- main
