@@ -275,13 +275,7 @@ impl MetricsConfig {
             metrics.join(","),
             self.max_dimension_values
         );
-        // FNV-1a, 64 bit: stable across releases and platforms.
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in text.bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        format!("{h:016x}")
+        format!("{:016x}", crate::hash::fnv64(text.as_bytes()))
     }
 }
 

@@ -21,6 +21,7 @@ pub mod distribution;
 pub mod error;
 pub mod event;
 pub mod handler;
+pub mod hash;
 pub mod idempotency;
 pub mod object_store;
 pub mod parse;

@@ -1,0 +1,571 @@
+//! The claim and its lease: taking a file (a conditional marker write decided by
+//! [`super::marker::decide`]), recording the batches sent, renewing the lease while publishing,
+//! and saying done or failed; a lost race re-reads the marker and decides again.
+
+use super::marker::{Decision, FileVersion, MARKER_VERSION, Marker, State, decide};
+use super::store::{
+    Condition, MarkerError, MarkerLocation, MarkerStore, PutError, read_marker, still_ours,
+};
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+/// Default lease of a claim (env `MARKER_LEASE_SECONDS`). With the skew margin a crashed
+/// holder's lease has run out 55 s after its last renewal, so Lambda's first retry of a failed
+/// asynchronous invocation (about a minute later) takes the file over.
+pub const DEFAULT_LEASE_SECONDS: u64 = 45;
+/// Conflicting writes tolerated while claiming before giving up for this attempt.
+const MAX_CLAIM_ROUNDS: usize = 5;
+
+/// A unique name for one attempt at one file, recorded as the marker's owner.
+pub fn owner_token() -> String {
+    use std::hash::BuildHasher;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    // RandomState is seeded randomly per process.
+    let random = std::collections::hash_map::RandomState::new().hash_one((nanos, n));
+    format!("{:x}-{random:016x}-{n}", std::process::id())
+}
+
+/// The wall clock of claims and leases, read anew at every claim and marker write: milliseconds
+/// since the epoch, from `now_ms` at creation advanced by a monotonic clock. The handler makes
+/// it with [`Clock::system`]; never from a time fixed earlier (a backfill's start, a pinned
+/// `--now`), which would stamp late claims as already run out.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    base_ms: i64,
+    started: Instant,
+}
+
+impl Clock {
+    /// A clock reading `now_ms` now (tests move it with this).
+    pub fn new(now_ms: i64) -> Self {
+        Clock {
+            base_ms: now_ms,
+            started: Instant::now(),
+        }
+    }
+    /// The system's wall clock.
+    pub fn system() -> Self {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        Clock::new(now_ms)
+    }
+    pub fn now_ms(&self) -> i64 {
+        self.base_ms + self.started.elapsed().as_millis() as i64
+    }
+}
+
+/// The outcome of [`Claim::begin`].
+#[allow(clippy::large_enum_variant)] // one per file, moved once
+pub enum Begin<'s, S> {
+    /// Published completely before.
+    Duplicate { marker: Marker, same_config: bool },
+    /// This invocation holds the claim: publish every batch not in `already_sent`.
+    Publish {
+        claim: Claim<'s, S>,
+        already_sent: BTreeSet<usize>,
+        takeover: Option<String>,
+    },
+}
+
+/// A held claim on one file: records progress and renews its lease, then says done (or
+/// failed).
+pub struct Claim<'s, S> {
+    store: &'s S,
+    loc: MarkerLocation,
+    me: String,
+    doc: Marker,
+    sent: BTreeSet<usize>,
+    rejected: BTreeSet<usize>,
+    /// ETag of the marker as this claim last wrote it.
+    etag: String,
+    clock: Clock,
+    lease_ms: i64,
+    /// When the last write that landed was started: the lease runs from there.
+    renewed_at: Instant,
+}
+
+impl<'s, S: MarkerStore> Claim<'s, S> {
+    /// Decides with the marker read before (`existing`) and claims the file if it is to be
+    /// published, with a lease of `lease_ms` from the moment of the claim; re-reads and decides
+    /// again when a conditional write loses a race.
+    pub async fn begin(
+        store: &'s S,
+        loc: MarkerLocation,
+        me: String,
+        v: &FileVersion,
+        mut existing: Option<(Marker, String)>,
+        clock: Clock,
+        lease_ms: i64,
+    ) -> Result<Begin<'s, S>, MarkerError> {
+        let marker = loc.url();
+        for _ in 0..MAX_CLAIM_ROUNDS {
+            let now = clock.now_ms();
+            let renewed_at = Instant::now();
+            let current = existing.as_ref().map(|(m, _)| m);
+            if let Some(m) = current
+                && (m.bucket != v.bucket || m.key != v.key)
+            {
+                return Err(MarkerError::Unreadable {
+                    marker,
+                    detail: format!("it is the marker of s3://{}/{}", m.bucket, m.key),
+                });
+            }
+            let (doc, takeover) = match decide(current, v, &me, now, lease_ms) {
+                Decision::Duplicate { same_config } => {
+                    let (m, _) = existing.expect("a duplicate has a marker");
+                    return Ok(Begin::Duplicate {
+                        marker: m,
+                        same_config,
+                    });
+                }
+                Decision::Busy { owner, left_ms } => {
+                    return Err(MarkerError::Busy {
+                        marker,
+                        owner,
+                        left_s: (left_ms + 999) / 1000,
+                    });
+                }
+                Decision::Changed => return Err(MarkerError::Changed { marker }),
+                Decision::Incompatible { sent, batches } => {
+                    return Err(MarkerError::Incompatible {
+                        marker,
+                        sent,
+                        batches,
+                    });
+                }
+                Decision::Start => {
+                    let attempts = current
+                        .filter(|m| m.etag == v.etag)
+                        .map_or(0, |m| m.attempts);
+                    let doc = Marker {
+                        version: MARKER_VERSION,
+                        bucket: v.bucket.clone(),
+                        key: v.key.clone(),
+                        etag: v.etag.clone(),
+                        fingerprint: v.fingerprint.clone(),
+                        digest: v.digest.clone(),
+                        window_ms: v.window_ms,
+                        batches: v.batches,
+                        sent: Vec::new(),
+                        rejected: Vec::new(),
+                        state: State::InProgress,
+                        owner: Some(me.clone()),
+                        attempts: attempts + 1,
+                        started_ms: now,
+                        updated_ms: now,
+                        lease_until_ms: Some(now.saturating_add(lease_ms)),
+                    };
+                    (doc, None)
+                }
+                // The batches sent are the marker's own (`doc.sent`).
+                Decision::Resume { takeover, .. } => {
+                    let mut doc = current.expect("a resume has a marker").clone();
+                    doc.state = State::InProgress;
+                    doc.attempts += u32::from(doc.owner.as_deref() != Some(me.as_str()));
+                    doc.owner = Some(me.clone());
+                    doc.window_ms = v.window_ms;
+                    doc.updated_ms = now;
+                    doc.lease_until_ms = Some(now.saturating_add(lease_ms));
+                    (doc, takeover)
+                }
+            };
+            let condition = match &existing {
+                None => Condition::Absent,
+                Some((_, etag)) => Condition::Matches(etag),
+            };
+            let landed = match store
+                .put_marker(&loc.bucket, &loc.key, doc.to_json(), condition)
+                .await
+            {
+                Ok(etag) => (doc, etag),
+                // Lost a race (or our own write landed and only its answer was lost): look again.
+                Err(PutError::Conflict) => {
+                    existing = read_marker(store, &loc).await?;
+                    continue;
+                }
+                // The write may have landed with its answer lost and the SDK's retries failing
+                // after it: if the marker now names this attempt, the claim is ours. Giving up
+                // instead would leave the file "busy" for every retry until it went stale.
+                Err(PutError::Io(source)) => match read_marker(store, &loc).await {
+                    Ok(Some(ours)) if still_ours(&ours.0, &me, &v.etag) => ours,
+                    _ => return Err(MarkerError::Io { marker, source }),
+                },
+            };
+            let (doc, etag) = landed;
+            let sent: BTreeSet<usize> = doc.sent.iter().copied().collect();
+            let rejected: BTreeSet<usize> = doc.rejected.iter().copied().collect();
+            return Ok(Begin::Publish {
+                claim: Claim {
+                    store,
+                    loc,
+                    me,
+                    doc,
+                    sent: sent.clone(),
+                    rejected: rejected.clone(),
+                    etag,
+                    clock,
+                    lease_ms,
+                    renewed_at,
+                },
+                already_sent: sent.union(&rejected).copied().collect(),
+                takeover,
+            });
+        }
+        Err(MarkerError::Contended { marker })
+    }
+
+    /// Where the marker is.
+    pub fn location(&self) -> &MarkerLocation {
+        &self.loc
+    }
+
+    /// The owner token of this claim.
+    pub fn owner(&self) -> &str {
+        &self.me
+    }
+
+    /// Batch numbers recorded as sent (including those of earlier attempts).
+    pub fn sent(&self) -> &BTreeSet<usize> {
+        &self.sent
+    }
+
+    /// Notes batches as accepted (written with the next checkpoint).
+    pub fn add_sent(&mut self, batches: &[usize]) {
+        self.sent.extend(batches.iter().copied());
+    }
+
+    /// Notes a batch CloudWatch refused for good (written with the next checkpoint): no retry
+    /// sends it again.
+    pub fn add_rejected(&mut self, batch: usize) {
+        self.rejected.insert(batch);
+    }
+
+    /// The lease's length.
+    pub fn lease(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(u64::try_from(self.lease_ms).unwrap_or(0))
+    }
+
+    /// When the lease this attempt holds runs out on its own (monotonic) clock, unless renewed:
+    /// the start of the last write that landed plus the lease. Publishing must stop by then.
+    pub fn held_until(&self) -> Instant {
+        self.renewed_at + self.lease()
+    }
+
+    /// Writes the progress so far, renewing the lease.
+    pub async fn checkpoint(&mut self) -> Result<(), MarkerError> {
+        self.write(State::InProgress).await
+    }
+
+    /// The error of a lease that ran out before it could be renewed.
+    pub fn expired(&self) -> MarkerError {
+        MarkerError::LeaseExpired {
+            marker: self.loc.url(),
+            lease_s: self.lease_ms / 1000,
+        }
+    }
+
+    /// Marks the file done.
+    pub async fn finish(&mut self) -> Result<(), MarkerError> {
+        self.write(State::Done).await
+    }
+
+    /// Gives the claim up after a failure, with the progress so far, so that a retry resumes at
+    /// once instead of waiting for the claim to go stale.
+    pub async fn release(&mut self) -> Result<(), MarkerError> {
+        self.write(State::Failed).await
+    }
+
+    /// The marker as last written (or about to be).
+    pub fn marker(&self) -> &Marker {
+        &self.doc
+    }
+
+    async fn write(&mut self, state: State) -> Result<(), MarkerError> {
+        let marker = self.loc.url();
+        self.doc.state = state;
+        self.doc.sent = self.sent.iter().copied().collect();
+        self.doc.rejected = self.rejected.iter().copied().collect();
+        for _ in 0..3 {
+            // Stamped at each write: the lease runs from now.
+            let started = Instant::now();
+            let now = self.clock.now_ms();
+            self.doc.updated_ms = now;
+            self.doc.lease_until_ms = Some(now.saturating_add(self.lease_ms));
+            match self
+                .store
+                .put_marker(
+                    &self.loc.bucket,
+                    &self.loc.key,
+                    self.doc.to_json(),
+                    Condition::Matches(&self.etag),
+                )
+                .await
+            {
+                Ok(etag) => {
+                    self.etag = etag;
+                    self.renewed_at = started;
+                    return Ok(());
+                }
+                Err(PutError::Io(source)) => return Err(MarkerError::Io { marker, source }),
+                Err(PutError::Conflict) => match read_marker(self.store, &self.loc).await? {
+                    // Our previous write landed but its answer was lost (the SDK's retry then
+                    // failed the condition): it is still ours.
+                    Some((m, etag)) if still_ours(&m, &self.me, &self.doc.etag) => {
+                        self.sent.extend(m.sent.iter().copied());
+                        self.rejected.extend(m.rejected.iter().copied());
+                        self.doc.sent = self.sent.iter().copied().collect();
+                        self.doc.rejected = self.rejected.iter().copied().collect();
+                        self.etag = etag;
+                    }
+                    other => {
+                        return Err(MarkerError::LostOwnership {
+                            marker,
+                            owner: other
+                                .and_then(|(m, _)| m.owner)
+                                .unwrap_or_else(|| "(deleted)".to_owned()),
+                        });
+                    }
+                },
+            }
+        }
+        Err(MarkerError::Contended { marker })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::io;
+    use std::sync::Mutex;
+
+    /// The lease of these tests; its skew margin is 10 s.
+    const LEASE: i64 = 40_000;
+    const SKEW: i64 = 10_000;
+
+    fn version() -> FileVersion {
+        super::super::marker::tests::version()
+    }
+
+    /// An in-memory marker store with S3's conditional-write semantics.
+    #[derive(Default)]
+    struct Memory {
+        objects: Mutex<HashMap<String, (Vec<u8>, String)>>,
+        next: Mutex<u64>,
+        /// Writes that land but answer with a conflict (a lost answer after a retry).
+        lose_answers: Mutex<usize>,
+        /// Writes that land but answer with an I/O error (retries exhausted after a lost answer).
+        io_after_write: Mutex<usize>,
+        /// Writes that fail with an I/O error without landing.
+        io_before_write: Mutex<usize>,
+    }
+
+    impl MarkerStore for Memory {
+        async fn get_marker(&self, _: &str, key: &str) -> io::Result<Option<(Vec<u8>, String)>> {
+            Ok(self.objects.lock().unwrap().get(key).cloned())
+        }
+
+        async fn put_marker(
+            &self,
+            _: &str,
+            key: &str,
+            body: Vec<u8>,
+            condition: Condition<'_>,
+        ) -> Result<String, PutError> {
+            let mut objects = self.objects.lock().unwrap();
+            let ok = match (condition, objects.get(key)) {
+                (Condition::Absent, None) => true,
+                (Condition::Matches(e), Some((_, cur))) => e == cur,
+                _ => false,
+            };
+            if !ok {
+                return Err(PutError::Conflict);
+            }
+            let mut before = self.io_before_write.lock().unwrap();
+            if *before > 0 {
+                *before -= 1;
+                return Err(PutError::Io(io::Error::other("connection reset")));
+            }
+            let mut n = self.next.lock().unwrap();
+            *n += 1;
+            let etag = format!("\"m{n}\"");
+            objects.insert(key.to_owned(), (body, etag.clone()));
+            let mut lose = self.lose_answers.lock().unwrap();
+            if *lose > 0 {
+                *lose -= 1;
+                return Err(PutError::Conflict);
+            }
+            let mut after = self.io_after_write.lock().unwrap();
+            if *after > 0 {
+                *after -= 1;
+                return Err(PutError::Io(io::Error::other("timed out")));
+            }
+            Ok(etag)
+        }
+    }
+
+    fn loc() -> MarkerLocation {
+        MarkerLocation::new(None, "_cflm/processed/", "logs", &version().key)
+    }
+
+    async fn begin<'s>(
+        store: &'s Memory,
+        me: &str,
+        now: i64,
+    ) -> Result<Begin<'s, Memory>, MarkerError> {
+        let existing = read_marker(store, &loc()).await?;
+        Claim::begin(
+            store,
+            loc(),
+            me.into(),
+            &version(),
+            existing,
+            Clock::new(now),
+            LEASE,
+        )
+        .await
+    }
+
+    fn stored(store: &Memory) -> Marker {
+        let objects = store.objects.lock().unwrap();
+        Marker::from_json(&objects[&loc().key].0).unwrap()
+    }
+
+    #[tokio::test]
+    async fn claim_checkpoint_release_resume_finish() {
+        let store = Memory::default();
+        let Begin::Publish { mut claim, .. } = begin(&store, "a", 0).await.unwrap() else {
+            panic!("expected a claim");
+        };
+        // A second invocation meanwhile is busy.
+        assert!(matches!(
+            begin(&store, "b", 10).await,
+            Err(MarkerError::Busy { .. })
+        ));
+        claim.add_sent(&[0, 2]);
+        claim.checkpoint().await.unwrap();
+        claim.release().await.unwrap();
+        let m = stored(&store);
+        assert_eq!((m.state, m.sent.clone()), (State::Failed, vec![0, 2]));
+        // The retry resumes with what was sent, at once.
+        let Begin::Publish {
+            mut claim,
+            already_sent,
+            takeover,
+        } = begin(&store, "b", 20).await.unwrap()
+        else {
+            panic!("expected a resume");
+        };
+        assert_eq!(already_sent, [0, 2].into_iter().collect());
+        assert_eq!(takeover, None);
+        claim.add_sent(&[1, 3]);
+        claim.finish().await.unwrap();
+        let m = stored(&store);
+        assert_eq!((m.state, m.attempts), (State::Done, 2));
+        assert_eq!(m.sent, vec![0, 1, 2, 3]);
+        assert!(matches!(
+            begin(&store, "c", 30).await.unwrap(),
+            Begin::Duplicate {
+                same_config: true,
+                ..
+            }
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_stale_claim_is_taken_over_and_the_old_owner_stops() {
+        let store = Memory::default();
+        let Begin::Publish { claim: mut old, .. } = begin(&store, "a", 0).await.unwrap() else {
+            panic!()
+        };
+        old.add_sent(&[0]);
+        old.checkpoint().await.unwrap();
+        let updated = stored(&store).updated_ms;
+        let Begin::Publish {
+            claim: mut new,
+            already_sent,
+            takeover,
+        } = begin(&store, "b", updated + LEASE + SKEW + 1)
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(takeover.as_deref(), Some("a"));
+        assert_eq!(already_sent.len(), 1);
+        old.add_sent(&[1]);
+        assert!(matches!(
+            old.checkpoint().await,
+            Err(MarkerError::LostOwnership { ref owner, .. }) if owner == "b"
+        ));
+        new.add_sent(&[1, 2, 3]);
+        new.finish().await.unwrap();
+        assert_eq!(stored(&store).owner.as_deref(), Some("b"));
+    }
+
+    #[tokio::test]
+    async fn a_lost_answer_to_our_own_write_is_recognised() {
+        let store = Memory::default();
+        *store.lose_answers.lock().unwrap() = 1;
+        // The claim lands, its answer is lost: the re-read shows our own claim.
+        let Begin::Publish { mut claim, .. } = begin(&store, "a", 0).await.unwrap() else {
+            panic!()
+        };
+        *store.lose_answers.lock().unwrap() = 1;
+        claim.add_sent(&[0, 1, 2, 3]);
+        claim.finish().await.unwrap();
+        assert_eq!(stored(&store).state, State::Done);
+    }
+
+    #[tokio::test]
+    async fn a_claim_that_landed_behind_an_io_error_is_ours() {
+        let store = Memory::default();
+        *store.io_after_write.lock().unwrap() = 1;
+        // Without this the next delivery would find the file "busy" until the claim went stale.
+        let Begin::Publish { mut claim, .. } = begin(&store, "a", 0).await.unwrap() else {
+            panic!("the landed claim is ours")
+        };
+        claim.add_sent(&[0, 1, 2, 3]);
+        claim.finish().await.unwrap();
+        assert_eq!(stored(&store).state, State::Done);
+        // A write that did not land is still an error, and leaves no marker behind.
+        let store = Memory::default();
+        *store.io_before_write.lock().unwrap() = 1;
+        assert!(matches!(
+            begin(&store, "a", 0).await,
+            Err(MarkerError::Io { .. })
+        ));
+        assert!(store.objects.lock().unwrap().is_empty());
+        assert!(matches!(
+            begin(&store, "b", 10).await.unwrap(),
+            Begin::Publish { .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn concurrent_claims_have_one_winner() {
+        let store = Memory::default();
+        // Both read "no marker", then both try to claim.
+        let v = version();
+        let (a, b) = tokio::join!(
+            Claim::begin(&store, loc(), "a".into(), &v, None, Clock::new(0), LEASE),
+            Claim::begin(&store, loc(), "b".into(), &v, None, Clock::new(0), LEASE),
+        );
+        let winners = [&a, &b]
+            .iter()
+            .filter(|r| matches!(r, Ok(Begin::Publish { .. })))
+            .count();
+        assert_eq!(winners, 1);
+        assert!(
+            [&a, &b]
+                .iter()
+                .any(|r| matches!(r, Err(MarkerError::Busy { .. })))
+        );
+    }
+}
