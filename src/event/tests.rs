@@ -76,12 +76,22 @@ fn outcome(inv: Invocation) -> (Vec<String>, Vec<String>, Vec<Option<String>>) {
     (objects.collect(), errors, failing)
 }
 
+/// A case: its name, the event, the objects that come out, the errors (fragments each must
+/// contain, in order) and the message ID of each failing unit (`None`: a direct invocation, or
+/// a message without one).
+type Case = (
+    &'static str,
+    Value,
+    Vec<&'static str>,
+    Vec<Vec<&'static str>>,
+    Vec<Option<&'static str>>,
+);
+
 #[test]
 fn malformed_records_are_named_and_never_hide_valid_ones() {
     let two_good_one_bad = json!({"Records": [put("a.gz"), json!(7), put("c.gz")]});
     let s3_batch = |records: Vec<Value>| json!({"Records": records}).to_string();
-    // (case, event, objects, errors: fragments each must contain in order, failing SQS ids)
-    let cases: Vec<(&str, Value, Vec<&str>, Vec<Vec<&str>>, Vec<Option<&str>>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "S3: record without bucket",
             json!({"Records": [put("a.gz"), put_with("b.gz", "s3.bucket.name", Value::Null)]}),
