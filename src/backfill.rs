@@ -105,6 +105,7 @@ pub async fn collect_inputs<S: ObjectStore>(
                         Input::S3(ObjectRef {
                             bucket: bucket.clone(),
                             key: o.key,
+                            version_id: None,
                             etag: None,
                             size: o.size,
                         })

@@ -1,12 +1,14 @@
 //! Stage "event": what a Lambda invocation asks for. S3 event notifications (direct or inside SQS
-//! messages), EventBridge "Object Created" events and `s3:TestEvent` become a list of objects to
-//! process, each tied to the unit that fails together (the invocation, or one SQS message).
+//! messages), EventBridge "Object Created" events, records of the on-failure destination and
+//! `s3:TestEvent` become a list of objects to process, each tied to the unit that fails together
+//! (the invocation, or one SQS message). Records are read one by one: a malformed record becomes
+//! an error naming it (index, message ID, field) and never hides the valid records beside it.
 
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use aws_lambda_events::event::s3::S3Event;
-use aws_lambda_events::event::sqs::SqsEvent;
 use percent_encoding::percent_decode_str;
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+/// S3 keys are at most this many bytes (UTF-8).
+const MAX_KEY_BYTES: usize = 1024;
 
 /// One S3 object to process.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +16,8 @@ pub struct ObjectRef {
     pub bucket: String,
     /// The decoded key.
     pub key: String,
+    /// The object version the event named (versioned buckets), if any.
+    pub version_id: Option<String>,
     /// The ETag the event announced, if any.
     pub etag: Option<String>,
     /// The size the event announced, if any.
@@ -28,12 +32,16 @@ impl ObjectRef {
 }
 
 /// The objects of one failure unit: the whole invocation (S3, EventBridge) or one SQS message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorkUnit {
-    /// The SQS message ID, for `batchItemFailures`; `None` outside SQS.
+    /// The SQS message ID, for `batchItemFailures`; `None` outside SQS, and for a message that
+    /// has none (it cannot be named: its failure fails the whole batch).
     pub message_id: Option<String>,
-    /// The objects to process, or why the message could not be read.
-    pub objects: Result<Vec<ObjectRef>, String>,
+    /// The objects to process.
+    pub objects: Vec<ObjectRef>,
+    /// What is wrong with each record that could not be read, naming it: the unit fails (after
+    /// its valid objects are processed).
+    pub errors: Vec<String>,
     /// Objects the unit names but that are not processed (folder markers, marker objects,
     /// events other than ObjectCreated), with the reason, for the log.
     pub ignored: Vec<(String, &'static str)>,
@@ -50,25 +58,53 @@ pub enum Invocation {
     TestEvent,
 }
 
-/// The event could not be understood at all.
+/// The event, or some of its records, could not be understood.
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {
     #[error(
         "unrecognised event: neither an S3 notification, an SQS message batch, an EventBridge S3 event nor s3:TestEvent"
     )]
     Unrecognised,
-    #[error("malformed {kind} event: {source}")]
+    /// Records of a direct invocation could not be read; the valid ones were processed.
+    #[error(
+        "{} malformed event record(s): {}; {}",
+        .records.len(),
+        .records.join("; "),
+        files_outcome(.files, .failed_files, .first_file_error)
+    )]
     Malformed {
-        kind: &'static str,
-        #[source]
-        source: serde_json::Error,
+        records: Vec<String>,
+        /// Log files the valid records named, processed before failing.
+        files: usize,
+        failed_files: usize,
+        first_file_error: Option<String>,
     },
+    /// Failed SQS messages without a `messageId` cannot be listed in `batchItemFailures`: the
+    /// whole batch fails (and comes back), which an empty identifier would do silently.
+    #[error(
+        "{} failed SQS message(s) without a messageId, which batchItemFailures cannot name: the whole batch fails; {}",
+        .errors.len(),
+        .errors.join("; ")
+    )]
+    MessagesWithoutId { errors: Vec<String> },
 }
 
-/// Decodes a key from an S3 event notification: `+` is a space, then `%XX` escapes.
-pub fn decode_notification_key(key: &str) -> String {
+fn files_outcome(files: &usize, failed: &usize, first: &Option<String>) -> String {
+    match first {
+        Some(first) if *failed > 0 => {
+            format!("{failed} of the {files} valid log file(s) failed too; first: {first}")
+        }
+        _ => format!("the {files} valid log file(s) were processed"),
+    }
+}
+
+/// Decodes a key from an S3 event notification: `+` is a space, then `%XX` escapes. Fails when
+/// the bytes are not UTF-8 (no S3 key is).
+pub fn decode_notification_key(key: &str) -> Result<String, std::str::Utf8Error> {
     let plus = key.replace('+', " ");
-    percent_decode_str(&plus).decode_utf8_lossy().into_owned()
+    percent_decode_str(&plus)
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned)
 }
 
 /// Why a key is not a log file to process, if it is not.
@@ -86,241 +122,238 @@ fn is_test_event(v: &Value) -> bool {
     v.get("Event").and_then(Value::as_str) == Some("s3:TestEvent")
 }
 
-/// Objects of an S3 notification (already parsed).
-fn from_s3(event: S3Event, marker_prefix: &str) -> WorkUnit {
-    let mut objects = Vec::new();
-    let mut ignored = Vec::new();
-    for r in event.records {
-        let key = decode_notification_key(r.s3.object.key.as_deref().unwrap_or(""));
-        let created = r
-            .event_name
-            .as_deref()
-            .is_none_or(|n| n.starts_with("ObjectCreated"));
-        if !created {
-            ignored.push((key, "not an ObjectCreated event"));
-            continue;
-        }
-        if let Some(why) = ignore_reason(&key, marker_prefix) {
-            ignored.push((key, why));
-            continue;
-        }
-        objects.push(ObjectRef {
-            bucket: r.s3.bucket.name.unwrap_or_default(),
-            key,
-            etag: r.s3.object.e_tag,
-            size: r.s3.object.size,
-        });
-    }
-    WorkUnit {
-        message_id: None,
-        objects: Ok(objects),
-        ignored,
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 
+/// The value at a dotted `path` under `v`: `Ok(None)` when absent (or null).
+fn field<'v>(v: &'v Value, path: &str) -> Result<Option<&'v Value>, String> {
+    let mut at = v;
+    let mut walked = String::new();
+    for part in path.split('.') {
+        let Value::Object(m) = at else {
+            return Err(format!("{walked} is {}, not an object", kind(at)));
+        };
+        match m.get(part) {
+            None | Some(Value::Null) => return Ok(None),
+            Some(next) => at = next,
+        }
+        if !walked.is_empty() {
+            walked.push('.');
+        }
+        walked.push_str(part);
+    }
+    Ok(Some(at))
+}
+
+/// An optional string field.
+fn opt_str(v: &Value, path: &str) -> Result<Option<String>, String> {
+    match field(v, path)? {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(format!("{path} is {}, not a string", kind(other))),
+    }
+}
+
+/// A required, non-empty string field.
+fn req_str(v: &Value, path: &str) -> Result<String, String> {
+    match opt_str(v, path)? {
+        None => Err(format!("{path} is missing")),
+        Some(s) if s.is_empty() => Err(format!("{path} is empty")),
+        Some(s) => Ok(s),
+    }
+}
+
+/// An optional integer field.
+fn opt_i64(v: &Value, path: &str) -> Result<Option<i64>, String> {
+    match field(v, path)? {
+        None => Ok(None),
+        Some(n) => n
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| format!("{path} is {}, not an integer", kind(n))),
+    }
+}
+
+/// A key as S3 stores it: non-empty and at most 1,024 bytes.
+fn check_key(key: String, path: &str) -> Result<String, String> {
+    if key.len() > MAX_KEY_BYTES {
+        Err(format!("{path} is longer than S3's {MAX_KEY_BYTES} bytes"))
+    } else {
+        Ok(key)
+    }
+}
+
+/// What one record asks for.
+enum Read {
+    Object(ObjectRef),
+    Ignored(String, &'static str),
+}
+
+/// One record of an S3 notification.
+fn s3_record(r: &Value, marker_prefix: &str) -> Result<Read, String> {
+    if !r.is_object() {
+        return Err(format!("not an object but {}", kind(r)));
+    }
+    if !opt_str(r, "eventName")?.is_none_or(|n| n.starts_with("ObjectCreated")) {
+        let key = opt_str(r, "s3.object.key")
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        return Ok(Read::Ignored(key, "not an ObjectCreated event"));
+    }
+    let raw_key = req_str(r, "s3.object.key")?;
+    let key = decode_notification_key(&raw_key)
+        .map_err(|_| format!("s3.object.key {raw_key:?} is not UTF-8 once URL-decoded"))?;
+    let key = check_key(key, "s3.object.key")?;
+    if let Some(why) = ignore_reason(&key, marker_prefix) {
+        return Ok(Read::Ignored(key, why));
+    }
+    Ok(Read::Object(ObjectRef {
+        bucket: req_str(r, "s3.bucket.name")?,
+        key,
+        version_id: opt_str(r, "s3.object.versionId")?,
+        etag: opt_str(r, "s3.object.eTag")?,
+        size: opt_i64(r, "s3.object.size")?,
+    }))
+}
+
+/// An EventBridge "Object Created" event (the key is carried as written, not URL-encoded).
+fn eventbridge(e: &Value, marker_prefix: &str) -> Result<Read, String> {
+    if req_str(e, "detail-type")? != "Object Created" {
+        let key = opt_str(e, "detail.object.key")
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        return Ok(Read::Ignored(key, "not an Object Created event"));
+    }
+    let key = req_str(e, "detail.object.key")?;
+    let key = check_key(key, "detail.object.key")?;
+    if let Some(why) = ignore_reason(&key, marker_prefix) {
+        return Ok(Read::Ignored(key, why));
+    }
+    Ok(Read::Object(ObjectRef {
+        bucket: req_str(e, "detail.bucket.name")?,
+        key,
+        version_id: opt_str(e, "detail.object.version-id")?,
+        etag: opt_str(e, "detail.object.etag")?,
+        size: opt_i64(e, "detail.object.size")?,
+    }))
+}
+
+impl WorkUnit {
+    fn add(&mut self, read: Result<Read, String>, name: impl FnOnce() -> String) {
+        match read {
+            Ok(Read::Object(o)) => self.objects.push(o),
+            Ok(Read::Ignored(key, why)) => self.ignored.push((key, why)),
+            Err(e) => self.errors.push(format!("{}: {e}", name())),
+        }
+    }
+}
+
+/// The payload of an on-failure destination record, if `v` is one.
+fn on_failure_payload(v: &Map<String, Value>) -> Option<&Value> {
+    v.get("requestContext")?;
+    v.get("requestPayload")
+}
+
+/// One SQS message: its body is an S3 notification (or an EventBridge event, or an on-failure
+/// record: whatever a direct invocation accepts), or `s3:TestEvent`.
+fn sqs_message(index: usize, m: &Value, marker_prefix: &str) -> WorkUnit {
+    let message_id = m
+        .get("messageId")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned);
+    let name = match &message_id {
+        Some(id) => format!("SQS message {id} (Records[{index}])"),
+        None => format!("SQS message Records[{index}] (no messageId)"),
+    };
+    let mut unit = WorkUnit {
+        message_id,
+        ..WorkUnit::default()
+    };
+    let body = if m.is_object() {
+        opt_str(m, "body").and_then(|b| {
+            let b = b.ok_or("body is missing")?;
+            serde_json::from_str::<Value>(&b).map_err(|e| format!("body is not JSON ({e})"))
+        })
+    } else {
+        Err(format!("not an object but {}", kind(m)))
+    };
+    match body.map(|b| parse(&b, marker_prefix).map_err(|_| b)) {
+        Err(e) => unit.errors.push(format!("{name}: {e}")),
+        Ok(Ok(Invocation::TestEvent)) => unit.ignored.push((String::new(), "s3:TestEvent")),
+        Ok(Ok(Invocation::Direct(inner))) => {
+            unit.objects = inner.objects;
+            unit.ignored = inner.ignored;
+            let inner_errors = inner.errors.into_iter();
+            unit.errors = inner_errors.map(|e| format!("{name}: body {e}")).collect();
+        }
+        Ok(Ok(Invocation::Sqs(_))) => unit
+            .errors
+            .push(format!("{name}: body is an SQS batch itself")),
+        Ok(Err(body)) => unit.errors.push(format!(
+            "{name}: body is {}, not an S3 notification, an EventBridge S3 event nor s3:TestEvent",
+            if body.is_object() {
+                "a JSON object"
+            } else {
+                kind(&body)
+            }
+        )),
+    }
+    unit
+}
+
 /// Reads an invocation payload. `marker_prefix` names the function's own marker objects, which
-/// are never processed as logs.
+/// are never processed as logs. Only a payload of no known shape is an error; a malformed record
+/// is an error of its unit ([`WorkUnit::errors`]).
 pub fn parse(payload: &Value, marker_prefix: &str) -> Result<Invocation, EventError> {
+    let Some(map) = payload.as_object() else {
+        return Err(EventError::Unrecognised);
+    };
     // A record from the function's on-failure destination: replaying it replays the original.
-    if let (Some(inner), Some(_)) = (payload.get("requestPayload"), payload.get("requestContext")) {
+    if let Some(inner) = on_failure_payload(map) {
         return parse(inner, marker_prefix);
     }
     if is_test_event(payload) {
         return Ok(Invocation::TestEvent);
     }
-    if let Some(records) = payload.get("Records").and_then(Value::as_array) {
-        let sqs = records
-            .first()
-            .and_then(|r| r.get("eventSource"))
-            .and_then(Value::as_str)
-            == Some("aws:sqs");
-        if sqs {
-            let event: SqsEvent = serde_json::from_value(payload.clone()).map_err(|source| {
-                EventError::Malformed {
-                    kind: "SQS",
-                    source,
-                }
-            })?;
-            let units = event
-                .records
-                .into_iter()
-                .map(|m| {
-                    let id = m.message_id.clone().unwrap_or_default();
-                    let body = m.body.as_deref().unwrap_or("");
-                    let unit = match serde_json::from_str::<Value>(body) {
-                        Ok(v) if is_test_event(&v) => WorkUnit {
-                            message_id: None,
-                            objects: Ok(Vec::new()),
-                            ignored: vec![(String::new(), "s3:TestEvent")],
-                        },
-                        Ok(v) => match serde_json::from_value::<S3Event>(v) {
-                            Ok(e) => from_s3(e, marker_prefix),
-                            Err(e) => WorkUnit {
-                                message_id: None,
-                                objects: Err(format!(
-                                    "SQS message {id}: body is not an S3 event notification: {e}"
-                                )),
-                                ignored: Vec::new(),
-                            },
-                        },
-                        Err(e) => WorkUnit {
-                            message_id: None,
-                            objects: Err(format!("SQS message {id}: body is not JSON: {e}")),
-                            ignored: Vec::new(),
-                        },
-                    };
-                    WorkUnit {
-                        message_id: Some(id),
-                        ..unit
-                    }
-                })
-                .collect();
-            return Ok(Invocation::Sqs(units));
+    if let Some(records) = map.get("Records").and_then(Value::as_array) {
+        // The first record that says where it comes from decides.
+        let source = records
+            .iter()
+            .find_map(|r| r.get("eventSource").and_then(Value::as_str));
+        if source == Some("aws:sqs") {
+            let units = records.iter().enumerate();
+            let units = units.map(|(i, m)| sqs_message(i, m, marker_prefix));
+            return Ok(Invocation::Sqs(units.collect()));
         }
-        let event: S3Event = serde_json::from_value(payload.clone())
-            .map_err(|source| EventError::Malformed { kind: "S3", source })?;
-        return Ok(Invocation::Direct(from_s3(event, marker_prefix)));
+        let mut unit = WorkUnit::default();
+        for (i, r) in records.iter().enumerate() {
+            unit.add(s3_record(r, marker_prefix), || format!("Records[{i}]"));
+        }
+        return Ok(Invocation::Direct(unit));
     }
-    if payload.get("source").and_then(Value::as_str) == Some("aws.s3")
-        && payload.get("detail-type").is_some()
+    if map.get("source").and_then(Value::as_str) == Some("aws.s3")
+        && map.contains_key("detail-type")
     {
-        let event: EventBridgeEvent<Value> =
-            serde_json::from_value(payload.clone()).map_err(|source| EventError::Malformed {
-                kind: "EventBridge",
-                source,
-            })?;
-        let d = &event.detail;
-        // EventBridge carries the key as written, not URL-encoded like notifications.
-        let key = d
-            .pointer("/object/key")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        let bucket = d
-            .pointer("/bucket/name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        let mut unit = WorkUnit {
-            message_id: None,
-            objects: Ok(Vec::new()),
-            ignored: Vec::new(),
-        };
-        if event.detail_type != "Object Created" {
-            unit.ignored.push((key, "not an Object Created event"));
-        } else if let Some(why) = ignore_reason(&key, marker_prefix) {
-            unit.ignored.push((key, why));
-        } else if bucket.is_empty() {
-            unit.objects = Err("EventBridge event without detail.bucket.name".to_owned());
-        } else {
-            unit.objects = Ok(vec![ObjectRef {
-                bucket,
-                etag: d
-                    .pointer("/object/etag")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                size: d.pointer("/object/size").and_then(Value::as_i64),
-                key,
-            }]);
-        }
+        let mut unit = WorkUnit::default();
+        let id = map.get("id").and_then(Value::as_str).unwrap_or("(no id)");
+        unit.add(eventbridge(payload, marker_prefix), || {
+            format!("EventBridge event {id}")
+        });
         return Ok(Invocation::Direct(unit));
     }
     Err(EventError::Unrecognised)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn s3_record(key: &str, name: &str) -> Value {
-        json!({
-            "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-            "eventTime": "2026-11-21T12:00:00.000Z", "eventName": name,
-            "userIdentity": {"principalId": "EXAMPLE"},
-            "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-            "responseElements": {},
-            "s3": {"s3SchemaVersion": "1.0", "configurationId": "x",
-                "bucket": {"name": "logs", "ownerIdentity": {"principalId": "x"}, "arn": "arn:aws:s3:::logs"},
-                "object": {"key": key, "size": 10, "eTag": "abc", "sequencer": "01"}}
-        })
-    }
-
-    #[test]
-    fn keys_are_url_decoded_plus_is_space() {
-        assert_eq!(decode_notification_key("a+b%2Bc%3A%20d"), "a b+c: d");
-        assert_eq!(decode_notification_key("caf%C3%A9"), "café");
-    }
-
-    #[test]
-    fn s3_notification_with_several_records() {
-        let ev = json!({"Records": [
-            s3_record("cf/E2Q4ABCDEFGH.2026-11-21-12.a+b.gz", "ObjectCreated:Put"),
-            s3_record("cf/", "ObjectCreated:Put"),
-            s3_record("_cflm/processed/x.json", "ObjectCreated:Put"),
-            s3_record("cf/y.gz", "ObjectRemoved:Delete"),
-        ]});
-        let Invocation::Direct(unit) = parse(&ev, "_cflm/").unwrap() else {
-            panic!("not direct")
-        };
-        let objects = unit.objects.unwrap();
-        assert_eq!(objects.len(), 1);
-        assert_eq!(objects[0].key, "cf/E2Q4ABCDEFGH.2026-11-21-12.a b.gz");
-        assert_eq!(objects[0].etag.as_deref(), Some("abc"));
-        assert_eq!(unit.ignored.len(), 3);
-    }
-
-    #[test]
-    fn sqs_wrapped_notifications_and_bad_bodies() {
-        let body = json!({"Records": [s3_record("k%20one.gz", "ObjectCreated:Put")]}).to_string();
-        let ev = json!({"Records": [
-            {"messageId": "m1", "eventSource": "aws:sqs", "body": body},
-            {"messageId": "m2", "eventSource": "aws:sqs", "body": "not json"},
-            {"messageId": "m3", "eventSource": "aws:sqs", "body": "{\"Event\":\"s3:TestEvent\"}"},
-        ]});
-        let Invocation::Sqs(units) = parse(&ev, "_cflm/").unwrap() else {
-            panic!("not sqs")
-        };
-        assert_eq!(units[0].message_id.as_deref(), Some("m1"));
-        assert_eq!(units[0].objects.as_ref().unwrap()[0].key, "k one.gz");
-        assert!(units[1].objects.as_ref().unwrap_err().contains("m2"));
-        assert_eq!(units[2].objects, Ok(vec![]));
-    }
-
-    #[test]
-    fn eventbridge_keys_are_taken_as_written() {
-        let ev = json!({
-            "version": "0", "id": "x", "detail-type": "Object Created", "source": "aws.s3",
-            "account": "123456789012", "time": "2023-08-09T13:09:50Z", "region": "eu-west-1",
-            "resources": ["arn:aws:s3:::b"],
-            "detail": {"version": "0", "bucket": {"name": "b"},
-                "object": {"key": "raw/2023-08-08T14:03:40.532432.zip", "size": 5, "etag": "e"}}
-        });
-        let Invocation::Direct(unit) = parse(&ev, "_cflm/").unwrap() else {
-            panic!("not direct")
-        };
-        assert_eq!(
-            unit.objects.unwrap()[0].key,
-            "raw/2023-08-08T14:03:40.532432.zip"
-        );
-    }
-
-    #[test]
-    fn on_failure_destination_records_replay_the_original_event() {
-        let original = json!({"Records": [s3_record("cf/E2Q4ABCDEFGH.2026-11-21-12.x.gz", "ObjectCreated:Put")]});
-        let record = json!({"version": "1.0", "timestamp": "2026-11-21T12:00:00Z",
-            "requestContext": {"requestId": "r", "condition": "RetriesExhausted", "approximateInvokeCount": 3},
-            "requestPayload": original, "responseContext": {"statusCode": 200}});
-        assert_eq!(parse(&record, "").unwrap(), parse(&original, "").unwrap());
-    }
-
-    #[test]
-    fn test_event_and_garbage() {
-        let ev = json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"});
-        assert_eq!(parse(&ev, "").unwrap(), Invocation::TestEvent);
-        assert!(matches!(
-            parse(&json!({"x": 1}), ""),
-            Err(EventError::Unrecognised)
-        ));
-    }
-}
+mod tests;

@@ -150,7 +150,7 @@ pub async fn read_object_at<S: ObjectStore>(
     let distribution = pipeline::distribution_for(&file, &obj.key, config)?;
     let expected = Expected {
         etag: obj.etag.as_deref(),
-        version_id: None,
+        version_id: obj.version_id.as_deref(),
     };
     let (body, meta) = store
         .get(&obj.bucket, &obj.key, expected)
@@ -598,90 +598,117 @@ impl<S: ObjectStore + MarkerStore, M: MetricSink> Handler<S, M> {
         for (key, why) in &unit.ignored {
             tracing::info!(key = %key, reason = *why, "object ignored");
         }
+        for e in &unit.errors {
+            tracing::error!(error = %e, "event record malformed");
+        }
     }
 
     /// Handles one invocation payload. Returns the response: a summary for direct invocations, a
-    /// `batchItemFailures` response for SQS.
+    /// `batchItemFailures` response for SQS. Valid records are processed even when others of the
+    /// event are malformed; those fail their unit afterwards ([`EventError::Malformed`], or the
+    /// SQS message).
     pub async fn handle(&self, payload: &Value, now_ms: i64) -> Result<Value, HandlerError> {
         match event::parse(payload, &self.settings.marker_prefix)? {
             Invocation::TestEvent => {
                 tracing::info!("s3:TestEvent acknowledged");
                 Ok(json!({"files": 0, "test_event": true}))
             }
-            Invocation::Direct(unit) => {
-                Self::log_ignored(&unit);
-                let objects = unit.objects.map_err(|first| HandlerError::Files {
-                    failed: 1,
-                    total: 1,
-                    first,
-                })?;
-                let results = self.process_all(&objects, now_ms).await;
-                let superseded = results
-                    .iter()
-                    .filter(|r| r.as_ref().is_err_and(ObjectError::is_superseded))
-                    .count();
-                let failed: Vec<String> = results
-                    .iter()
-                    .filter_map(|r| r.as_ref().err())
-                    .filter(|e| !e.is_superseded())
-                    .map(|e| e.to_string())
-                    .collect();
-                if let Some(first) = failed.first() {
-                    return Err(HandlerError::Files {
-                        failed: failed.len(),
-                        total: results.len(),
-                        first: first.clone(),
-                    });
-                }
-                // Totals of what this invocation published: duplicates are counted apart.
-                let ok = || results.iter().flatten().filter(|p| !p.duplicate);
-                Ok(json!({
-                    "files": results.len(),
-                    "duplicates": results.iter().flatten().filter(|p| p.duplicate).count(),
-                    "already_sent": ok().map(|p| p.already_sent).sum::<usize>(),
-                    "records": ok().map(|p| p.file.report.parse.records).sum::<u64>(),
-                    "rejected": ok().map(|p| p.file.report.parse.rejected).sum::<u64>(),
-                    "skipped_stale": ok().map(|p| p.file.report.skipped_stale).sum::<u64>(),
-                    "datums": ok().map(|p| p.file.datum_count()).sum::<usize>(),
-                    "put_requests": ok().map(|p| p.put_requests).sum::<usize>(),
-                    "superseded": superseded,
-                    "rejected_batches": ok().map(|p| p.rejected_batches.len()).sum::<usize>(),
-                }))
+            Invocation::Direct(unit) => self.handle_direct(unit, now_ms).await,
+            Invocation::Sqs(units) => self.handle_sqs(units, now_ms).await,
+        }
+    }
+
+    /// One unit failing as a whole: its valid files are processed, then it fails if any file
+    /// failed or any record was malformed (Lambda retries; the published files are then
+    /// duplicates).
+    async fn handle_direct(&self, unit: WorkUnit, now_ms: i64) -> Result<Value, HandlerError> {
+        Self::log_ignored(&unit);
+        let results = self.process_all(&unit.objects, now_ms).await;
+        // A superseded record is answered (the newer version's own event publishes it), not
+        // failed: no retry could read the version it named.
+        let superseded = results
+            .iter()
+            .filter(|r| r.as_ref().is_err_and(ObjectError::is_superseded))
+            .count();
+        let failed: Vec<String> = results
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .filter(|e| !e.is_superseded())
+            .map(|e| e.to_string())
+            .collect();
+        if !unit.errors.is_empty() {
+            return Err(EventError::Malformed {
+                records: unit.errors,
+                files: results.len(),
+                failed_files: failed.len(),
+                first_file_error: failed.into_iter().next(),
             }
-            Invocation::Sqs(units) => {
-                let mut all = Vec::new();
-                let mut owner = Vec::new();
-                let mut failed_units = vec![false; units.len()];
-                for (i, unit) in units.iter().enumerate() {
-                    Self::log_ignored(unit);
-                    match &unit.objects {
-                        Ok(objs) => {
-                            for o in objs {
-                                all.push(o.clone());
-                                owner.push(i);
-                            }
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "SQS message not understood");
-                            failed_units[i] = true;
-                        }
-                    }
-                }
-                let results = self.process_all(&all, now_ms).await;
-                for (r, &i) in results.iter().zip(&owner) {
-                    if r.as_ref().is_err_and(|e| !e.is_superseded()) {
-                        failed_units[i] = true;
-                    }
-                }
-                let failures: Vec<Value> = units
-                    .iter()
-                    .zip(failed_units)
-                    .filter(|(_, f)| *f)
-                    .filter_map(|(u, _)| u.message_id.as_ref())
-                    .map(|id| json!({"itemIdentifier": id}))
-                    .collect();
-                Ok(json!({"batchItemFailures": failures}))
+            .into());
+        }
+        if let Some(first) = failed.first() {
+            return Err(HandlerError::Files {
+                failed: failed.len(),
+                total: results.len(),
+                first: first.clone(),
+            });
+        }
+        // Totals of what this invocation published: duplicates are counted apart.
+        let ok = || results.iter().flatten().filter(|p| !p.duplicate);
+        Ok(json!({
+            "files": results.len(),
+            "duplicates": results.iter().flatten().filter(|p| p.duplicate).count(),
+            "already_sent": ok().map(|p| p.already_sent).sum::<usize>(),
+            "records": ok().map(|p| p.file.report.parse.records).sum::<u64>(),
+            "rejected": ok().map(|p| p.file.report.parse.rejected).sum::<u64>(),
+            "skipped_stale": ok().map(|p| p.file.report.skipped_stale).sum::<u64>(),
+            "datums": ok().map(|p| p.file.datum_count()).sum::<usize>(),
+            "put_requests": ok().map(|p| p.put_requests).sum::<usize>(),
+            "superseded": superseded,
+            "rejected_batches": ok().map(|p| p.rejected_batches.len()).sum::<usize>(),
+        }))
+    }
+
+    /// SQS messages, each its own unit: a message fails when one of its records is malformed or
+    /// one of its files failed, and is named in `batchItemFailures`. A failed message without a
+    /// `messageId` cannot be named: the whole invocation fails ([`EventError::MessagesWithoutId`]),
+    /// as Lambda would treat an empty identifier, but saying so.
+    async fn handle_sqs(&self, units: Vec<WorkUnit>, now_ms: i64) -> Result<Value, HandlerError> {
+        let mut all = Vec::new();
+        let mut owner = Vec::new();
+        let mut failed: Vec<Vec<String>> = Vec::with_capacity(units.len());
+        for (i, unit) in units.iter().enumerate() {
+            Self::log_ignored(unit);
+            failed.push(unit.errors.clone());
+            for o in &unit.objects {
+                all.push(o.clone());
+                owner.push(i);
             }
         }
+        let results = self.process_all(&all, now_ms).await;
+        for (r, &i) in results.iter().zip(&owner) {
+            match (r, &units[i].message_id) {
+                (Ok(_), _) => {}
+                (Err(e), _) if e.is_superseded() => {}
+                (Err(e), Some(_)) => failed[i].push(e.to_string()),
+                // Record errors name their message; a file error of a message without an ID
+                // must say which one it is.
+                (Err(e), None) => failed[i].push(format!("SQS message Records[{i}]: {e}")),
+            }
+        }
+        let mut failures = Vec::new();
+        let mut without_id = Vec::new();
+        for (unit, errors) in units.iter().zip(failed) {
+            match (&unit.message_id, errors.is_empty()) {
+                (_, true) => {}
+                (Some(id), false) => failures.push(json!({"itemIdentifier": id})),
+                (None, false) => without_id.extend(errors),
+            }
+        }
+        if !without_id.is_empty() {
+            let e = EventError::MessagesWithoutId { errors: without_id };
+            tracing::error!(error = %e, "SQS batch failed as a whole");
+            return Err(e.into());
+        }
+        Ok(json!({"batchItemFailures": failures}))
     }
 }

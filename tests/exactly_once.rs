@@ -704,6 +704,7 @@ async fn backfill_longer_than_the_lease_with_a_concurrent_delivery() {
                 bucket: BUCKET.to_owned(),
                 key: k.clone(),
                 etag: None,
+                version_id: None,
                 size: None,
             })
         })

@@ -13,7 +13,7 @@ use cloudfront_log_metrics::handler::Handler;
 use cloudfront_log_metrics::sink::emf::EmfSink;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
-use support::events::{eventbridge, s3_event, sqs_message};
+use support::events::{eventbridge, s3_event, s3_record, sqs_message};
 use support::logs::{Request, Rng, date_time, gzip, gzip_members, hour_stamp, now_ms};
 use support::metrics::{Expected, compare, count, listed_values};
 use support::{MotoStack, put_object};
@@ -196,6 +196,77 @@ async fn bad_objects_fail_their_unit_and_publish_nothing() {
     assert_eq!(
         listed_values(&cw, Some("Requests")).await,
         BTreeSet::from(["E7GOODGOODGO".to_owned()])
+    );
+}
+
+#[tokio::test]
+async fn malformed_records_fail_their_unit_after_the_valid_files() {
+    let Some((_stack, _sdk, s3, cw)) = MotoStack::with_bucket(BUCKET).await else {
+        return;
+    };
+    let now = now_ms();
+    let start = now / 60_000 * 60_000 - 20 * 60_000;
+    let hour = hour_stamp(start);
+    let mut rng = Rng::new(13);
+    let mut exp = BTreeMap::new();
+    let mut keys = BTreeMap::new();
+    for dist in ["E9AAAAAAAAAA", "E9CCCCCCCCCC", "E9DDDDDDDDDD"] {
+        let mut e = Expected::new();
+        let text = records(&mut rng, start, 120, false, &mut e);
+        let key = format!("cf/{dist}.{hour}.x.gz");
+        put_object(&s3, BUCKET, &key, gzip(&text)).await;
+        exp.insert(dist, e);
+        keys.insert(dist, key);
+    }
+    let handler = Handler {
+        store: s3.clone(),
+        sink: cw.clone(),
+        settings: Settings::default(),
+    };
+    let mut bad = s3_record(BUCKET, &format!("cf/E9BBBBBBBBBB.{hour}.x.gz"));
+    bad["s3"]["bucket"].as_object_mut().unwrap().remove("name");
+
+    // Direct: the valid files on both sides of the malformed record are published, then the
+    // invocation fails naming it. Lambda's retry skips them as duplicates and fails the same way.
+    let direct = json!({"Records": [
+        s3_record(BUCKET, &keys["E9AAAAAAAAAA"]),
+        bad.clone(),
+        s3_record(BUCKET, &keys["E9CCCCCCCCCC"]),
+    ]});
+    let err = handler.handle(&direct, now).await.unwrap_err().to_string();
+    assert!(
+        err.contains("Records[1]: s3.bucket.name is missing"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the 2 valid log file(s) were processed"),
+        "{err}"
+    );
+    let again = handler.handle(&direct, now).await.unwrap_err().to_string();
+    assert_eq!(again, err);
+    assert_published(&cw, "E9AAAAAAAAAA", &exp["E9AAAAAAAAAA"]).await;
+    assert_published(&cw, "E9CCCCCCCCCC", &exp["E9CCCCCCCCCC"]).await;
+
+    // SQS: only the bad message comes back.
+    let good = sqs_message("good", &s3_event(BUCKET, &[&keys["E9DDDDDDDDDD"]]));
+    let sqs = json!({"Records": [good.clone(), sqs_message("bad", &json!({"Records": [bad]}))]});
+    let r = handler.handle(&sqs, now).await.unwrap();
+    assert_eq!(r, json!({"batchItemFailures": [{"itemIdentifier": "bad"}]}));
+    assert_published(&cw, "E9DDDDDDDDDD", &exp["E9DDDDDDDDDD"]).await;
+
+    // A failed message without an ID cannot be named: the whole batch fails, saying why.
+    let mut nameless = sqs_message("x", &json!("not an S3 event"));
+    nameless.as_object_mut().unwrap().remove("messageId");
+    let sqs = json!({"Records": [good, nameless]});
+    let err = handler.handle(&sqs, now).await.unwrap_err().to_string();
+    assert!(err.contains("without a messageId"), "{err}");
+    assert!(
+        err.contains("Records[1] (no messageId): body is a string"),
+        "{err}"
+    );
+    assert_eq!(
+        listed_values(&cw, Some("Requests")).await,
+        BTreeSet::from(["E9AAAAAAAAAA", "E9CCCCCCCCCC", "E9DDDDDDDDDD"].map(str::to_owned))
     );
 }
 

@@ -400,6 +400,83 @@ def test_eventbridge_rule_for_existing_bucket(resources):
     assert target["Arn"] == {"Fn::GetAtt": ["Function", "Arn"]}
 
 
+def test_eventbridge_target_retries_then_goes_to_failure_queue(resources, template):
+    (target,) = resources["LogObjectCreatedRule"]["Properties"]["Targets"]
+    retry = target["RetryPolicy"]
+    assert 0 < retry["MaximumRetryAttempts"] <= 185
+    # The same bound as Lambda's own retries of an asynchronous invocation.
+    assert retry["MaximumEventAgeInSeconds"] == {"Ref": "MaximumEventAgeInSeconds"}
+    age = template["Parameters"]["MaximumEventAgeInSeconds"]
+    assert 60 <= age["MinValue"] and age["MaxValue"] <= 86400, "EventBridge's own limits"
+    # Events EventBridge could not deliver land where failed invocations land.
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["FailureQueue", "Arn"]}}
+
+
+def test_failure_queue_accepts_only_the_rule_s_dead_letters(resources):
+    policies = [r for r in resources.values() if r["Type"] == "AWS::SQS::QueuePolicy"]
+    assert len(policies) == 1
+    pol = policies[0]
+    # Only the existing-bucket path has the rule; the function's own on-failure destination
+    # needs no queue policy (its role allows sqs:SendMessage).
+    assert pol["Condition"] == "UseExistingBucket"
+    assert pol["Properties"]["Queues"] == [{"Ref": "FailureQueue"}]
+    (st,) = pol["Properties"]["PolicyDocument"]["Statement"]
+    assert st["Effect"] == "Allow"
+    assert st["Principal"] == {"Service": "events.amazonaws.com"}
+    assert as_list(st["Action"]) == ["sqs:SendMessage"]
+    assert st["Resource"] == {"Fn::GetAtt": ["FailureQueue", "Arn"]}
+    assert st["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["LogObjectCreatedRule", "Arn"]}}
+    }
+
+
+def test_markers_outlive_every_redelivery(template, resources):
+    p = template["Parameters"]["MarkerExpirationDays"]
+    retention_s = resources["FailureQueue"]["Properties"]["MessageRetentionPeriod"]
+    assert retention_s == 14 * 86400
+    # An event reaches the failure queue up to MaximumEventAgeInSeconds after the first attempt
+    # (which wrote the marker) and can be replayed until the queue drops it: the marker must
+    # still be there then, or the replay counts the file twice.
+    longest_age_s = template["Parameters"]["MaximumEventAgeInSeconds"]["MaxValue"]
+    assert p["MinValue"] >= 14
+    assert p["MinValue"] * 86400 >= retention_s + longest_age_s
+    assert p["Default"] >= p["MinValue"]
+    for word in ("failure queue", "14 days"):
+        assert word in p["Description"], f"the Description should say why ({word!r})"
+
+
+def test_namespace_pattern_refuses_what_put_metric_data_refuses(template):
+    p = template["Parameters"]["MetricsNamespace"]
+    pattern = p["AllowedPattern"]
+    assert "AWS/" in p["ConstraintDescription"]
+    good = [
+        p["Default"],
+        "CloudFront/AccessLogs",
+        "MyCompany/CDN-prod_2#edge.v1",
+        "AWSome/Metrics",
+        "aws/lower-case-is-not-reserved",
+        "x" * 255,
+    ]
+    bad = [
+        "AWS/CloudFront",
+        "AWS/",
+        "",
+        "x" * 256,
+        # Colons are refused by the log metric filters, which publish to the same namespace,
+        # spaces by the dashboards' SEARCH expressions (and "*", "$" by both).
+        "Cloud:Front",
+        ":leading",
+        "Cloud Front",
+        "Cloud*Front",
+        "Cloud$Front",
+        "Caf\u00e9",
+    ]
+    for v in good:
+        assert re.fullmatch(pattern, v), f"{v!r} should be accepted"
+    for v in bad:
+        assert not re.fullmatch(pattern, v), f"{v!r} should be refused"
+
+
 def test_logging_v2(resources, template):
     src = resources["LoggingV2Source"]["Properties"]
     assert src["LogType"] == "ACCESS_LOGS"
