@@ -817,6 +817,77 @@ async fn key_overwritten_between_the_event_and_the_read() {
     exact.unwrap();
 }
 
+/// In a versioned bucket the event's version id is read, even after the key was overwritten:
+/// both versions are published, each under its own event, each exactly once.
+#[tokio::test]
+async fn a_versioned_key_is_read_at_the_version_its_event_named() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let Some(env) = env().await else { return };
+    reset_peak();
+    env.s3
+        .put_bucket_versioning()
+        .bucket(BUCKET)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let now = now_ms();
+    let start = now / 60_000 * 60_000 - 30 * 60_000;
+    let mut rng = Rng::new(41);
+    let key = format!("vv/E9VERSIONEDAA.{}.x.gz", hour_stamp(start));
+    let mut expected = Expected::default();
+    let mut events = Vec::new();
+    for n in [200_u64, 300] {
+        let text = records(
+            &mut rng,
+            start,
+            n as usize,
+            Shape::default(),
+            Some(&mut expected),
+        );
+        let out = env
+            .s3
+            .put_object()
+            .bucket(BUCKET)
+            .key(&key)
+            .body(aws_sdk_s3::primitives::ByteStream::from(gzip(&text)))
+            .send()
+            .await
+            .unwrap();
+        let mut record =
+            support::events::s3_record_of(BUCKET, &key, out.e_tag().unwrap_or_default());
+        record["s3"]["object"]["versionId"] = json!(out.version_id().unwrap());
+        events.push((n, json!({"Records": [record]})));
+    }
+    let h = env.handler(env.cw.clone(), Settings::default());
+    // Both events arrive after the second write: each reads its own version.
+    for (n, event) in &events {
+        let v = h.handle(event, now).await.unwrap();
+        assert_eq!(
+            (v["records"].as_u64(), v["superseded"].as_u64()),
+            (Some(*n), Some(0)),
+            "{v}"
+        );
+    }
+    let mut all = BTreeMap::new();
+    all.insert("E9VERSIONEDAA".to_owned(), expected);
+    let exact = compare_all(&env.cw, &all).await;
+    report(Row {
+        scenario: "versioned key overwritten: each event reads its own version",
+        events: 2,
+        duplicates: 0,
+        faults: 0,
+        records: 500,
+        exact: exact.is_ok(),
+        note: "GetObject with the event's versionId".to_owned(),
+    });
+    exact.unwrap();
+}
+
 /// CloudWatch refuses one batch for good (400 InvalidParameterValue): the file is completed
 /// without it, the error names the file, the batch and the datum, and neither the invocation nor
 /// any redelivery sends that batch again.
