@@ -13,7 +13,7 @@
 use crate::aggregate::MAX_AGE_MS;
 use crate::batch::Batch;
 use crate::config::Settings;
-use crate::decompress;
+use crate::decompress_async;
 use crate::error::FileError;
 use crate::event::{self, EventError, Invocation, ObjectRef, WorkUnit};
 use crate::idempotency::{
@@ -171,11 +171,12 @@ pub async fn read_object_at<S: ObjectStore>(
         file: file.clone(),
         source,
     };
-    let stream = decompress::stream_async(&file, body, settings.max_decompressed_bytes, |chunk| {
-        processor.feed(chunk)
-    })
-    .await?
-    .map_err(not_a_log)?;
+    let stream =
+        decompress_async::stream_async(&file, body, settings.max_decompressed_bytes, |chunk| {
+            processor.feed(chunk)
+        })
+        .await?
+        .map_err(not_a_log)?;
     let finished = processor.finish().map_err(not_a_log)?;
     let mut processed = pipeline::complete(&file, config, stream, finished);
     processed.etag = meta.etag;

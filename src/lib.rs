@@ -17,6 +17,7 @@ pub mod catalogue;
 pub mod config;
 pub mod datum;
 pub mod decompress;
+pub mod decompress_async;
 pub mod distribution;
 pub mod error;
 pub mod event;
