@@ -1,6 +1,6 @@
 //! The `cflogs process` run: log files from local paths (walked recursively) and S3 prefixes
 //! (`s3://bucket/prefix`), put through the same core and the same publishing path as the Lambda.
-//! S3 objects are published with [`handler::publish_object`] (exactly once per object version,
+//! S3 objects are published with [`publish_object`] (exactly once per object version,
 //! with the function's marker objects); local files have no version to mark and are published
 //! every time. Generic over the object store and the metric sink, like the handler.
 
@@ -8,10 +8,11 @@ use crate::config::Settings;
 use crate::distribution::key_info;
 use crate::error::FileError;
 use crate::event::{ObjectRef, ignore_reason};
-use crate::handler::{self, ObjectError, Published, publish_object, read_object};
 use crate::idempotency::MarkerStore;
 use crate::object_store::ObjectStore;
 use crate::pipeline::{self, ProcessedFile};
+use crate::publish::{self, ObjectError, Published};
+use crate::s3_object::{publish_object, read_object};
 use crate::sink::MetricSink;
 use crate::source::{LocalInput, local_inputs};
 use futures::Stream;
@@ -199,7 +200,7 @@ where
         }
     };
     let (put_requests, rejected_batches) = match sink {
-        Some(sink) => handler::publish_file(sink, settings, &file).await?,
+        Some(sink) => publish::publish_file(sink, settings, &file).await?,
         None => (0, Vec::new()),
     };
     Ok(Published {
@@ -209,7 +210,7 @@ where
 }
 
 /// Processes inputs concurrently (bounded by `settings.file_concurrency`), results in input
-/// order, as [`handler::Handler::process_all`] does for the Lambda.
+/// order, as the Lambda's handler does.
 pub fn process_inputs<'a, S, M>(
     store: Option<&'a S>,
     sink: Option<&'a M>,
@@ -221,7 +222,7 @@ where
     S: ObjectStore + MarkerStore,
     M: MetricSink,
 {
-    handler::in_order(
+    publish::in_order(
         settings,
         inputs
             .into_iter()

@@ -27,6 +27,8 @@ pub mod idempotency;
 pub mod object_store;
 pub mod parse;
 pub mod pipeline;
+pub mod publish;
 pub mod report;
+pub mod s3_object;
 pub mod sink;
 pub mod source;
