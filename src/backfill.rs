@@ -13,7 +13,7 @@ use crate::idempotency::MarkerStore;
 use crate::object_store::ObjectStore;
 use crate::pipeline::{self, ProcessedFile};
 use crate::sink::MetricSink;
-use crate::source::{LocalInput, local_inputs};
+use crate::source::{LocalInput, LocalWalk};
 use futures::Stream;
 use std::io;
 use std::path::PathBuf;
@@ -85,6 +85,8 @@ pub async fn collect_inputs<S: ObjectStore>(
     hours: HourWindow,
 ) -> Result<Vec<Input>, CollectError> {
     let mut inputs = Vec::new();
+    // One walk over every local path: a file named twice, or reached through a link, is read once.
+    let mut local = LocalWalk::default();
     for path in paths {
         if let (Some((bucket, prefix)), Some(store)) = (s3_url(path), store) {
             let listed =
@@ -112,7 +114,8 @@ pub async fn collect_inputs<S: ObjectStore>(
             );
         } else {
             inputs.extend(
-                local_inputs(&[PathBuf::from(path)])
+                local
+                    .inputs(&PathBuf::from(path))
                     .into_iter()
                     .filter(|i| match i {
                         LocalInput::File(p) => hours.contains(&p.to_string_lossy()),
