@@ -1,7 +1,8 @@
 //! Stage "aggregate": per distribution, per minute of request time (UTC, truncated), per dimension
 //! set, the sums and exact latency distributions of one file's records.
 //!
-//! Dimension values are interned per key, so the hot path neither allocates nor copies. At the
+//! Dimension values are interned per key, so the hot path neither allocates nor copies; they are
+//! escaped into values CloudWatch accepts ([`crate::dimension_value`]) once each, at the end. At the
 //! end of the file the cardinality guard keeps the busiest values of each key and folds the rest
 //! into [`OTHER_VALUE`]; the result is sorted, so the same file and configuration always give the
 //! same [`FileAggregate`], whatever the order of its records. A key that reaches 8 times the
@@ -13,6 +14,7 @@ use crate::catalogue::Metric;
 use crate::config::{
     DIMENSION_KEY_COUNT, DimensionKey, MAX_KEYS_PER_SET, MetricsConfig, OTHER_VALUE,
 };
+use crate::dimension_value::dimension_value;
 use crate::parse::{Field, FieldSet, Record};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
@@ -495,6 +497,7 @@ impl<'c> Aggregator<'c> {
                 }
                 folded_values += (n - (max - 1)) as u64;
             }
+            // Escaped for CloudWatch once per distinct value, not per record.
             names.push(
                 interner
                     .values
@@ -562,20 +565,6 @@ impl<'c> Aggregator<'c> {
             skipped_stale: self.skipped_stale,
             folded_values,
         }
-    }
-}
-
-/// Longest dimension value CloudWatch accepts.
-const MAX_DIMENSION_VALUE_CHARS: usize = 1024;
-
-/// A dimension value as sent: lossy UTF-8, at most 1024 characters, never empty.
-fn dimension_value(v: &[u8]) -> String {
-    let s = String::from_utf8_lossy(v);
-    let s: String = s.chars().take(MAX_DIMENSION_VALUE_CHARS).collect();
-    if s.trim().is_empty() {
-        "-".to_owned()
-    } else {
-        s
     }
 }
 
@@ -769,6 +758,45 @@ mod tests {
             &log(&["2023-11-14 22:00:01 IAD1 1 200 Hit 0.010 5"]),
         );
         assert_eq!(a.rows[0].dimensions[1].1, "-");
+    }
+
+    #[test]
+    fn dimension_values_are_escaped_for_cloudwatch() {
+        let config = MetricsConfig {
+            dimension_sets: parse_dimension_sets("x", "DistributionId,Host").unwrap(),
+            ..MetricsConfig::default()
+        };
+        let mut input = b"#Fields: date time x-host-header\n".to_vec();
+        // A first kilobyte of text, so that the control byte below passes the text check.
+        while input.len() < 1100 {
+            input.extend_from_slice(b"2023-11-14\t22:00:01\tpad\n");
+        }
+        for host in [
+            &b"caf\xc3\xa9.example"[..],
+            b"  ",
+            b"a\x01b",
+            b"\xff",
+            b"50%",
+        ] {
+            input.extend_from_slice(b"2023-11-14\t22:00:01\t");
+            input.extend_from_slice(host);
+            input.push(b'\n');
+        }
+        let mut agg = Aggregator::new(&config, "E2Q4ABCDEFGH", NOW);
+        LogParser::new()
+            .process(&input, true, |r| agg.add(r))
+            .unwrap();
+        let got: Vec<String> = agg
+            .finish()
+            .rows
+            .iter()
+            .map(|r| r.dimensions[1].1.clone())
+            .filter(|v| v != "pad")
+            .collect();
+        assert_eq!(
+            got,
+            ["%20%20", "%FF", "50%25", "a%01b", "caf%C3%A9.example"]
+        );
     }
 
     #[test]

@@ -539,6 +539,52 @@ fn catalogue_lists_the_21_metrics() {
     }
 }
 
+/// Issue 11: a dimension value CloudWatch would refuse (here a non-ASCII Host) is escaped before
+/// any sink sees it, so the dry run shows exactly the value that would be sent.
+#[test]
+fn dry_run_shows_escaped_dimension_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("EESCAPE00001.2019-12-04-21.abc.gz");
+    std::fs::write(
+        &log,
+        gzip(
+            "#Version: 1.0\n#Fields: date time x-edge-location sc-bytes sc-status x-edge-result-type time-taken x-host-header\n\
+             2019-12-04\t21:02:31\tLAX1\t10\t200\tHit\t0.005\tcafé.example.com\n\
+             2019-12-04\t21:02:32\tLAX1\t20\t200\tHit\t0.005\t100%.example.com\n",
+        ),
+    )
+    .unwrap();
+    let out = dry_run(
+        "2019-12-05T00:00:00Z",
+        &[
+            "--output",
+            "jsonl",
+            "--dimensions",
+            "DistributionId,Host",
+            p(&log),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let ds = datums(&out.stdout);
+    let hosts: BTreeSet<&str> = ds
+        .iter()
+        .map(|d| d["dimensions"]["Host"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        hosts,
+        BTreeSet::from(["caf%C3%A9.example.com", "100%25.example.com"])
+    );
+    let by_host = |h: &str| {
+        total(
+            &ds,
+            &[("DistributionId", "EESCAPE00001"), ("Host", h)],
+            "BytesDownloaded",
+        )
+    };
+    assert_eq!(by_host("caf%C3%A9.example.com"), 10);
+    assert_eq!(by_host("100%25.example.com"), 20);
+}
+
 /// The `records: N` of the closing summary.
 fn summary_records(stderr: &str) -> u64 {
     let s = stderr

@@ -5,6 +5,8 @@
 //!   `pipeline::FileProcessor` or `parse::LogParser` in chunks of random sizes; the result does not
 //!   depend on the chunking, and every accepted record is either aggregated or counted as stale.
 //! - Aggregation is independent of record order: shuffled data lines give the same datums.
+//! - No input can poison a file (issue 11): any bytes become a dimension value CloudWatch accepts,
+//!   distinct values stay distinct.
 //!
 //! Case counts are kept moderate so that the suite stays fast in debug builds. The tests named
 //! `known_bug_*` at the end document library bugs found while writing these; they are `#[ignore]`d
@@ -19,6 +21,7 @@ use cloudfront_log_metrics::parse::{Format, LogParser, MAX_RECORD_BYTES, NotALog
 use cloudfront_log_metrics::pipeline::{self, FileProcessor};
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
+use std::collections::{BTreeMap, BTreeSet};
 use support::logs::*;
 use support::view::*;
 
@@ -583,5 +586,102 @@ fn every_json_object_on_a_line_is_read() {
             "{input:?}: {n} records of {objects} objects, {} rejected",
             stats.rejected
         );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 11: no input can poison a file.
+// ---------------------------------------------------------------------------------------------
+
+/// Whether CloudWatch accepts a dimension value: 1 to 1024 ASCII characters, no control
+/// character, at least one that is not whitespace. Written from CloudWatch's rules, not from the
+/// library's escape.
+fn cloudwatch_accepts(v: &str) -> bool {
+    (1..=1024).contains(&v.len())
+        && v.bytes().all(|b| b.is_ascii() && !b.is_ascii_control())
+        && v.bytes().any(|b| !b.is_ascii_whitespace())
+}
+
+/// A file whose `x-host-header` values are the given bytes (tabs, newlines and carriage returns,
+/// which end a field or a line, removed), after a valid first kilobyte so that control bytes
+/// pass the text check. Returns the file and the distinct hosts as the parser reads them.
+fn hosts_file(hosts: &[Vec<u8>]) -> (Vec<u8>, BTreeSet<Vec<u8>>) {
+    let mut bytes =
+        b"#Version: 1.0\n#Fields: date time x-edge-location sc-bytes x-host-header\n".to_vec();
+    let mut distinct = BTreeSet::new();
+    while bytes.len() < 1100 {
+        bytes.extend_from_slice(b"2024-11-15\t11:00:00\tIAD89-C1\t1\tplain.example.com\n");
+        distinct.insert(b"plain.example.com".to_vec());
+    }
+    for h in hosts {
+        let h: Vec<u8> = h
+            .iter()
+            .copied()
+            .filter(|b| !matches!(b, b'\t' | b'\n' | b'\r'))
+            .collect();
+        bytes.extend_from_slice(b"2024-11-15\t11:00:00\tIAD89-C1\t1\t");
+        bytes.extend_from_slice(&h);
+        bytes.push(b'\n');
+        // `-` is "no value", like an empty field.
+        distinct.insert(if h == b"-" { Vec::new() } else { h });
+    }
+    (bytes, distinct)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Any bytes map to a value CloudWatch accepts, and distinct bytes to distinct values (`-` is
+    /// "no value" in a log, as the empty field it is read as, and both are sent as `-`).
+    #[test]
+    fn dimension_values_are_always_valid_and_distinct(
+        values in prop::collection::vec(
+            prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..40),
+                prop::collection::vec(prop::sample::select(b" \t%~-aZ\x7f\xc3\xa9".to_vec()), 0..8),
+                prop::collection::vec(any::<u8>(), 300..1500),
+            ],
+            1..40,
+        ),
+        long_tail in prop::collection::vec(any::<u8>(), 1..4),
+    ) {
+        use cloudfront_log_metrics::dimension_value::dimension_value;
+        let mut values = values;
+        // Two long values that differ only at their end.
+        let mut long = vec![b'a'; 2000];
+        values.push(long.clone());
+        long.extend_from_slice(&long_tail);
+        values.push(long);
+        let mut seen: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        for v in &values {
+            let out = dimension_value(v);
+            prop_assert!(cloudwatch_accepts(&out), "{:?} -> {:?}", v, out);
+            prop_assert_eq!(dimension_value(v), out.clone(), "deterministic");
+            let v = if v == b"-" { Vec::new() } else { v.clone() };
+            if let Some(before) = seen.insert(out.to_string(), v.clone()) {
+                prop_assert_eq!(&before, &v, "two values map to {:?}", out);
+            }
+        }
+    }
+
+    /// The same through the whole pipeline, as a dry run would print it: every Host value sent
+    /// is valid, and no two hosts are merged.
+    #[test]
+    fn dimension_values_sent_are_valid_and_distinct(
+        hosts in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..1200), 1..20),
+    ) {
+        let (bytes, distinct) = hosts_file(&hosts);
+        let mut config = config("DistributionId,Host");
+        config.max_dimension_values = 1000;
+        let f = process("hosts.log", &bytes, &config, at(NOW));
+        prop_assert_eq!(f.report.parse.rejected, 0);
+        let sent: BTreeSet<String> = f
+            .datums()
+            .map(|d| d.dimensions[1].1.clone())
+            .collect();
+        for v in &sent {
+            prop_assert!(cloudwatch_accepts(v), "{:?}", v);
+        }
+        prop_assert_eq!(sent.len(), distinct.len());
     }
 }
