@@ -98,7 +98,8 @@ impl Histogram {
     /// Adds `count` samples of `ms`.
     #[inline]
     pub fn add(&mut self, ms: u32, count: u64) {
-        *self.0.entry(ms).or_insert(0) += count;
+        let c = self.0.entry(ms).or_insert(0);
+        *c = c.saturating_add(count);
     }
 
     /// Adds every sample of another histogram.
@@ -115,9 +116,9 @@ impl Histogram {
         v
     }
 
-    /// Number of samples.
+    /// Number of samples (saturating at `u64::MAX`).
     pub fn count(&self) -> u64 {
-        self.0.values().sum()
+        self.0.values().fold(0, |a, &c| a.saturating_add(c))
     }
 
     /// Whether there is no sample.
@@ -128,14 +129,14 @@ impl Histogram {
     /// The nearest-rank percentile `p` (0 to 100) of the samples.
     pub fn percentile(&self, p: f64) -> Option<u32> {
         let sorted = self.sorted();
-        let total: u64 = sorted.iter().map(|(_, c)| c).sum();
+        let total = sorted.iter().fold(0u64, |a, &(_, c)| a.saturating_add(c));
         if total == 0 {
             return None;
         }
         let rank = ((p / 100.0) * total as f64).ceil().max(1.0) as u64;
         let mut seen = 0;
         for (v, c) in sorted {
-            seen += c;
+            seen = c.saturating_add(seen);
             if seen >= rank {
                 return Some(v);
             }
@@ -144,7 +145,9 @@ impl Histogram {
     }
 }
 
-/// The aggregates of one (minute, dimension values) cell.
+/// The aggregates of one (minute, dimension values) cell. Every sum saturates at `u64::MAX`
+/// rather than wrap, whatever the input (a line's byte counts are bounded by the parser, but many
+/// lines add up).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cell {
     /// Accepted records.
@@ -164,14 +167,14 @@ pub struct Cell {
 impl Cell {
     #[inline]
     fn add(&mut self, r: &Record<'_>) {
-        self.requests += 1;
-        self.bytes_downloaded += r.sc_bytes;
-        self.bytes_uploaded += r.cs_bytes;
+        self.requests = self.requests.saturating_add(1);
+        self.bytes_downloaded = self.bytes_downloaded.saturating_add(r.sc_bytes);
+        self.bytes_uploaded = self.bytes_uploaded.saturating_add(r.cs_bytes);
         if let Some(i) = result_index(r.field(Field::XEdgeResultType)) {
-            self.results[i] += 1;
+            self.results[i] = self.results[i].saturating_add(1);
         }
         if let Some(i) = status_index(r.sc_status) {
-            self.statuses[i] += 1;
+            self.statuses[i] = self.statuses[i].saturating_add(1);
         }
         let lat = [
             r.time_taken_ms,
@@ -188,14 +191,14 @@ impl Cell {
 
     /// Adds another cell's aggregates.
     pub fn merge(&mut self, o: &Cell) {
-        self.requests += o.requests;
-        self.bytes_downloaded += o.bytes_downloaded;
-        self.bytes_uploaded += o.bytes_uploaded;
+        self.requests = self.requests.saturating_add(o.requests);
+        self.bytes_downloaded = self.bytes_downloaded.saturating_add(o.bytes_downloaded);
+        self.bytes_uploaded = self.bytes_uploaded.saturating_add(o.bytes_uploaded);
         for (a, b) in self.results.iter_mut().zip(o.results) {
-            *a += b;
+            *a = a.saturating_add(b);
         }
         for (a, b) in self.statuses.iter_mut().zip(o.statuses) {
-            *a += b;
+            *a = a.saturating_add(b);
         }
         for (a, b) in self.latency.iter_mut().zip(&o.latency) {
             a.merge(b);
@@ -250,7 +253,8 @@ impl Interner {
                 id
             }
         };
-        self.requests[id as usize] += 1;
+        let n = &mut self.requests[id as usize];
+        *n = n.saturating_add(1);
         id
     }
 
@@ -797,6 +801,38 @@ mod tests {
             got,
             ["%20%20", "%FF", "50%25", "a%01b", "caf%C3%A9.example"]
         );
+    }
+
+    #[test]
+    fn sums_saturate_rather_than_wrap() {
+        let mut a = Cell {
+            requests: u64::MAX - 1,
+            bytes_downloaded: u64::MAX - 5,
+            bytes_uploaded: 7,
+            results: [u64::MAX; 9],
+            statuses: [u64::MAX - 1; 5],
+            ..Cell::default()
+        };
+        a.latency[0].add(5, u64::MAX - 1);
+        let mut b = Cell {
+            requests: 3,
+            bytes_downloaded: 10,
+            bytes_uploaded: 1,
+            results: [1; 9],
+            statuses: [2; 5],
+            ..Cell::default()
+        };
+        b.latency[0].add(5, 3);
+        b.latency[0].add(6, u64::MAX);
+        a.merge(&b);
+        assert_eq!(a.requests, u64::MAX);
+        assert_eq!(a.bytes_downloaded, u64::MAX);
+        assert_eq!(a.bytes_uploaded, 8);
+        assert_eq!(a.results, [u64::MAX; 9]);
+        assert_eq!(a.statuses, [u64::MAX; 5]);
+        assert_eq!(a.latency[0].sorted(), vec![(5, u64::MAX), (6, u64::MAX)]);
+        assert_eq!(a.latency[0].count(), u64::MAX);
+        assert_eq!(a.latency[0].percentile(50.0), Some(5));
     }
 
     #[test]
