@@ -1,7 +1,8 @@
 //! Stage "aggregate": per distribution, per minute of request time (UTC, truncated), per dimension
 //! set, the sums and exact latency distributions of one file's records.
 //!
-//! Dimension values are interned per key, so the hot path neither allocates nor copies. At the
+//! Dimension values are interned per key, so the hot path neither allocates nor copies; they are
+//! escaped into values CloudWatch accepts ([`crate::dimension_value`]) once each, at the end. At the
 //! end of the file the cardinality guard keeps the busiest values of each key and folds the rest
 //! into [`OTHER_VALUE`]; the result is sorted, so the same file and configuration always give the
 //! same [`FileAggregate`], whatever the order of its records. A key that reaches 8 times the
@@ -13,6 +14,7 @@ use crate::catalogue::Metric;
 use crate::config::{
     DIMENSION_KEY_COUNT, DimensionKey, MAX_KEYS_PER_SET, MetricsConfig, OTHER_VALUE,
 };
+use crate::dimension_value::dimension_value;
 use crate::parse::{Field, FieldSet, Record};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
@@ -96,7 +98,8 @@ impl Histogram {
     /// Adds `count` samples of `ms`.
     #[inline]
     pub fn add(&mut self, ms: u32, count: u64) {
-        *self.0.entry(ms).or_insert(0) += count;
+        let c = self.0.entry(ms).or_insert(0);
+        *c = c.saturating_add(count);
     }
 
     /// Adds every sample of another histogram.
@@ -113,9 +116,9 @@ impl Histogram {
         v
     }
 
-    /// Number of samples.
+    /// Number of samples (saturating at `u64::MAX`).
     pub fn count(&self) -> u64 {
-        self.0.values().sum()
+        self.0.values().fold(0, |a, &c| a.saturating_add(c))
     }
 
     /// Whether there is no sample.
@@ -126,14 +129,14 @@ impl Histogram {
     /// The nearest-rank percentile `p` (0 to 100) of the samples.
     pub fn percentile(&self, p: f64) -> Option<u32> {
         let sorted = self.sorted();
-        let total: u64 = sorted.iter().map(|(_, c)| c).sum();
+        let total = sorted.iter().fold(0u64, |a, &(_, c)| a.saturating_add(c));
         if total == 0 {
             return None;
         }
         let rank = ((p / 100.0) * total as f64).ceil().max(1.0) as u64;
         let mut seen = 0;
         for (v, c) in sorted {
-            seen += c;
+            seen = c.saturating_add(seen);
             if seen >= rank {
                 return Some(v);
             }
@@ -142,7 +145,9 @@ impl Histogram {
     }
 }
 
-/// The aggregates of one (minute, dimension values) cell.
+/// The aggregates of one (minute, dimension values) cell. Every sum saturates at `u64::MAX`
+/// rather than wrap, whatever the input (a line's byte counts are bounded by the parser, but many
+/// lines add up).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cell {
     /// Accepted records.
@@ -162,14 +167,14 @@ pub struct Cell {
 impl Cell {
     #[inline]
     fn add(&mut self, r: &Record<'_>) {
-        self.requests += 1;
-        self.bytes_downloaded += r.sc_bytes;
-        self.bytes_uploaded += r.cs_bytes;
+        self.requests = self.requests.saturating_add(1);
+        self.bytes_downloaded = self.bytes_downloaded.saturating_add(r.sc_bytes);
+        self.bytes_uploaded = self.bytes_uploaded.saturating_add(r.cs_bytes);
         if let Some(i) = result_index(r.field(Field::XEdgeResultType)) {
-            self.results[i] += 1;
+            self.results[i] = self.results[i].saturating_add(1);
         }
         if let Some(i) = status_index(r.sc_status) {
-            self.statuses[i] += 1;
+            self.statuses[i] = self.statuses[i].saturating_add(1);
         }
         let lat = [
             r.time_taken_ms,
@@ -186,14 +191,14 @@ impl Cell {
 
     /// Adds another cell's aggregates.
     pub fn merge(&mut self, o: &Cell) {
-        self.requests += o.requests;
-        self.bytes_downloaded += o.bytes_downloaded;
-        self.bytes_uploaded += o.bytes_uploaded;
+        self.requests = self.requests.saturating_add(o.requests);
+        self.bytes_downloaded = self.bytes_downloaded.saturating_add(o.bytes_downloaded);
+        self.bytes_uploaded = self.bytes_uploaded.saturating_add(o.bytes_uploaded);
         for (a, b) in self.results.iter_mut().zip(o.results) {
-            *a += b;
+            *a = a.saturating_add(b);
         }
         for (a, b) in self.statuses.iter_mut().zip(o.statuses) {
-            *a += b;
+            *a = a.saturating_add(b);
         }
         for (a, b) in self.latency.iter_mut().zip(&o.latency) {
             a.merge(b);
@@ -248,7 +253,8 @@ impl Interner {
                 id
             }
         };
-        self.requests[id as usize] += 1;
+        let n = &mut self.requests[id as usize];
+        *n = n.saturating_add(1);
         id
     }
 
@@ -495,6 +501,7 @@ impl<'c> Aggregator<'c> {
                 }
                 folded_values += (n - (max - 1)) as u64;
             }
+            // Escaped for CloudWatch once per distinct value, not per record.
             names.push(
                 interner
                     .values
@@ -562,20 +569,6 @@ impl<'c> Aggregator<'c> {
             skipped_stale: self.skipped_stale,
             folded_values,
         }
-    }
-}
-
-/// Longest dimension value CloudWatch accepts.
-const MAX_DIMENSION_VALUE_CHARS: usize = 1024;
-
-/// A dimension value as sent: lossy UTF-8, at most 1024 characters, never empty.
-fn dimension_value(v: &[u8]) -> String {
-    let s = String::from_utf8_lossy(v);
-    let s: String = s.chars().take(MAX_DIMENSION_VALUE_CHARS).collect();
-    if s.trim().is_empty() {
-        "-".to_owned()
-    } else {
-        s
     }
 }
 
@@ -769,6 +762,77 @@ mod tests {
             &log(&["2023-11-14 22:00:01 IAD1 1 200 Hit 0.010 5"]),
         );
         assert_eq!(a.rows[0].dimensions[1].1, "-");
+    }
+
+    #[test]
+    fn dimension_values_are_escaped_for_cloudwatch() {
+        let config = MetricsConfig {
+            dimension_sets: parse_dimension_sets("x", "DistributionId,Host").unwrap(),
+            ..MetricsConfig::default()
+        };
+        let mut input = b"#Fields: date time x-host-header\n".to_vec();
+        // A first kilobyte of text, so that the control byte below passes the text check.
+        while input.len() < 1100 {
+            input.extend_from_slice(b"2023-11-14\t22:00:01\tpad\n");
+        }
+        for host in [
+            &b"caf\xc3\xa9.example"[..],
+            b"  ",
+            b"a\x01b",
+            b"\xff",
+            b"50%",
+        ] {
+            input.extend_from_slice(b"2023-11-14\t22:00:01\t");
+            input.extend_from_slice(host);
+            input.push(b'\n');
+        }
+        let mut agg = Aggregator::new(&config, "E2Q4ABCDEFGH", NOW);
+        LogParser::new()
+            .process(&input, true, |r| agg.add(r))
+            .unwrap();
+        let got: Vec<String> = agg
+            .finish()
+            .rows
+            .iter()
+            .map(|r| r.dimensions[1].1.clone())
+            .filter(|v| v != "pad")
+            .collect();
+        assert_eq!(
+            got,
+            ["%20%20", "%FF", "50%25", "a%01b", "caf%C3%A9.example"]
+        );
+    }
+
+    #[test]
+    fn sums_saturate_rather_than_wrap() {
+        let mut a = Cell {
+            requests: u64::MAX - 1,
+            bytes_downloaded: u64::MAX - 5,
+            bytes_uploaded: 7,
+            results: [u64::MAX; 9],
+            statuses: [u64::MAX - 1; 5],
+            ..Cell::default()
+        };
+        a.latency[0].add(5, u64::MAX - 1);
+        let mut b = Cell {
+            requests: 3,
+            bytes_downloaded: 10,
+            bytes_uploaded: 1,
+            results: [1; 9],
+            statuses: [2; 5],
+            ..Cell::default()
+        };
+        b.latency[0].add(5, 3);
+        b.latency[0].add(6, u64::MAX);
+        a.merge(&b);
+        assert_eq!(a.requests, u64::MAX);
+        assert_eq!(a.bytes_downloaded, u64::MAX);
+        assert_eq!(a.bytes_uploaded, 8);
+        assert_eq!(a.results, [u64::MAX; 9]);
+        assert_eq!(a.statuses, [u64::MAX; 5]);
+        assert_eq!(a.latency[0].sorted(), vec![(5, u64::MAX), (6, u64::MAX)]);
+        assert_eq!(a.latency[0].count(), u64::MAX);
+        assert_eq!(a.latency[0].percentile(50.0), Some(5));
     }
 
     #[test]

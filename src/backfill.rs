@@ -14,7 +14,7 @@ use crate::pipeline::{self, ProcessedFile};
 use crate::publish::{self, ObjectError, Published};
 use crate::s3_object::{publish_object, read_object};
 use crate::sink::MetricSink;
-use crate::source::{LocalInput, local_inputs};
+use crate::source::{LocalInput, LocalWalk};
 use futures::Stream;
 use std::io;
 use std::path::PathBuf;
@@ -86,6 +86,8 @@ pub async fn collect_inputs<S: ObjectStore>(
     hours: HourWindow,
 ) -> Result<Vec<Input>, CollectError> {
     let mut inputs = Vec::new();
+    // One walk over every local path: a file named twice, or reached through a link, is read once.
+    let mut local = LocalWalk::default();
     for path in paths {
         if let (Some((bucket, prefix)), Some(store)) = (s3_url(path), store) {
             let listed =
@@ -114,7 +116,8 @@ pub async fn collect_inputs<S: ObjectStore>(
             );
         } else {
             inputs.extend(
-                local_inputs(&[PathBuf::from(path)])
+                local
+                    .inputs(&PathBuf::from(path))
                     .into_iter()
                     .filter(|i| match i {
                         LocalInput::File(p) => hours.contains(&p.to_string_lossy()),

@@ -44,7 +44,9 @@ impl Datum {
     pub fn sample_count(&self) -> u64 {
         match &self.value {
             DatumValue::Value(_) => 1,
-            DatumValue::Distribution { counts, .. } => counts.iter().sum(),
+            DatumValue::Distribution { counts, .. } => {
+                counts.iter().fold(0, |a, &c| a.saturating_add(c))
+            }
         }
     }
 

@@ -18,6 +18,7 @@ pub mod config;
 pub mod datum;
 pub mod decompress;
 pub mod decompress_async;
+pub mod dimension_value;
 pub mod distribution;
 pub mod error;
 pub mod event;

@@ -23,8 +23,8 @@ pub struct DistributionSummary {
 impl DistributionSummary {
     /// Cache hit ratio: (Hit + RefreshHit) / (Hit + RefreshHit + Miss).
     pub fn hit_ratio(&self) -> Option<f64> {
-        let n = self.hits + self.misses;
-        (n > 0).then(|| self.hits as f64 / n as f64)
+        let n = self.hits as f64 + self.misses as f64;
+        (n > 0.0).then(|| self.hits as f64 / n)
     }
 }
 
@@ -61,12 +61,16 @@ impl RunSummary {
             .distributions
             .entry(f.report.distribution_id.clone())
             .or_default();
-        d.requests += t.requests;
-        d.bytes_downloaded += t.bytes_downloaded;
-        d.hits += t.sum(Metric::Hit) + t.sum(Metric::RefreshHit);
-        d.misses += t.sum(Metric::Miss);
-        d.status_4xx += t.sum(Metric::Status4xx);
-        d.status_5xx += t.sum(Metric::Status5xx);
+        // Saturating, like the file's own sums: many files of huge sums cannot wrap either.
+        d.requests = d.requests.saturating_add(t.requests);
+        d.bytes_downloaded = d.bytes_downloaded.saturating_add(t.bytes_downloaded);
+        d.hits = d
+            .hits
+            .saturating_add(t.sum(Metric::Hit))
+            .saturating_add(t.sum(Metric::RefreshHit));
+        d.misses = d.misses.saturating_add(t.sum(Metric::Miss));
+        d.status_4xx = d.status_4xx.saturating_add(t.sum(Metric::Status4xx));
+        d.status_5xx = d.status_5xx.saturating_add(t.sum(Metric::Status5xx));
         if let Some(h) = t.histogram(Metric::TimeTaken) {
             d.time_taken.merge(h);
         }

@@ -538,3 +538,141 @@ fn catalogue_lists_the_21_metrics() {
         assert!(env.contains(&v), "{v}");
     }
 }
+
+/// Issue 11: a dimension value CloudWatch would refuse (here a non-ASCII Host) is escaped before
+/// any sink sees it, so the dry run shows exactly the value that would be sent.
+#[test]
+fn dry_run_shows_escaped_dimension_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("EESCAPE00001.2019-12-04-21.abc.gz");
+    std::fs::write(
+        &log,
+        gzip(
+            "#Version: 1.0\n#Fields: date time x-edge-location sc-bytes sc-status x-edge-result-type time-taken x-host-header\n\
+             2019-12-04\t21:02:31\tLAX1\t10\t200\tHit\t0.005\tcafé.example.com\n\
+             2019-12-04\t21:02:32\tLAX1\t20\t200\tHit\t0.005\t100%.example.com\n",
+        ),
+    )
+    .unwrap();
+    let out = dry_run(
+        "2019-12-05T00:00:00Z",
+        &[
+            "--output",
+            "jsonl",
+            "--dimensions",
+            "DistributionId,Host",
+            p(&log),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let ds = datums(&out.stdout);
+    let hosts: BTreeSet<&str> = ds
+        .iter()
+        .map(|d| d["dimensions"]["Host"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        hosts,
+        BTreeSet::from(["caf%C3%A9.example.com", "100%25.example.com"])
+    );
+    let by_host = |h: &str| {
+        total(
+            &ds,
+            &[("DistributionId", "EESCAPE00001"), ("Host", h)],
+            "BytesDownloaded",
+        )
+    };
+    assert_eq!(by_host("caf%C3%A9.example.com"), 10);
+    assert_eq!(by_host("100%25.example.com"), 20);
+}
+
+/// The `records: N` of the closing summary.
+fn summary_records(stderr: &str) -> u64 {
+    let s = stderr
+        .lines()
+        .find(|l| l.starts_with("files: "))
+        .unwrap_or_else(|| panic!("no closing summary: {stderr}"));
+    let n = s
+        .split("records: ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .unwrap_or_else(|| panic!("{s}"));
+    n.parse().unwrap()
+}
+
+/// Issue 11: a directory holding a symlink to itself is walked once (it was walked ~40 levels
+/// deep, its one file counted 41 times, and the run then failed); the loop is reported once as
+/// that path's error, as `find -L` does.
+#[cfg(unix)]
+#[test]
+fn a_symlink_loop_is_walked_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::write(
+        logs.join("ELOOP0000001.2019-12-04-21.a.gz"),
+        gzip(one_line("2019-12-04", "21:30:00", 100)),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&logs, logs.join("self")).unwrap();
+    let out = dry_run("2019-12-05T00:00:00Z", &["--output", "jsonl", p(&logs)]);
+    let stderr = text(&out.stderr);
+    assert_eq!(summary_records(&stderr), 1, "{stderr}");
+    let ds = datums(&out.stdout);
+    assert_eq!(
+        total(
+            &ds,
+            &[("DistributionId", "ELOOP0000001")],
+            "BytesDownloaded"
+        ),
+        100
+    );
+    let loops: Vec<&str> = stderr.lines().filter(|l| l.contains("loop")).collect();
+    assert_eq!(loops.len(), 1, "{stderr}");
+    assert!(loops[0].contains(p(&logs.join("self"))), "{stderr}");
+    assert!(stderr.contains("files: 2 (1 failed)"), "{stderr}");
+}
+
+/// Symlinks to a file and to a directory outside the tree are followed, each file read once even
+/// when it is reached by several paths.
+#[cfg(unix)]
+#[test]
+fn symlinked_files_and_directories_are_followed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(
+        outside.join("ELINKS000001.2019-12-04-20.a.gz"),
+        gzip(one_line("2019-12-04", "20:30:00", 1)),
+    )
+    .unwrap();
+    let other = dir.path().join("other.gz");
+    std::fs::write(&other, gzip(one_line("2019-12-04", "21:30:00", 10))).unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    std::fs::write(
+        tree.join("ELINKS000001.2019-12-04-22.a.gz"),
+        gzip(one_line("2019-12-04", "22:30:00", 100)),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&outside, tree.join("dir-link")).unwrap();
+    std::os::unix::fs::symlink(&outside, tree.join("dir-link-2")).unwrap();
+    std::os::unix::fs::symlink(&other, tree.join("ELINKS000001.2019-12-04-21.b.gz")).unwrap();
+    // The same file given again on the command line is not read twice either.
+    let out = dry_run(
+        "2019-12-05T00:00:00Z",
+        &["--output", "jsonl", p(&tree), p(&other)],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(summary_records(&stderr), 3, "{stderr}");
+    assert!(stderr.contains("files: 3 (0 failed)"), "{stderr}");
+    let ds = datums(&out.stdout);
+    assert_eq!(
+        total(
+            &ds,
+            &[("DistributionId", "ELINKS000001")],
+            "BytesDownloaded"
+        ),
+        111
+    );
+}

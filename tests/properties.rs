@@ -5,6 +5,9 @@
 //!   `pipeline::FileProcessor` or `parse::LogParser` in chunks of random sizes; the result does not
 //!   depend on the chunking, and every accepted record is either aggregated or counted as stale.
 //! - Aggregation is independent of record order: shuffled data lines give the same datums.
+//! - No input can poison a file (issue 11): any bytes become a dimension value CloudWatch accepts,
+//!   distinct values stay distinct; implausible byte counts and latencies reject their line, and
+//!   sums saturate rather than wrap.
 //!
 //! Case counts are kept moderate so that the suite stays fast in debug builds. The tests named
 //! `known_bug_*` at the end document library bugs found while writing these; they are `#[ignore]`d
@@ -19,6 +22,7 @@ use cloudfront_log_metrics::parse::{Format, LogParser, MAX_RECORD_BYTES, NotALog
 use cloudfront_log_metrics::pipeline::{self, FileProcessor};
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
+use std::collections::{BTreeMap, BTreeSet};
 use support::logs::*;
 use support::view::*;
 
@@ -584,4 +588,207 @@ fn every_json_object_on_a_line_is_read() {
             stats.rejected
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 11: no input can poison a file.
+// ---------------------------------------------------------------------------------------------
+
+/// Whether CloudWatch accepts a dimension value: 1 to 1024 ASCII characters, no control
+/// character, at least one that is not whitespace. Written from CloudWatch's rules, not from the
+/// library's escape.
+fn cloudwatch_accepts(v: &str) -> bool {
+    (1..=1024).contains(&v.len())
+        && v.bytes().all(|b| b.is_ascii() && !b.is_ascii_control())
+        && v.bytes().any(|b| !b.is_ascii_whitespace())
+}
+
+/// A file whose `x-host-header` values are the given bytes (tabs, newlines and carriage returns,
+/// which end a field or a line, removed), after a valid first kilobyte so that control bytes
+/// pass the text check. Returns the file and the distinct hosts as the parser reads them.
+fn hosts_file(hosts: &[Vec<u8>]) -> (Vec<u8>, BTreeSet<Vec<u8>>) {
+    let mut bytes =
+        b"#Version: 1.0\n#Fields: date time x-edge-location sc-bytes x-host-header\n".to_vec();
+    let mut distinct = BTreeSet::new();
+    while bytes.len() < 1100 {
+        bytes.extend_from_slice(b"2024-11-15\t11:00:00\tIAD89-C1\t1\tplain.example.com\n");
+        distinct.insert(b"plain.example.com".to_vec());
+    }
+    for h in hosts {
+        let h: Vec<u8> = h
+            .iter()
+            .copied()
+            .filter(|b| !matches!(b, b'\t' | b'\n' | b'\r'))
+            .collect();
+        bytes.extend_from_slice(b"2024-11-15\t11:00:00\tIAD89-C1\t1\t");
+        bytes.extend_from_slice(&h);
+        bytes.push(b'\n');
+        // `-` is "no value", like an empty field.
+        distinct.insert(if h == b"-" { Vec::new() } else { h });
+    }
+    (bytes, distinct)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Any bytes map to a value CloudWatch accepts, and distinct bytes to distinct values (`-` is
+    /// "no value" in a log, as the empty field it is read as, and both are sent as `-`).
+    #[test]
+    fn dimension_values_are_always_valid_and_distinct(
+        values in prop::collection::vec(
+            prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..40),
+                prop::collection::vec(prop::sample::select(b" \t%~-aZ\x7f\xc3\xa9".to_vec()), 0..8),
+                prop::collection::vec(any::<u8>(), 300..1500),
+            ],
+            1..40,
+        ),
+        long_tail in prop::collection::vec(any::<u8>(), 1..4),
+    ) {
+        use cloudfront_log_metrics::dimension_value::dimension_value;
+        let mut values = values;
+        // Two long values that differ only at their end.
+        let mut long = vec![b'a'; 2000];
+        values.push(long.clone());
+        long.extend_from_slice(&long_tail);
+        values.push(long);
+        let mut seen: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        for v in &values {
+            let out = dimension_value(v);
+            prop_assert!(cloudwatch_accepts(&out), "{:?} -> {:?}", v, out);
+            prop_assert_eq!(dimension_value(v), out.clone(), "deterministic");
+            let v = if v == b"-" { Vec::new() } else { v.clone() };
+            if let Some(before) = seen.insert(out.to_string(), v.clone()) {
+                prop_assert_eq!(&before, &v, "two values map to {:?}", out);
+            }
+        }
+    }
+
+    /// The same through the whole pipeline, as a dry run would print it: every Host value sent
+    /// is valid, and no two hosts are merged.
+    #[test]
+    fn dimension_values_sent_are_valid_and_distinct(
+        hosts in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..1200), 1..20),
+    ) {
+        let (bytes, distinct) = hosts_file(&hosts);
+        let mut config = config("DistributionId,Host");
+        config.max_dimension_values = 1000;
+        let f = process("hosts.log", &bytes, &config, at(NOW));
+        prop_assert_eq!(f.report.parse.rejected, 0);
+        let sent: BTreeSet<String> = f
+            .datums()
+            .map(|d| d.dimensions[1].1.clone())
+            .collect();
+        for v in &sent {
+            prop_assert!(cloudwatch_accepts(v), "{:?}", v);
+        }
+        prop_assert_eq!(sent.len(), distinct.len());
+    }
+}
+
+/// The largest byte count a line may carry: 1 PiB (2^50).
+const MAX_BYTES: u64 = 1 << 50;
+
+/// One generated byte count: in range (the bound included), just above it, 19 or 20 digits, or
+/// `u64::MAX` and above.
+fn byte_count() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (0u64..=1000).prop_map(|n| n.to_string()),
+        Just(MAX_BYTES.to_string()),
+        (MAX_BYTES - 100..=MAX_BYTES).prop_map(|n| n.to_string()),
+        (MAX_BYTES + 1..MAX_BYTES + 100).prop_map(|n| n.to_string()),
+        Just("9999999999999999999".to_owned()),
+        Just(u64::MAX.to_string()),
+        Just("18446744073709551616".to_owned()),
+        Just("99999999999999999999".to_owned()),
+        Just("000000000000000000000000042".to_owned()),
+        (10_000_000_000_000_000_000u128..=u128::from(u64::MAX)).prop_map(|n| n.to_string()),
+    ]
+}
+
+/// A parsed byte count the way the bound reads it: `None` when the line must be rejected.
+fn plausible_bytes(s: &str) -> Option<u64> {
+    let n: u128 = s.parse().ok()?;
+    (n <= u128::from(MAX_BYTES)).then_some(n as u64)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Extreme byte counts (20 digits, `u64::MAX`, just above the 1 PiB bound) never panic, never
+    /// wrap a sum: a line whose sc-bytes or cs-bytes is above the bound is rejected and counted,
+    /// the others are summed exactly.
+    #[test]
+    fn extreme_byte_counts_are_rejected_and_sums_never_wrap(
+        lines in prop::collection::vec((byte_count(), byte_count()), 1..60),
+    ) {
+        let mut text = "#Fields: date time sc-bytes cs-bytes\n".to_owned();
+        let (mut rejected, mut down, mut up, mut accepted) = (0u64, 0u128, 0u128, 0u64);
+        for (sc, cs) in &lines {
+            text.push_str(&format!("2024-11-15\t11:00:00\t{sc}\t{cs}\n"));
+            match (plausible_bytes(sc), plausible_bytes(cs)) {
+                (Some(a), Some(b)) => {
+                    down += u128::from(a);
+                    up += u128::from(b);
+                    accepted += 1;
+                }
+                _ => rejected += 1,
+            }
+        }
+        let f = process("x.log", text.as_bytes(), &two_sets(), at(NOW));
+        prop_assert_eq!(f.report.parse.rejected, rejected);
+        prop_assert_eq!(f.report.parse.records, accepted);
+        let t = &f.aggregate.totals.cell;
+        // At most 60 lines of 2^50: the exact sum fits; a wrap would make it smaller.
+        prop_assert_eq!(u128::from(t.bytes_downloaded), down);
+        prop_assert_eq!(u128::from(t.bytes_uploaded), up);
+        for r in &f.report.parse.reject_samples {
+            let why = r.reason.to_string();
+            prop_assert!(why.contains("sc-bytes") || why.contains("cs-bytes"), "{}", why);
+        }
+    }
+}
+
+/// Sums of in-range values saturate rather than wrap: 20,000 lines of 1 PiB in one minute are
+/// more than `u64::MAX` bytes.
+#[test]
+fn byte_sums_saturate() {
+    let mut text = "#Fields: date time sc-bytes cs-bytes\n".to_owned();
+    for _ in 0..20_000 {
+        text.push_str(&format!("2024-11-15\t11:00:00\t{MAX_BYTES}\t1\n"));
+    }
+    let f = process("x.log", text.as_bytes(), &two_sets(), at(NOW));
+    assert_eq!(f.report.parse.rejected, 0);
+    assert_eq!(f.aggregate.totals.cell.bytes_downloaded, u64::MAX);
+    assert_eq!(f.aggregate.totals.cell.bytes_uploaded, 20_000);
+    assert_eq!(f.aggregate.totals.cell.requests, 20_000);
+}
+
+/// A latency above its bound (7 days) rejects the line; at the bound it is read.
+#[test]
+fn implausible_latencies_are_rejected() {
+    let text = "#Fields: date time time-taken time-to-first-byte origin-fbl origin-lbl\n\
+        2024-11-15\t11:00:00\t604800.000\t604800\t604800\t604800\n\
+        2024-11-15\t11:00:00\t604800.001\t-\t-\t-\n\
+        2024-11-15\t11:00:00\t-\t604801\t-\t-\n\
+        2024-11-15\t11:00:00\t-\t-\t4294967.295\t-\n\
+        2024-11-15\t11:00:00\t-\t-\t-\t99999999999999999999\n";
+    let f = process("x.log", text.as_bytes(), &two_sets(), at(NOW));
+    assert_eq!(f.report.parse.records, 1);
+    assert_eq!(f.report.parse.rejected, 4);
+    let why: Vec<String> = f
+        .report
+        .parse
+        .reject_samples
+        .iter()
+        .map(|r| r.reason.to_string())
+        .collect();
+    assert!(why[0].starts_with("field time-taken is "), "{why:?}");
+    assert!(
+        why[1].starts_with("field time-to-first-byte is "),
+        "{why:?}"
+    );
+    assert!(why[2].starts_with("field origin-fbl is "), "{why:?}");
+    assert!(why[3].starts_with("field origin-lbl is "), "{why:?}");
 }

@@ -89,8 +89,16 @@ impl fmt::Display for RejectReason {
                     BadValue::NotANumber => "not a number",
                     BadValue::Overflow => "out of range",
                     BadValue::BadTime => "not a valid date/time",
+                    BadValue::Implausible => "above its plausible maximum",
                 };
-                write!(f, "field {} is {what}", field.name())
+                write!(f, "field {} is {what}", field.name())?;
+                match (problem, field) {
+                    (BadValue::Implausible, Field::ScBytes | Field::CsBytes) => {
+                        write!(f, " ({} bytes)", value::MAX_BYTES)
+                    }
+                    (BadValue::Implausible, _) => write!(f, " ({} ms)", value::MAX_LATENCY_MS),
+                    _ => Ok(()),
+                }
             }
             RejectReason::NoTime => f.write_str("no date/time, timestamp or timestamp(ms) value"),
             RejectReason::BadJson => f.write_str("not a valid JSON object"),
@@ -126,9 +134,9 @@ pub enum NotALog {
 pub struct Record<'a> {
     /// Request time, epoch milliseconds (UTC).
     pub timestamp_ms: i64,
-    /// `sc-bytes` (0 when empty).
+    /// `sc-bytes` (0 when empty), at most [`value::MAX_BYTES`].
     pub sc_bytes: u64,
-    /// `cs-bytes` (0 when empty).
+    /// `cs-bytes` (0 when empty), at most [`value::MAX_BYTES`].
     pub cs_bytes: u64,
     /// `sc-status`; `Some(0)` for `000`.
     pub sc_status: Option<u16>,
@@ -180,15 +188,15 @@ impl<'a> Record<'a> {
         // Not a closure: this runs four times per record and must inline.
         #[inline(always)]
         fn ms(raw: &[&[u8]; FIELD_COUNT], f: Field) -> Result<Option<u32>, RejectReason> {
-            value::millis_field(raw[f.slot()])
+            value::latency_field(raw[f.slot()])
                 .map_err(|problem| RejectReason::BadValue { field: f, problem })
         }
         Ok(Record {
             timestamp_ms,
-            sc_bytes: value::u64_field(get(Field::ScBytes))
+            sc_bytes: value::bytes_field(get(Field::ScBytes))
                 .map_err(bad(Field::ScBytes))?
                 .unwrap_or(0),
-            cs_bytes: value::u64_field(get(Field::CsBytes))
+            cs_bytes: value::bytes_field(get(Field::CsBytes))
                 .map_err(bad(Field::CsBytes))?
                 .unwrap_or(0),
             sc_status: value::status_field(get(Field::ScStatus)).map_err(bad(Field::ScStatus))?,

@@ -1,7 +1,9 @@
 //! Field value conversions: integers, seconds-with-milliseconds, dates and times, all from bytes
 //! and exact (no floating point).
 //!
-//! `-` (and an empty field) means "no value" in every field, numeric ones included.
+//! `-` (and an empty field) means "no value" in every field, numeric ones included. Byte counts
+//! and latencies have a plausible range ([`MAX_BYTES`], [`MAX_LATENCY_MS`]): a value outside it is
+//! [`BadValue::Implausible`] and rejects its line, so that no crafted line can dominate a sum.
 
 /// Why a value could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,7 +14,20 @@ pub enum BadValue {
     Overflow,
     /// Not a valid date or time.
     BadTime,
+    /// A number, but outside the field's plausible range.
+    Implausible,
 }
+
+/// Largest `sc-bytes` / `cs-bytes` of one line: 1 PiB (2^50 bytes), some 20,000 times the largest
+/// object CloudFront serves. With it, the sum of 16,384 lines still fits a `u64`, and sums
+/// saturate beyond that.
+pub const MAX_BYTES: u64 = 1 << 50;
+
+/// Largest latency (`time-taken`, `time-to-first-byte`, `origin-fbl`, `origin-lbl`) of one line:
+/// 7 days, in milliseconds. CloudFront's timeouts keep origin latencies to minutes, but
+/// `time-taken` covers a whole response, and a slow viewer's download or a WebSocket connection
+/// can last hours.
+pub const MAX_LATENCY_MS: u32 = 7 * 86_400_000;
 
 /// Whether a field holds no value (`-` or empty).
 #[inline]
@@ -43,6 +58,25 @@ pub fn u64_field(v: &[u8]) -> Result<Option<u64>, BadValue> {
         };
     }
     Ok(Some(n))
+}
+
+/// Parses a byte count (`sc-bytes`, `cs-bytes`): an unsigned integer up to [`MAX_BYTES`].
+#[inline]
+pub fn bytes_field(v: &[u8]) -> Result<Option<u64>, BadValue> {
+    match u64_field(v)? {
+        Some(n) if n > MAX_BYTES => Err(BadValue::Implausible),
+        n => Ok(n),
+    }
+}
+
+/// Parses a latency: seconds with up to millisecond precision ([`millis_field`]), up to
+/// [`MAX_LATENCY_MS`].
+#[inline]
+pub fn latency_field(v: &[u8]) -> Result<Option<u32>, BadValue> {
+    match millis_field(v)? {
+        Some(ms) if ms > MAX_LATENCY_MS => Err(BadValue::Implausible),
+        ms => Ok(ms),
+    }
 }
 
 /// Parses `sc-status`: three digits, `000` included (viewer closed the connection).
@@ -299,6 +333,43 @@ mod tests {
         assert_eq!(u64_field(b"18446744073709551616"), Err(BadValue::Overflow));
         assert_eq!(u64_field(b"12a"), Err(BadValue::NotANumber));
         assert_eq!(u64_field(b"-5"), Err(BadValue::NotANumber));
+        // 19 digits take the unchecked path: the largest cannot overflow.
+        assert_eq!(
+            u64_field(b"9999999999999999999"),
+            Ok(Some(9_999_999_999_999_999_999))
+        );
+        assert_eq!(u64_field(b"0000000000000000001"), Ok(Some(1)));
+        // 20 digits and more are checked, leading zeros included.
+        assert_eq!(
+            u64_field(b"10000000000000000000"),
+            Ok(Some(10_000_000_000_000_000_000))
+        );
+        assert_eq!(u64_field(b"99999999999999999999"), Err(BadValue::Overflow));
+        assert_eq!(u64_field(b"000000000000000000000042"), Ok(Some(42)));
+        assert_eq!(
+            u64_field(b"1x000000000000000000000"),
+            Err(BadValue::NotANumber)
+        );
+    }
+
+    #[test]
+    fn byte_counts_are_bounded() {
+        assert_eq!(bytes_field(b"-"), Ok(None));
+        assert_eq!(bytes_field(b"1125899906842624"), Ok(Some(MAX_BYTES)));
+        assert_eq!(bytes_field(b"1125899906842625"), Err(BadValue::Implausible));
+        assert_eq!(
+            bytes_field(b"18446744073709551615"),
+            Err(BadValue::Implausible)
+        );
+        assert_eq!(
+            bytes_field(b"18446744073709551616"),
+            Err(BadValue::Overflow)
+        );
+        assert_eq!(latency_field(b"604800.000"), Ok(Some(MAX_LATENCY_MS)));
+        assert_eq!(latency_field(b"604800.001"), Err(BadValue::Implausible));
+        assert_eq!(latency_field(b"4294967.295"), Err(BadValue::Implausible));
+        assert_eq!(latency_field(b"0.082"), Ok(Some(82)));
+        assert_eq!(latency_field(b"-"), Ok(None));
     }
 
     #[test]
