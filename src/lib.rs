@@ -25,6 +25,7 @@ pub mod event;
 pub mod handler;
 pub mod hash;
 pub mod idempotency;
+pub mod memory;
 pub mod object_store;
 pub mod parse;
 pub mod pipeline;

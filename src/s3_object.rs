@@ -124,3 +124,174 @@ where
     };
     publish_claimed(store, sink, settings, loc, version, existing, file, now_ms).await
 }
+
+#[cfg(test)]
+mod tests {
+    //! The publish path over the in-memory doubles: fast, beside the moto scenarios of
+    //! tests/exactly_once.rs.
+    use super::*;
+    use crate::idempotency::Clock;
+    use crate::memory::{MemorySink, MemoryStore};
+    use crate::parse::value::format_rfc3339;
+    use std::time::Duration;
+
+    const BUCKET: &str = "logs";
+    const KEY: &str = "cf/E2MEMORYAAAAA.2026-11-20-12.abc.gz";
+    /// 2026-11-20T12:00:00Z; the window is evaluated a day later.
+    const START: i64 = 1_795_176_000_000;
+    const NOW: i64 = START + 86_400_000;
+
+    /// A W3C log of `n` records over `minutes` minutes and 40 edge locations.
+    fn log(n: usize, minutes: i64) -> Vec<u8> {
+        let mut s = String::from(
+            "#Version: 1.0\n#Fields: date time x-edge-location sc-bytes sc-status x-edge-result-type time-taken\n",
+        );
+        for i in 0..n {
+            let ts = START + (i as i64 % minutes) * 60_000;
+            let t = format_rfc3339(ts);
+            let (d, t) = (&t[..10], &t[11..19]);
+            s.push_str(&format!(
+                "{d}\t{t}\tE{:02}-C1\t{}\t200\tHit\t0.0{}\n",
+                (i as i64 / minutes) % 40,
+                100 + i,
+                i % 10
+            ));
+        }
+        s.into_bytes()
+    }
+
+    /// Dimensions that make a file of several batches.
+    fn settings() -> Settings {
+        let mut s = Settings::default();
+        s.metrics.dimension_sets =
+            crate::config::parse_dimension_sets("t", "DistributionId;DistributionId,EdgeLocation")
+                .unwrap();
+        s.marker_lease_seconds = 2;
+        s
+    }
+
+    fn object(etag: &str) -> ObjectRef {
+        ObjectRef {
+            bucket: BUCKET.into(),
+            key: KEY.into(),
+            etag: Some(etag.into()),
+            version_id: None,
+            size: None,
+        }
+    }
+
+    fn marker(store: &MemoryStore) -> serde_json::Value {
+        let key = format!("_cflm/processed/{KEY}.json");
+        serde_json::from_slice(&store.bytes(BUCKET, &key).unwrap()).unwrap()
+    }
+
+    /// Every datum the file has, as a multiset of (metric, dimensions, minute, value) lines.
+    fn lines(datums: &[crate::datum::Datum]) -> Vec<String> {
+        let mut v: Vec<String> = datums.iter().map(|d| format!("{d:?}")).collect();
+        v.sort();
+        v
+    }
+
+    #[tokio::test]
+    async fn failure_then_resume_then_duplicate_sends_every_datum_once() {
+        let store = MemoryStore::default();
+        let etag = store.put(BUCKET, KEY, log(4000, 60));
+        let sink = MemorySink::default();
+        let s = settings();
+        let all = read_object(&store, &s, &object(&etag), NOW).await.unwrap();
+        assert!(all.batches.len() >= 3, "{} batches", all.batches.len());
+        sink.failing.lock().unwrap().insert(1);
+        let e = publish_object(&store, &sink, &s, &object(&etag), NOW)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("batch 1"), "{e}");
+        assert_eq!(marker(&store)["state"], "failed");
+        sink.failing.lock().unwrap().clear();
+        let p = publish_object(&store, &sink, &s, &object(&etag), NOW)
+            .await
+            .unwrap();
+        assert!(p.already_sent >= 1, "{}", p.already_sent);
+        let d = publish_object(&store, &sink, &s, &object(&etag), NOW)
+            .await
+            .unwrap();
+        assert!(d.duplicate);
+        let want: Vec<_> = all.batches.iter().flat_map(|b| b.datums.clone()).collect();
+        assert_eq!(lines(&sink.datums()), lines(&want));
+        assert_eq!(marker(&store)["state"], "done");
+    }
+
+    #[tokio::test]
+    async fn a_refused_batch_is_recorded_and_never_resent() {
+        let store = MemoryStore::default();
+        let etag = store.put(BUCKET, KEY, log(4000, 60));
+        let sink = MemorySink::default();
+        sink.refused.lock().unwrap().insert(0);
+        let s = settings();
+        let p = publish_object(&store, &sink, &s, &object(&etag), NOW)
+            .await
+            .unwrap();
+        assert_eq!(p.rejected_batches.len(), 1);
+        assert!(
+            p.rejected_batches[0]
+                .starts_with(&format!("s3://{BUCKET}/{KEY}: CloudWatch rejected batch 0")),
+            "{:?}",
+            p.rejected_batches
+        );
+        let m = marker(&store);
+        assert_eq!(
+            (m["state"].as_str(), &m["rejected"]),
+            (Some("done"), &serde_json::json!([0]))
+        );
+        let requests = sink.requests();
+        let d = publish_object(&store, &sink, &s, &object(&etag), NOW)
+            .await
+            .unwrap();
+        assert!(d.duplicate);
+        assert_eq!(sink.requests(), requests);
+        assert!(!sink.batches().contains(&0));
+    }
+
+    #[tokio::test]
+    async fn an_overwritten_key_is_superseded_and_nothing_is_claimed() {
+        let store = MemoryStore::default();
+        let old = store.put(BUCKET, KEY, log(10, 5));
+        store.put(BUCKET, KEY, log(20, 5));
+        let sink = MemorySink::default();
+        let e = publish_object(&store, &sink, &settings(), &object(&old), NOW)
+            .await
+            .unwrap_err();
+        assert!(e.is_superseded(), "{e}");
+        assert_eq!(sink.requests(), 0);
+        assert!(store.keys(BUCKET, "_cflm/").is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_hanging_holder_renews_its_lease_and_a_dead_one_is_taken_over() {
+        let store = MemoryStore::default();
+        let etag = store.put(BUCKET, KEY, log(4000, 60));
+        let s = settings(); // lease 2 s, renewed every 667 ms, taken over 2.5 s after
+        let hanging = MemorySink::default();
+        *hanging.hang_after.lock().unwrap() = Some(1);
+        let obj = object(&etag);
+        let run = publish_object(&store, &hanging, &s, &obj, NOW);
+        let killed = tokio::time::timeout(Duration::from_secs(5), run).await;
+        assert!(killed.is_err(), "it hangs");
+        let m = marker(&store);
+        let renewed_ago = Clock::system().now_ms() - m["updated_ms"].as_i64().unwrap();
+        assert!(renewed_ago < 1_000, "renewed {renewed_ago} ms ago: {m}");
+        let sink = MemorySink::default();
+        let busy = publish_object(&store, &sink, &s, &object(&etag), NOW)
+            .await
+            .unwrap_err();
+        assert!(
+            busy.to_string().contains("being published by another"),
+            "{busy}"
+        );
+        tokio::time::sleep(Duration::from_millis(2_500 + 200)).await;
+        let p = publish_object(&store, &sink, &s, &object(&etag), NOW)
+            .await
+            .unwrap();
+        assert_eq!(p.already_sent, 1);
+        assert_eq!(marker(&store)["attempts"], 2);
+    }
+}

@@ -341,9 +341,6 @@ impl<'s, S: MarkerStore> Claim<'s, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-    use std::io;
-    use std::sync::Mutex;
 
     /// The lease of these tests; its skew margin is 10 s.
     const LEASE: i64 = 40_000;
@@ -353,62 +350,8 @@ mod tests {
         super::super::marker::tests::version()
     }
 
-    /// An in-memory marker store with S3's conditional-write semantics.
-    #[derive(Default)]
-    struct Memory {
-        objects: Mutex<HashMap<String, (Vec<u8>, String)>>,
-        next: Mutex<u64>,
-        /// Writes that land but answer with a conflict (a lost answer after a retry).
-        lose_answers: Mutex<usize>,
-        /// Writes that land but answer with an I/O error (retries exhausted after a lost answer).
-        io_after_write: Mutex<usize>,
-        /// Writes that fail with an I/O error without landing.
-        io_before_write: Mutex<usize>,
-    }
-
-    impl MarkerStore for Memory {
-        async fn get_marker(&self, _: &str, key: &str) -> io::Result<Option<(Vec<u8>, String)>> {
-            Ok(self.objects.lock().unwrap().get(key).cloned())
-        }
-
-        async fn put_marker(
-            &self,
-            _: &str,
-            key: &str,
-            body: Vec<u8>,
-            condition: Condition<'_>,
-        ) -> Result<String, PutError> {
-            let mut objects = self.objects.lock().unwrap();
-            let ok = match (condition, objects.get(key)) {
-                (Condition::Absent, None) => true,
-                (Condition::Matches(e), Some((_, cur))) => e == cur,
-                _ => false,
-            };
-            if !ok {
-                return Err(PutError::Conflict);
-            }
-            let mut before = self.io_before_write.lock().unwrap();
-            if *before > 0 {
-                *before -= 1;
-                return Err(PutError::Io(io::Error::other("connection reset")));
-            }
-            let mut n = self.next.lock().unwrap();
-            *n += 1;
-            let etag = format!("\"m{n}\"");
-            objects.insert(key.to_owned(), (body, etag.clone()));
-            let mut lose = self.lose_answers.lock().unwrap();
-            if *lose > 0 {
-                *lose -= 1;
-                return Err(PutError::Conflict);
-            }
-            let mut after = self.io_after_write.lock().unwrap();
-            if *after > 0 {
-                *after -= 1;
-                return Err(PutError::Io(io::Error::other("timed out")));
-            }
-            Ok(etag)
-        }
-    }
+    /// The crate's in-memory store, with S3's conditional-write semantics.
+    type Memory = crate::memory::MemoryStore;
 
     fn loc() -> MarkerLocation {
         MarkerLocation::new(None, "_cflm/processed/", "logs", &version().key)
@@ -433,8 +376,7 @@ mod tests {
     }
 
     fn stored(store: &Memory) -> Marker {
-        let objects = store.objects.lock().unwrap();
-        Marker::from_json(&objects[&loc().key].0).unwrap()
+        Marker::from_json(&store.bytes("logs", &loc().key).unwrap()).unwrap()
     }
 
     #[tokio::test]
@@ -512,12 +454,12 @@ mod tests {
     #[tokio::test]
     async fn a_lost_answer_to_our_own_write_is_recognised() {
         let store = Memory::default();
-        *store.lose_answers.lock().unwrap() = 1;
+        store.faults.lock().unwrap().lose_answers = 1;
         // The claim lands, its answer is lost: the re-read shows our own claim.
         let Begin::Publish { mut claim, .. } = begin(&store, "a", 0).await.unwrap() else {
             panic!()
         };
-        *store.lose_answers.lock().unwrap() = 1;
+        store.faults.lock().unwrap().lose_answers = 1;
         claim.add_sent(&[0, 1, 2, 3]);
         claim.finish().await.unwrap();
         assert_eq!(stored(&store).state, State::Done);
@@ -526,7 +468,7 @@ mod tests {
     #[tokio::test]
     async fn a_claim_that_landed_behind_an_io_error_is_ours() {
         let store = Memory::default();
-        *store.io_after_write.lock().unwrap() = 1;
+        store.faults.lock().unwrap().io_after_write = 1;
         // Without this the next delivery would find the file "busy" until the claim went stale.
         let Begin::Publish { mut claim, .. } = begin(&store, "a", 0).await.unwrap() else {
             panic!("the landed claim is ours")
@@ -536,12 +478,12 @@ mod tests {
         assert_eq!(stored(&store).state, State::Done);
         // A write that did not land is still an error, and leaves no marker behind.
         let store = Memory::default();
-        *store.io_before_write.lock().unwrap() = 1;
+        store.faults.lock().unwrap().io_before_write = 1;
         assert!(matches!(
             begin(&store, "a", 0).await,
             Err(MarkerError::Io { .. })
         ));
-        assert!(store.objects.lock().unwrap().is_empty());
+        assert!(store.keys("logs", "").is_empty());
         assert!(matches!(
             begin(&store, "b", 10).await.unwrap(),
             Begin::Publish { .. }
