@@ -863,3 +863,38 @@ fn catalogue_lists_the_21_metrics() {
         assert!(env.contains(&v), "{v}");
     }
 }
+
+/// The defaults `cflogs process --help` states are the ones the settings reader applies.
+#[test]
+fn help_states_the_defaults_and_variables() {
+    use cloudfront_log_metrics::config::{self, Settings};
+    let out = cflogs(&["process", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let d = Settings::default();
+    for (var, default) in [
+        ("METRICS_NAMESPACE", d.metrics.namespace.clone()),
+        ("METRICS_DIMENSIONS", config::DEFAULT_DIMENSIONS.to_owned()),
+        (
+            "METRICS_MAX_DIMENSION_VALUES",
+            d.metrics.max_dimension_values.to_string(),
+        ),
+        ("METRICS_SINK", "cloudwatch".to_owned()),
+        (
+            "MAX_DECOMPRESSED_BYTES",
+            d.max_decompressed_bytes.to_string(),
+        ),
+        ("FILE_CONCURRENCY", d.file_concurrency.to_string()),
+        ("PUT_CONCURRENCY", d.put_concurrency.to_string()),
+        ("IDEMPOTENCY", "on".to_owned()),
+        ("MARKER_PREFIX", d.marker_prefix.clone()),
+        ("MARKER_LEASE_SECONDS", d.marker_lease_seconds.to_string()),
+    ] {
+        let want = format!("[env: {var}] [default: {default}]");
+        assert!(help.contains(&want), "{want} not in help:\n{help}");
+    }
+    assert!(help.contains("[env: CFLM_NOW]"), "{help}");
+}
