@@ -136,12 +136,46 @@ async fn listing_follows_pagination() {
 
 /// Publishing the bundled sample logs (2026-11-20 12:00-12:10 UTC): with the clock 60 days later
 /// every record is outside CloudWatch's window and skipped, nothing reaches CloudWatch; with the
-/// clock just after them, all are published.
+/// clock just after them, all are published. A dry run of them from S3 keeps them all.
 #[tokio::test]
 async fn publishing_skips_records_outside_cloudwatchs_window() {
-    let Some((stack, _sdk, _s3, cw)) = MotoStack::with_bucket("unused").await else {
+    let Some((stack, _sdk, s3, cw)) = MotoStack::with_bucket("samples").await else {
         return;
     };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events/logs/cloudfront");
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        let key = format!("cf/{}", path.file_name().unwrap().to_string_lossy());
+        put_object(&s3, "samples", &key, std::fs::read(&path).unwrap()).await;
+    }
+    let late = [("CFLM_NOW", "2027-01-19T12:00:00Z")];
+    let out = cflogs_env(
+        &stack,
+        &late,
+        &[
+            "process",
+            "--dry-run",
+            "--output",
+            "jsonl",
+            "s3://samples/cf/",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "records: 90, rejected lines: 0, outside CloudWatch's window: 90 (kept in this dry run)"
+        ),
+        "{stderr}"
+    );
+    let requests: u64 = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|d| d["metric_name"] == "Requests")
+        .map(|d| d["value"].as_u64().unwrap())
+        .sum();
+    assert_eq!(requests, 90);
+
     let logs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events/logs");
     let logs = logs.to_str().unwrap();
     let start = at("2026-11-20T12:00:00Z");
@@ -154,7 +188,7 @@ async fn publishing_skips_records_outside_cloudwatchs_window() {
     };
     let args = ["process", "--output", "none", logs];
 
-    let out = cflogs_env(&stack, &[("CFLM_NOW", "2027-01-19T12:00:00Z")], &args);
+    let out = cflogs_env(&stack, &late, &args);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(

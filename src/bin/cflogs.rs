@@ -249,14 +249,16 @@ async fn process(a: ProcessArgs) -> Result<bool> {
         output,
     };
     let started = Instant::now();
-    let summary = match (&sdk, emf) {
-        _ if a.dry_run => run.go(None::<&aws_sdk_cloudwatch::Client>, inputs).await?,
-        (_, true) => {
-            run.go(Some(&EmfSink::new(std::io::stdout())), inputs)
-                .await?
-        }
-        (Some(sdk), false) => run.go(Some(&aws::cloudwatch_client(sdk)), inputs).await?,
-        (None, false) => unreachable!("the SDK is loaded to publish with PutMetricData"),
+    let cloudwatch = sdk
+        .as_ref()
+        .filter(|_| !a.dry_run && !emf)
+        .map(aws::cloudwatch_client);
+    let summary = if emf {
+        run.go(Some(&EmfSink::new(std::io::stdout())), inputs)
+            .await?
+    } else {
+        // None in a dry run.
+        run.go(cloudwatch.as_ref(), inputs).await?
     };
     eprintln!("{}", summary.closing(started.elapsed(), a.dry_run));
     Ok(summary.failed_files == 0)
