@@ -32,6 +32,26 @@ pub fn publishable_window(now_ms: i64) -> (i64, i64) {
     (now_ms - MAX_AGE_MS + AGE_MARGIN_MS, now_ms + MAX_FUTURE_MS)
 }
 
+/// Which records of a file are aggregated. Only CloudWatch's window clips CloudWatch's data:
+/// PutMetricData and EMF (CloudWatch Logs takes no event older than 14 days) drop what falls
+/// outside it; a dry run keeps every record. Both count the records outside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// Publishing to CloudWatch at this time (epoch ms): records outside
+    /// [`publishable_window`] are dropped and counted as [`FileAggregate::skipped_stale`].
+    CloudWatch(i64),
+    /// Nothing is published: every record is kept; those a publish at this time (epoch ms)
+    /// would drop are counted as [`FileAggregate::kept_outside_window`].
+    KeepAll(i64),
+}
+
+/// A time alone means publishing at it.
+impl From<i64> for Window {
+    fn from(now_ms: i64) -> Self {
+        Window::CloudWatch(now_ms)
+    }
+}
+
 /// Index of each result-type counter in [`Cell::results`], in catalogue order.
 const RESULT_METRICS: [Metric; 9] = [
     Metric::Hit,
@@ -302,7 +322,7 @@ pub struct AggregateRow {
 /// The whole-file view used for summaries: totals over every minute.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Totals {
-    /// All accepted, publishable records of the file.
+    /// All accepted records of the file that the [`Window`] kept.
     pub cell: Cell,
     /// Earliest and latest request minute seen, epoch milliseconds.
     pub first_minute_ms: Option<i64>,
@@ -318,8 +338,10 @@ pub struct FileAggregate {
     pub rows: Vec<AggregateRow>,
     /// Totals over the file.
     pub totals: Totals,
-    /// Records outside the publishable window (older than 14 days, more than 2 h ahead).
+    /// Records dropped outside the publishable window (older than 14 days, more than 2 h ahead).
     pub skipped_stale: u64,
+    /// Records outside the publishable window that were kept ([`Window::KeepAll`]).
+    pub kept_outside_window: u64,
     /// Dimension values folded into `Other` by the cardinality guard.
     pub folded_values: u64,
 }
@@ -332,6 +354,8 @@ pub struct Aggregator<'c> {
     config: &'c MetricsConfig,
     distribution_id: String,
     window: (i64, i64),
+    /// Whether records outside `window` are dropped ([`Window::CloudWatch`]).
+    clip: bool,
     /// Keys used by any set, with the field each reads.
     used: Vec<(DimensionKey, Field)>,
     interners: Vec<Interner>,
@@ -339,7 +363,8 @@ pub struct Aggregator<'c> {
     rows: Vec<Cell>,
     keys: Vec<CellKey>,
     last: Vec<Option<(CellKey, u32)>>,
-    skipped_stale: u64,
+    /// Records outside `window`, dropped or kept.
+    outside_window: u64,
     /// Distinct values of one key that start an early fold.
     fold_at: usize,
     /// Values folded by early folds.
@@ -347,8 +372,16 @@ pub struct Aggregator<'c> {
 }
 
 impl<'c> Aggregator<'c> {
-    /// An aggregator for one file of `distribution_id`, publishing as of `now_ms`.
-    pub fn new(config: &'c MetricsConfig, distribution_id: &str, now_ms: i64) -> Self {
+    /// An aggregator for one file of `distribution_id`, keeping the records `window` keeps.
+    pub fn new(
+        config: &'c MetricsConfig,
+        distribution_id: &str,
+        window: impl Into<Window>,
+    ) -> Self {
+        let (now_ms, clip) = match window.into() {
+            Window::CloudWatch(now_ms) => (now_ms, true),
+            Window::KeepAll(now_ms) => (now_ms, false),
+        };
         let mut used = Vec::new();
         for set in &config.dimension_sets {
             for &k in set {
@@ -363,6 +396,7 @@ impl<'c> Aggregator<'c> {
             config,
             distribution_id: distribution_id.to_owned(),
             window: publishable_window(now_ms),
+            clip,
             used,
             interners: (0..DIMENSION_KEY_COUNT)
                 .map(|_| Interner::default())
@@ -371,7 +405,7 @@ impl<'c> Aggregator<'c> {
             rows: Vec::new(),
             keys: Vec::new(),
             last: vec![None; config.dimension_sets.len()],
-            skipped_stale: 0,
+            outside_window: 0,
             fold_at: config
                 .max_dimension_values
                 .max(1)
@@ -447,8 +481,10 @@ impl<'c> Aggregator<'c> {
     #[inline]
     pub fn add(&mut self, r: &Record<'_>) {
         if r.timestamp_ms < self.window.0 || r.timestamp_ms > self.window.1 {
-            self.skipped_stale += 1;
-            return;
+            self.outside_window += 1;
+            if self.clip {
+                return;
+            }
         }
         let minute = r.timestamp_ms.div_euclid(60_000);
         let mut ids = [0u32; DIMENSION_KEY_COUNT];
@@ -566,7 +602,8 @@ impl<'c> Aggregator<'c> {
             distribution_id: self.distribution_id,
             rows,
             totals,
-            skipped_stale: self.skipped_stale,
+            skipped_stale: if self.clip { self.outside_window } else { 0 },
+            kept_outside_window: if self.clip { 0 } else { self.outside_window },
             folded_values,
         }
     }
@@ -639,7 +676,25 @@ mod tests {
         ]);
         let a = aggregate(&MetricsConfig::default(), &input);
         assert_eq!(a.skipped_stale, 2);
+        assert_eq!(a.kept_outside_window, 0);
         assert_eq!(a.totals.cell.requests, 1);
+    }
+
+    #[test]
+    fn a_dry_run_keeps_records_outside_the_window_and_counts_them() {
+        let input = log(&[
+            "2023-11-14 22:00:01 IAD1 100 200 Hit 0.010 5",
+            "2023-10-01 22:00:01 IAD1 100 200 Hit 0.010 5",
+            "2023-11-15 02:00:01 IAD1 100 200 Hit 0.010 5",
+        ]);
+        let config = MetricsConfig::default();
+        let mut agg = Aggregator::new(&config, "E2Q4ABCDEFGH", Window::KeepAll(NOW));
+        let mut p = LogParser::new();
+        p.process(input.as_bytes(), true, |r| agg.add(r)).unwrap();
+        let a = agg.finish();
+        assert_eq!((a.skipped_stale, a.kept_outside_window), (0, 2));
+        assert_eq!(a.totals.cell.requests, 3);
+        assert_eq!(a.rows.len(), 3, "one row per minute, the old one included");
     }
 
     #[test]

@@ -137,6 +137,7 @@ pub async fn read_local(
     now_ms: i64,
 ) -> Result<ProcessedFile, FileError> {
     let name = path.display().to_string();
+    let window = settings.window(now_ms);
     let config = settings.metrics.clone();
     let max_bytes = settings.max_decompressed_bytes;
     let file = name.clone();
@@ -150,7 +151,7 @@ pub async fn read_local(
             &path.to_string_lossy(),
             reader,
             &config,
-            now_ms,
+            window,
             max_bytes,
         )
     })

@@ -1,4 +1,5 @@
-//! The Lambda function: configuration, clients built once per container, and the runtime loop.
+//! The Lambda function: configuration (read by [`Settings::from_env`], the reader `cflogs` uses
+//! too), clients built once per container, and the runtime loop.
 //! Everything else lives in the library's [`cloudfront_log_metrics::handler`].
 
 use cloudfront_log_metrics::aws;
@@ -17,10 +18,12 @@ async fn run<S: ObjectStore + MarkerStore, M: MetricSink>(
 ) -> Result<(), Error> {
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let now_ms = SystemTime::now()
+        let wall_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
+        // CloudWatch's window is evaluated at CFLM_NOW when set (tests, replays).
+        let now_ms = handler.settings.window_now(wall_ms);
         handler
             .handle(&event.payload, now_ms)
             .await

@@ -4,7 +4,7 @@
 //! ([`process_reader`], used by `cflogs` on local files) or by the Lambda's asynchronous S3
 //! stream. Nothing of a file is published before it has been read to the end.
 
-use crate::aggregate::{Aggregator, FileAggregate};
+use crate::aggregate::{Aggregator, FileAggregate, Window};
 use crate::batch::{Batch, batches};
 use crate::config::MetricsConfig;
 use crate::datum::{Datum, datums};
@@ -27,9 +27,14 @@ pub struct FileProcessor<'c> {
 }
 
 impl<'c> FileProcessor<'c> {
-    /// A processor for one file of `distribution_id`, with the publishable window as of `now_ms`.
-    pub fn new(config: &'c MetricsConfig, distribution_id: &str, now_ms: i64) -> Self {
-        let aggregator = Aggregator::new(config, distribution_id, now_ms);
+    /// A processor for one file of `distribution_id`, keeping the records `window` keeps (a
+    /// time alone: publishing to CloudWatch at it).
+    pub fn new(
+        config: &'c MetricsConfig,
+        distribution_id: &str,
+        window: impl Into<Window>,
+    ) -> Self {
+        let aggregator = Aggregator::new(config, distribution_id, window);
         FileProcessor {
             parser: LogParser::reading(aggregator.fields()),
             aggregator,
@@ -101,8 +106,10 @@ pub struct FileReport {
     pub stream: StreamStats,
     /// Line counts.
     pub parse: ParseStats,
-    /// Records outside the publishable window.
+    /// Records dropped outside CloudWatch's window (publishing).
     pub skipped_stale: u64,
+    /// Records outside CloudWatch's window kept all the same (a dry run).
+    pub kept_outside_window: u64,
 }
 
 /// A processed file: its report, aggregates, and the batches to publish.
@@ -158,6 +165,7 @@ pub fn complete(
             stream,
             parse,
             skipped_stale: aggregate.skipped_stale,
+            kept_outside_window: aggregate.kept_outside_window,
         },
         aggregate,
         batches,
@@ -166,17 +174,18 @@ pub fn complete(
 }
 
 /// Processes one file from a synchronous reader (gzip or plain), inflating on a second thread.
-/// `key` is the path or object key the distribution ID is read from.
+/// `key` is the path or object key the distribution ID is read from; `window` says which records
+/// are kept.
 pub fn process_reader<R: Read + Send>(
     file: &str,
     key: &str,
     reader: R,
     config: &MetricsConfig,
-    now_ms: i64,
+    window: impl Into<Window>,
     max_bytes: u64,
 ) -> Result<ProcessedFile, FileError> {
     let distribution_id = distribution_for(file, key, config)?;
-    let mut processor = FileProcessor::new(config, &distribution_id, now_ms);
+    let mut processor = FileProcessor::new(config, &distribution_id, window);
     let not_a_log = |source| FileError::NotALog {
         file: file.to_owned(),
         source,

@@ -35,7 +35,10 @@ pub struct RunSummary {
     pub failed_files: u64,
     pub records: u64,
     pub rejected: u64,
+    /// Records dropped outside CloudWatch's window (publishing).
     pub skipped_stale: u64,
+    /// Records outside CloudWatch's window that a dry run kept.
+    pub kept_outside_window: u64,
     pub datums: u64,
     pub requests: u64,
     pub compressed_bytes: u64,
@@ -52,6 +55,7 @@ impl RunSummary {
         self.records += f.report.parse.records;
         self.rejected += f.report.parse.rejected;
         self.skipped_stale += f.report.skipped_stale;
+        self.kept_outside_window += f.report.kept_outside_window;
         self.datums += f.datum_count() as u64;
         self.requests += f.batches.len() as u64;
         self.compressed_bytes += f.report.stream.compressed_bytes;
@@ -135,7 +139,8 @@ impl RunSummary {
         s
     }
 
-    /// The closing one-paragraph summary.
+    /// The closing one-paragraph summary. A dry run keeps the records outside CloudWatch's
+    /// window and says how many a publish would skip.
     pub fn closing(&self, elapsed: Duration, dry_run: bool) -> String {
         let secs = elapsed.as_secs_f64().max(1e-9);
         let duplicates = if self.duplicates > 0 {
@@ -143,13 +148,18 @@ impl RunSummary {
         } else {
             String::new()
         };
+        let outside = self.skipped_stale + self.kept_outside_window;
+        let outside = if dry_run {
+            format!("{outside} (kept in this dry run)")
+        } else {
+            format!("{outside} skipped")
+        };
         format!(
-            "files: {} ({} failed{duplicates}), records: {}, rejected lines: {}, skipped_stale: {}, datums: {}, PutMetricData requests{}: {}, read {:.1} MB ({:.1} MB decompressed) in {:.2} s, {:.1} MB/s",
+            "files: {} ({} failed{duplicates}), records: {}, rejected lines: {}, outside CloudWatch's window: {outside}, datums: {}, PutMetricData requests{}: {}, read {:.1} MB ({:.1} MB decompressed) in {:.2} s, {:.1} MB/s",
             self.files,
             self.failed_files,
             self.records,
             self.rejected,
-            self.skipped_stale,
             self.datums,
             if dry_run { " it would make" } else { "" },
             self.requests,

@@ -52,7 +52,7 @@ pub async fn read_object_at<S: ObjectStore>(
             },
         })?;
     let now_ms = window(meta.etag.as_deref());
-    let mut processor = FileProcessor::new(config, &distribution, now_ms);
+    let mut processor = FileProcessor::new(config, &distribution, settings.window(now_ms));
     let not_a_log = |source| FileError::NotALog {
         file: file.clone(),
         source,

@@ -1,7 +1,8 @@
 //! Tests of the `cflogs` binary: `process --dry-run` on local files (JSON lines and table output,
-//! per-file errors, distribution ID fallback, hour filters) and `catalogue`. The clock is pinned
-//! with `--now`, and the configuration variables are cleared so that the caller's environment
-//! cannot change the results.
+//! per-file errors, distribution ID fallback, hour filters), the settings read from the
+//! environment and flags alike, and `catalogue`. The clock is pinned with `--now` or `CFLM_NOW`,
+//! and the configuration variables are cleared so that the caller's environment cannot change
+//! the results.
 
 mod support;
 
@@ -50,6 +51,11 @@ fn unit_of(metric: &str) -> &'static str {
 
 /// `cflogs` with the configuration variables cleared.
 fn cflogs(args: &[&str]) -> Output {
+    cflogs_env(&[], args)
+}
+
+/// `cflogs` with the configuration variables cleared, then `vars` set.
+fn cflogs_env(vars: &[(&str, &str)], args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cflogs"));
     for v in cloudfront_log_metrics::config::env::LAMBDA.iter().chain(&[
         "METRICS_NAMESPACE",
@@ -61,9 +67,11 @@ fn cflogs(args: &[&str]) -> Output {
         "FILE_CONCURRENCY",
         "PUT_CONCURRENCY",
         "MARKER_PREFIX",
+        "CFLM_NOW",
     ]) {
         cmd.env_remove(v);
     }
+    cmd.envs(vars.iter().copied());
     cmd.args(args).output().expect("run cflogs")
 }
 
@@ -305,16 +313,17 @@ fn default_output_off_a_terminal_is_jsonl_and_options_apply() {
         (by_edge("LAX1"), by_edge("SEA19-C1"), by_edge("SEA19-C2")),
         (3, 2, 1)
     );
-    // The clock matters: at 2019-12-20 the lines of the 4th are more than 14 days old.
+    // At 2019-12-20 the lines of the 4th are more than 14 days old: a publish would skip them,
+    // a dry run keeps them and says so.
     let out = dry_run("2019-12-20T00:00:00Z", &[p(&good)]);
     assert_eq!(out.status.code(), Some(0));
     let ds = datums(&out.stdout);
     assert_eq!(
         total(&ds, &[("DistributionId", "EMLARXS9EXAMPLE")], "Requests"),
-        3
+        6
     );
     assert!(
-        text(&out.stderr).contains("skipped_stale: 3"),
+        text(&out.stderr).contains("outside CloudWatch's window: 3 (kept in this dry run)"),
         "{}",
         text(&out.stderr)
     );
@@ -452,6 +461,10 @@ fn since_and_until_filter_by_the_hour_in_the_file_name() {
     assert_eq!(run(&["--since", "2019-12-04T21"]), 600);
     assert_eq!(run(&["--until", "2019-12-04T20"]), 100);
     assert_eq!(run(&["--since", "2019-12-04T21:59:59Z"]), 600);
+    // RFC 3339 with an offset, fractional seconds, lowercase: its UTC hour.
+    assert_eq!(run(&["--since", "2019-12-04T23:30:00.5+02:00"]), 600);
+    assert_eq!(run(&["--until", "2019-12-04t17:59:59-04:00"]), 300);
+    assert_eq!(run(&["--since", "2019-12-04t22"]), 400);
     assert_eq!(run(&["--since", "2019-12-05T00"]), 0);
     // A file whose name carries no hour is not filtered out (its hour is unknown).
     std::fs::write(
@@ -494,7 +507,319 @@ fn since_and_until_filter_by_the_hour_in_the_file_name() {
 fn bad_now_is_a_usage_error() {
     let out = dry_run("2019-12-05", &["x.log"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("YYYY-MM-DDTHH:MM:SSZ"));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        r#"error: --now: "2019-12-05" is not an RFC 3339 time such as 2026-11-20T13:00:00Z"#
+    );
+    assert!(out.stdout.is_empty());
+    let out = cflogs_env(
+        &[("CFLM_NOW", "tomorrow")],
+        &["process", "--dry-run", "x.log"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        r#"error: CFLM_NOW: "tomorrow" is not an RFC 3339 time such as 2026-11-20T13:00:00Z"#
+    );
+}
+
+/// Each setting: (variable, its flag, a value, `None` if accepted, else the error after
+/// "<variable or flag>: "), as the Lambda reads the variable.
+const SETTINGS: &[(&str, &str, &str, Option<&str>)] = &[
+    ("METRICS_NAMESPACE", "--namespace", "Test/CF", None),
+    (
+        "METRICS_NAMESPACE",
+        "--namespace",
+        "AWS/CF",
+        Some(r#"namespace "AWS/CF" must be 1 to 255 characters and not start with "AWS/""#),
+    ),
+    (
+        "METRICS_DIMENSIONS",
+        "--dimensions",
+        "distributionid;DistributionId,Host",
+        None,
+    ),
+    (
+        "METRICS_DIMENSIONS",
+        "--dimensions",
+        "Host,Host",
+        Some(r#"dimension set "Host,Host" names Host twice"#),
+    ),
+    ("METRICS_INCLUDE", "--include", "Requests,TimeTaken", None),
+    (
+        "METRICS_INCLUDE",
+        "--include",
+        "Nope",
+        Some(r#"unknown metric "Nope" (see the metric catalogue in README)"#),
+    ),
+    (
+        "METRICS_MAX_DIMENSION_VALUES",
+        "--max-dimension-values",
+        "10000",
+        None,
+    ),
+    (
+        "METRICS_MAX_DIMENSION_VALUES",
+        "--max-dimension-values",
+        "0",
+        Some(r#""0" is not a whole number from 1 to 10000"#),
+    ),
+    ("DISTRIBUTION_ID", "--distribution-id", "E2Q4ABCDEFGH", None),
+    (
+        "DISTRIBUTION_ID",
+        "--distribution-id",
+        "not-an-id",
+        Some(r#""not-an-id" is not a CloudFront distribution ID"#),
+    ),
+    ("METRICS_SINK", "--sink", "EMF", None),
+    (
+        "METRICS_SINK",
+        "--sink",
+        "kinesis",
+        Some(r#""kinesis" is not one of cloudwatch, emf"#),
+    ),
+    (
+        "MAX_DECOMPRESSED_BYTES",
+        "--max-decompressed-bytes",
+        "1048576",
+        None,
+    ),
+    (
+        "MAX_DECOMPRESSED_BYTES",
+        "--max-decompressed-bytes",
+        "0",
+        Some(r#""0" is not a positive whole number"#),
+    ),
+    ("FILE_CONCURRENCY", "--file-concurrency", "2", None),
+    (
+        "FILE_CONCURRENCY",
+        "--file-concurrency",
+        "0",
+        Some(r#""0" is not a whole number from 1 to 10000"#),
+    ),
+    ("PUT_CONCURRENCY", "--put-concurrency", "1", None),
+    (
+        "PUT_CONCURRENCY",
+        "--put-concurrency",
+        "lots",
+        Some(r#""lots" is not a whole number from 1 to 10000"#),
+    ),
+    ("IDEMPOTENCY", "--idempotency", "on", None),
+    ("IDEMPOTENCY", "--idempotency", "true", None),
+    ("IDEMPOTENCY", "--idempotency", "1", None),
+    ("IDEMPOTENCY", "--idempotency", "OFF", None),
+    ("IDEMPOTENCY", "--idempotency", "false", None),
+    ("IDEMPOTENCY", "--idempotency", "0", None),
+    (
+        "IDEMPOTENCY",
+        "--idempotency",
+        "maybe",
+        Some(r#""maybe" is not one of on, off (or true, false, 1, 0)"#),
+    ),
+    ("MARKER_BUCKET", "--marker-bucket", "markers", None),
+    ("MARKER_PREFIX", "--marker-prefix", "m/", None),
+    ("MARKER_LEASE_SECONDS", "--marker-lease-seconds", "30", None),
+    (
+        "MARKER_LEASE_SECONDS",
+        "--marker-lease-seconds",
+        "0",
+        Some(r#""0" is not a positive whole number"#),
+    ),
+    ("CFLM_NOW", "--now", "2019-12-14T02:00:00.123+02:00", None),
+    ("CFLM_NOW", "--now", "2019-12-14t00:00:00z", None),
+    (
+        "CFLM_NOW",
+        "--now",
+        "2019-12-14 00:00",
+        Some(r#""2019-12-14 00:00" is not an RFC 3339 time such as 2026-11-20T13:00:00Z"#),
+    ),
+];
+
+/// cflogs reads its settings as the Lambda does: every variable from the environment and from
+/// its flag accepts the same values and fails with the same error, naming the source.
+#[test]
+fn every_setting_reads_alike_from_the_environment_and_its_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join(GOOD);
+    std::fs::write(&good, sample(AWS_DOCS)).unwrap();
+    let run = |vars: &[(&str, &str)], flags: &[&str]| {
+        let mut args = vec!["process", "--dry-run", "--output", "none"];
+        args.extend_from_slice(flags);
+        args.push(p(&good));
+        cflogs_env(vars, &args)
+    };
+    let mut covered = BTreeSet::new();
+    for &(var, flag, value, error) in SETTINGS {
+        covered.insert(var);
+        for (source, out) in [
+            (var, run(&[(var, value)], &[])),
+            (flag, run(&[], &[flag, value])),
+        ] {
+            let stderr = text(&out.stderr);
+            match error {
+                None => assert_eq!(out.status.code(), Some(0), "{source}={value:?}: {stderr}"),
+                Some(e) => {
+                    assert_eq!(out.status.code(), Some(2), "{source}={value:?}: {stderr}");
+                    assert_eq!(stderr.trim(), format!("error: {source}: {e}"));
+                }
+            }
+        }
+    }
+    for var in cloudfront_log_metrics::config::env::LAMBDA {
+        assert!(
+            covered.contains(var) || *var == "AWS_MAX_ATTEMPTS",
+            "{var} is not tested"
+        );
+    }
+}
+
+/// A flag overrides its variable, whether the variable's value is good or not.
+#[test]
+fn a_flag_overrides_its_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join(GOOD);
+    std::fs::write(&good, sample(AWS_DOCS)).unwrap();
+    let vars = [
+        ("METRICS_NAMESPACE", "Env/NS"),
+        ("METRICS_INCLUDE", "Nope"),
+        ("CFLM_NOW", "2019-12-20T00:00:00Z"),
+    ];
+    let out = cflogs_env(
+        &vars,
+        &[
+            "process",
+            "--dry-run",
+            "--output",
+            "jsonl",
+            "--namespace",
+            "Flag/NS",
+            "--include",
+            "Requests",
+            "--now",
+            "2019-12-14T00:00:00Z",
+            p(&good),
+        ],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let ds = datums(&out.stdout);
+    assert!(!ds.is_empty());
+    assert!(
+        ds.iter()
+            .all(|d| d["namespace"] == "Flag/NS" && d["metric_name"] == "Requests")
+    );
+    assert!(
+        stderr.contains("outside CloudWatch's window: 0 "),
+        "{stderr}"
+    );
+    // And the variables apply without the flags.
+    let out = cflogs_env(
+        &[vars[0], vars[2]],
+        &["process", "--dry-run", "--output", "jsonl", p(&good)],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        datums(&out.stdout)
+            .iter()
+            .all(|d| d["namespace"] == "Env/NS")
+    );
+    assert!(
+        stderr.contains("outside CloudWatch's window: 3 "),
+        "{stderr}"
+    );
+}
+
+/// The bundled sample logs (2026-11-20 12:00-12:10 UTC) in a dry run without `--now`.
+fn sample_dry_run(vars: &[(&str, &str)], extra: &[&str]) -> (Vec<Value>, String) {
+    let logs = Path::new(env!("CARGO_MANIFEST_DIR")).join("events/logs");
+    let mut args = vec!["process", "--dry-run", "--output", "jsonl"];
+    args.extend_from_slice(extra);
+    args.push(p(&logs));
+    let out = cflogs_env(vars, &args);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    (datums(&out.stdout), stderr)
+}
+
+/// A dry run keeps every record whatever the date, and says how many a publish would skip;
+/// `CFLM_NOW` is the default of `--now`.
+#[test]
+fn a_dry_run_keeps_every_record_and_counts_those_outside_the_window() {
+    let dists = ["E2EXAMPLE1234", "E3EXAMPLE5678", "E4EXAMPLE9012"];
+    let requests = |ds: &[Value]| -> Vec<u64> {
+        dists
+            .iter()
+            .map(|d| total(ds, &[("DistributionId", d)], "Requests"))
+            .collect()
+    };
+    // 60 days after the samples: all of them outside CloudWatch's window, all of them kept.
+    let (late, stderr) = sample_dry_run(&[("CFLM_NOW", "2027-01-19T12:00:00Z")], &[]);
+    assert_eq!(requests(&late), [90, 30, 12]);
+    assert_eq!(late.len(), 118);
+    assert!(
+        stderr.contains(
+            "records: 132, rejected lines: 0, outside CloudWatch's window: 132 (kept in this dry run), datums: 118,"
+        ),
+        "{stderr}"
+    );
+    // Just after them: none outside, the same datums.
+    let (fresh, stderr) = sample_dry_run(&[("CFLM_NOW", "2026-11-20T13:00:00Z")], &[]);
+    assert_eq!(fresh, late);
+    assert!(
+        stderr.contains("outside CloudWatch's window: 0 (kept in this dry run)"),
+        "{stderr}"
+    );
+    // --now over CFLM_NOW.
+    let (_, stderr) = sample_dry_run(
+        &[("CFLM_NOW", "2027-01-19T12:00:00Z")],
+        &["--now", "2026-11-20T14:00:00+01:00"],
+    );
+    assert!(stderr.contains("window: 0 (kept"), "{stderr}");
+    // The wall clock, whatever today is: the same datums.
+    let (today, _) = sample_dry_run(&[], &[]);
+    assert_eq!(today, late);
+}
+
+/// METRICS_SINK=emf (or --sink emf): cflogs publishes Embedded Metric Format lines on stdout,
+/// as the Lambda does, and needs no AWS for local files.
+#[test]
+fn the_emf_sink_publishes_on_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join(GOOD);
+    std::fs::write(&good, sample(AWS_DOCS)).unwrap();
+    let vars = [
+        ("METRICS_SINK", "emf"),
+        ("CFLM_NOW", "2019-12-14T00:00:00Z"),
+        // Nothing to reach: a PutMetricData attempt would fail.
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let out = cflogs_env(&vars, &["process", "--include", "Requests", p(&good)]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let events: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(!events.is_empty());
+    assert!(
+        events
+            .iter()
+            .all(|e| e["_aws"]["CloudWatchMetrics"].is_array()),
+        "{events:?}"
+    );
+    let requests: u64 = events.iter().map(|e| e["Requests"].as_u64().unwrap()).sum();
+    assert_eq!(requests, 6);
+    assert!(
+        stderr.contains("outside CloudWatch's window: 0 skipped"),
+        "{stderr}"
+    );
+    // stdout carries the EMF lines: no datums or table there.
+    let out = cflogs_env(&vars, &["process", "--output", "jsonl", p(&good)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--output: stdout carries the EMF lines"));
 }
 
 #[test]
@@ -675,4 +1000,39 @@ fn symlinked_files_and_directories_are_followed_once() {
         ),
         111
     );
+}
+
+/// The defaults `cflogs process --help` states are the ones the settings reader applies.
+#[test]
+fn help_states_the_defaults_and_variables() {
+    use cloudfront_log_metrics::config::{self, Settings};
+    let out = cflogs(&["process", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let d = Settings::default();
+    for (var, default) in [
+        ("METRICS_NAMESPACE", d.metrics.namespace.clone()),
+        ("METRICS_DIMENSIONS", config::DEFAULT_DIMENSIONS.to_owned()),
+        (
+            "METRICS_MAX_DIMENSION_VALUES",
+            d.metrics.max_dimension_values.to_string(),
+        ),
+        ("METRICS_SINK", "cloudwatch".to_owned()),
+        (
+            "MAX_DECOMPRESSED_BYTES",
+            d.max_decompressed_bytes.to_string(),
+        ),
+        ("FILE_CONCURRENCY", d.file_concurrency.to_string()),
+        ("PUT_CONCURRENCY", d.put_concurrency.to_string()),
+        ("IDEMPOTENCY", "on".to_owned()),
+        ("MARKER_PREFIX", d.marker_prefix.clone()),
+        ("MARKER_LEASE_SECONDS", d.marker_lease_seconds.to_string()),
+    ] {
+        let want = format!("[env: {var}] [default: {default}]");
+        assert!(help.contains(&want), "{want} not in help:\n{help}");
+    }
+    assert!(help.contains("[env: CFLM_NOW]"), "{help}");
 }

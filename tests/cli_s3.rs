@@ -1,6 +1,6 @@
 //! `cflogs process s3://bucket/prefix/` against moto: listing with pagination, `--since/--until`
 //! by the hour in CloudFront's file names, and publishing (without `--dry-run`) exactly as the
-//! Lambda does.
+//! Lambda does; only a publish skips what is outside CloudWatch's two-week window.
 //!
 //! Needs the dev venv (`bash scripts/dev-venv.sh`); without it these tests skip locally and fail
 //! when `CI=true`.
@@ -8,12 +8,22 @@
 mod support;
 
 use std::process::Command;
-use support::logs::{date_time, gzip, hour_stamp, now_ms, small_log};
+use support::logs::{at, date_time, gzip, hour_stamp, now_ms, small_log};
 use support::metrics::total;
 use support::{MotoStack, put_object};
 
 fn cflogs(stack: &MotoStack, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_cflogs"))
+    cflogs_env(stack, &[], args)
+}
+
+/// [`cflogs`] with `vars` set (the configuration variables cleared first).
+fn cflogs_env(stack: &MotoStack, vars: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cflogs"));
+    for v in cloudfront_log_metrics::config::env::LAMBDA {
+        cmd.env_remove(v);
+    }
+    cmd.env_remove("CFLM_NOW")
+        .envs(vars.iter().copied())
         .args(args)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -122,4 +132,81 @@ async fn listing_follows_pagination() {
         })
         .sum();
     assert_eq!(total, n as u64);
+}
+
+/// Publishing the bundled sample logs (2026-11-20 12:00-12:10 UTC): with the clock 60 days later
+/// every record is outside CloudWatch's window and skipped, nothing reaches CloudWatch; with the
+/// clock just after them, all are published. A dry run of them from S3 keeps them all.
+#[tokio::test]
+async fn publishing_skips_records_outside_cloudwatchs_window() {
+    let Some((stack, _sdk, s3, cw)) = MotoStack::with_bucket("samples").await else {
+        return;
+    };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events/logs/cloudfront");
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        let key = format!("cf/{}", path.file_name().unwrap().to_string_lossy());
+        put_object(&s3, "samples", &key, std::fs::read(&path).unwrap()).await;
+    }
+    let late = [("CFLM_NOW", "2027-01-19T12:00:00Z")];
+    let out = cflogs_env(
+        &stack,
+        &late,
+        &[
+            "process",
+            "--dry-run",
+            "--output",
+            "jsonl",
+            "s3://samples/cf/",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "records: 90, rejected lines: 0, outside CloudWatch's window: 90 (kept in this dry run)"
+        ),
+        "{stderr}"
+    );
+    let requests: u64 = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|d| d["metric_name"] == "Requests")
+        .map(|d| d["value"].as_u64().unwrap())
+        .sum();
+    assert_eq!(requests, 90);
+
+    let logs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events/logs");
+    let logs = logs.to_str().unwrap();
+    let start = at("2026-11-20T12:00:00Z");
+    let published = |dist: &'static str| {
+        let cw = cw.clone();
+        async move {
+            let dims = [("DistributionId", dist)];
+            total(&cw, &dims, "Requests", start - 3_600_000, start + 3_600_000).await
+        }
+    };
+    let args = ["process", "--output", "none", logs];
+
+    let out = cflogs_env(&stack, &late, &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "records: 132, rejected lines: 0, outside CloudWatch's window: 132 skipped, datums: 0, PutMetricData requests: 0,"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(published("E2EXAMPLE1234").await, 0.0);
+
+    let out = cflogs_env(&stack, &[("CFLM_NOW", "2026-11-20T13:00:00Z")], &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("outside CloudWatch's window: 0 skipped, datums: 118,"),
+        "{stderr}"
+    );
+    assert_eq!(published("E2EXAMPLE1234").await, 90.0);
+    assert_eq!(published("E3EXAMPLE5678").await, 30.0);
+    assert_eq!(published("E4EXAMPLE9012").await, 12.0);
 }

@@ -1,13 +1,13 @@
 //! `cflogs`: the pipeline on local files (and, for backfills, S3 prefixes) from the command line.
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use cloudfront_log_metrics::aws;
-use cloudfront_log_metrics::backfill::{self, HourWindow};
-use cloudfront_log_metrics::config::{self, MetricsConfig, Settings, env};
-use cloudfront_log_metrics::pipeline::DEFAULT_MAX_DECOMPRESSED_BYTES;
+use cloudfront_log_metrics::backfill::{self, HourWindow, Input};
+use cloudfront_log_metrics::config::{self, Settings, env};
 use cloudfront_log_metrics::report::RunSummary;
-use cloudfront_log_metrics::sink::jsonl;
+use cloudfront_log_metrics::sink::emf::EmfSink;
+use cloudfront_log_metrics::sink::{MetricSink, SinkKind, jsonl};
 use futures::StreamExt;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -48,209 +48,298 @@ struct ProcessArgs {
     /// Log files or directories (walked recursively), or S3 prefixes (s3://bucket/prefix/).
     #[arg(required = true)]
     paths: Vec<String>,
-    /// Compute the datums but publish nothing (without it, datums are sent with PutMetricData).
+    /// Compute the datums but publish nothing, keeping the records outside CloudWatch's two-week
+    /// window (without it, datums are published and those records skipped).
     #[arg(long)]
     dry_run: bool,
-    /// What to print on stdout [default: table on a terminal, jsonl otherwise].
+    /// What to print on stdout [default: table on a terminal, jsonl otherwise; none when
+    /// publishing EMF, whose lines go to stdout].
     #[arg(long, value_enum)]
     output: Option<Output>,
-    /// CloudWatch namespace.
-    #[arg(long, env = env::NAMESPACE, default_value = config::DEFAULT_NAMESPACE)]
-    namespace: String,
-    /// Dimension sets, e.g. "DistributionId;DistributionId,EdgeLocation".
-    #[arg(long, env = env::DIMENSIONS, default_value = config::DEFAULT_DIMENSIONS)]
-    dimensions: String,
-    /// Comma-separated metric names to publish (default: all).
-    #[arg(long, env = env::INCLUDE, default_value = "all")]
-    include: String,
-    /// Values kept per dimension key per file; the rest are folded into "Other".
-    #[arg(long, env = env::MAX_DIMENSION_VALUES, default_value_t = config::DEFAULT_MAX_DIMENSION_VALUES)]
-    max_dimension_values: usize,
-    /// Distribution ID for files whose name or path carries none.
-    #[arg(long, env = env::DISTRIBUTION_ID)]
-    distribution_id: Option<String>,
-    /// Only files whose name or path says they cover this UTC hour or later (YYYY-MM-DDTHH).
-    #[arg(long, value_parser = parse_hour)]
+    /// Only files whose name or path says they cover this UTC hour or later (YYYY-MM-DDTHH, or an
+    /// RFC 3339 time: its hour).
+    #[arg(long, value_parser = parse_hour, value_name = "HOUR")]
     since: Option<i64>,
-    /// Only files whose name or path says they cover this UTC hour or earlier (YYYY-MM-DDTHH).
-    #[arg(long, value_parser = parse_hour)]
+    /// Only files whose name or path says they cover this UTC hour or earlier (YYYY-MM-DDTHH, or
+    /// an RFC 3339 time: its hour).
+    #[arg(long, value_parser = parse_hour, value_name = "HOUR")]
     until: Option<i64>,
-    /// Evaluate CloudWatch's two-week window as of this time (RFC 3339) instead of now: for
-    /// replaying old sample logs in dry runs.
-    #[arg(long, value_parser = parse_time)]
-    now: Option<i64>,
-    /// Stop a file after this many decompressed bytes.
-    #[arg(long, env = env::MAX_DECOMPRESSED_BYTES, default_value_t = DEFAULT_MAX_DECOMPRESSED_BYTES)]
-    max_decompressed_bytes: u64,
-    /// Files processed concurrently.
-    #[arg(long, env = env::FILE_CONCURRENCY, default_value_t = config::DEFAULT_FILE_CONCURRENCY)]
-    file_concurrency: usize,
-    /// PutMetricData requests in flight per file.
-    #[arg(long, env = env::PUT_CONCURRENCY, default_value_t = config::DEFAULT_PUT_CONCURRENCY)]
-    put_concurrency: usize,
-    /// Key prefix of the function's marker objects, never read as logs.
-    #[arg(long, env = env::MARKER_PREFIX, default_value = config::DEFAULT_MARKER_PREFIX)]
-    marker_prefix: String,
+    #[command(flatten)]
+    settings: SettingsArgs,
+}
+
+/// Flags over the environment variables the Lambda reads: each overrides its variable, and its
+/// value is read and checked exactly as the Lambda reads that variable ([`Settings::from_lookup`]).
+#[derive(clap::Args)]
+struct SettingsArgs {
+    /// Evaluate CloudWatch's two-week window as of this RFC 3339 time (2026-11-20T13:00:00Z,
+    /// 2026-11-20T15:00:00.5+02:00) instead of now [env: CFLM_NOW]
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
+    /// CloudWatch namespace [env: METRICS_NAMESPACE] [default: CloudFront/AccessLogs]
+    #[arg(long, value_name = "NAME")]
+    namespace: Option<String>,
+    /// Dimension sets, e.g. "DistributionId;DistributionId,EdgeLocation" [env:
+    /// METRICS_DIMENSIONS] [default: DistributionId]
+    #[arg(long, value_name = "SETS")]
+    dimensions: Option<String>,
+    /// Comma-separated metric names to publish [env: METRICS_INCLUDE] [default: all]
+    #[arg(long, value_name = "METRICS")]
+    include: Option<String>,
+    /// Values kept per dimension key per file, 1 to 10000; the rest are folded into "Other" [env:
+    /// METRICS_MAX_DIMENSION_VALUES] [default: 50]
+    #[arg(long, value_name = "N")]
+    max_dimension_values: Option<String>,
+    /// Distribution ID for files whose name or path carries none [env: DISTRIBUTION_ID]
+    #[arg(long, value_name = "ID")]
+    distribution_id: Option<String>,
+    /// Where published datums go: cloudwatch (PutMetricData) or emf (Embedded Metric Format lines
+    /// on stdout) [env: METRICS_SINK] [default: cloudwatch]
+    #[arg(long, value_name = "SINK")]
+    sink: Option<String>,
+    /// Stop a file after this many decompressed bytes [env: MAX_DECOMPRESSED_BYTES] [default:
+    /// 21474836480]
+    #[arg(long, value_name = "BYTES")]
+    max_decompressed_bytes: Option<String>,
+    /// Files processed concurrently, 1 to 10000 [env: FILE_CONCURRENCY] [default: 4]
+    #[arg(long, value_name = "N")]
+    file_concurrency: Option<String>,
+    /// PutMetricData requests in flight per file, 1 to 10000 [env: PUT_CONCURRENCY] [default: 4]
+    #[arg(long, value_name = "N")]
+    put_concurrency: Option<String>,
     /// Publishing S3 objects: exactly once per object version, with the function's marker objects
-    /// (on), or every time (off). Local files are always published every time.
-    #[arg(long, env = env::IDEMPOTENCY, default_value = "on", value_parser = ["on", "off"])]
-    idempotency: String,
-    /// Bucket of the marker objects [default: the log's bucket].
-    #[arg(long, env = env::MARKER_BUCKET)]
+    /// (on, true, 1), or every time (off, false, 0). Local files are always published every time
+    /// [env: IDEMPOTENCY] [default: on]
+    #[arg(long, value_name = "SWITCH")]
+    idempotency: Option<String>,
+    /// Bucket of the marker objects [env: MARKER_BUCKET] [default: the log's bucket]
+    #[arg(long, value_name = "BUCKET")]
     marker_bucket: Option<String>,
+    /// Key prefix of the function's marker objects, never read as logs [env: MARKER_PREFIX]
+    /// [default: _cflm/processed/]
+    #[arg(long, value_name = "PREFIX")]
+    marker_prefix: Option<String>,
+    /// Seconds of the lease a claim on an S3 object holds while publishing [env:
+    /// MARKER_LEASE_SECONDS] [default: 45]
+    #[arg(long, value_name = "SECONDS")]
+    marker_lease_seconds: Option<String>,
 }
 
-/// Parses `YYYY-MM-DDTHH` (or a longer RFC 3339 time) into epoch hours.
-fn parse_hour(s: &str) -> Result<i64, String> {
-    let b = s.as_bytes();
-    let days = cloudfront_log_metrics::parse::value::date_field(b.get(..10).unwrap_or(b))
-        .map_err(|_| format!("{s:?}: expected YYYY-MM-DDTHH"))?;
-    let hour: i64 = s
-        .get(11..13)
-        .and_then(|h| h.parse().ok())
-        .filter(|h| (0..24).contains(h))
-        .ok_or_else(|| format!("{s:?}: expected YYYY-MM-DDTHH"))?;
-    Ok(days * 24 + hour)
-}
-
-/// Parses `YYYY-MM-DDTHH:MM:SSZ` into epoch milliseconds.
-fn parse_time(s: &str) -> Result<i64, String> {
-    use cloudfront_log_metrics::parse::value::{date_field, time_field};
-    let b = s.as_bytes();
-    let err = || format!("{s:?}: expected YYYY-MM-DDTHH:MM:SSZ");
-    if b.len() != 20 || b[10] != b'T' || b[19] != b'Z' {
-        return Err(err());
+impl SettingsArgs {
+    /// Each flag with the variable it overrides.
+    fn flags(&self) -> [(&'static str, &'static str, Option<&String>); 14] {
+        [
+            (env::NOW, "--now", self.now.as_ref()),
+            (env::NAMESPACE, "--namespace", self.namespace.as_ref()),
+            (env::DIMENSIONS, "--dimensions", self.dimensions.as_ref()),
+            (env::INCLUDE, "--include", self.include.as_ref()),
+            (
+                env::MAX_DIMENSION_VALUES,
+                "--max-dimension-values",
+                self.max_dimension_values.as_ref(),
+            ),
+            (
+                env::DISTRIBUTION_ID,
+                "--distribution-id",
+                self.distribution_id.as_ref(),
+            ),
+            (env::SINK, "--sink", self.sink.as_ref()),
+            (
+                env::MAX_DECOMPRESSED_BYTES,
+                "--max-decompressed-bytes",
+                self.max_decompressed_bytes.as_ref(),
+            ),
+            (
+                env::FILE_CONCURRENCY,
+                "--file-concurrency",
+                self.file_concurrency.as_ref(),
+            ),
+            (
+                env::PUT_CONCURRENCY,
+                "--put-concurrency",
+                self.put_concurrency.as_ref(),
+            ),
+            (env::IDEMPOTENCY, "--idempotency", self.idempotency.as_ref()),
+            (
+                env::MARKER_BUCKET,
+                "--marker-bucket",
+                self.marker_bucket.as_ref(),
+            ),
+            (
+                env::MARKER_PREFIX,
+                "--marker-prefix",
+                self.marker_prefix.as_ref(),
+            ),
+            (
+                env::MARKER_LEASE_SECONDS,
+                "--marker-lease-seconds",
+                self.marker_lease_seconds.as_ref(),
+            ),
+        ]
     }
-    let days = date_field(&b[..10]).map_err(|_| err())?;
-    let secs = time_field(&b[11..19]).map_err(|_| err())?;
-    Ok((days * 86_400 + secs) * 1000)
+
+    /// The settings: the environment overlaid with the flags given, read as the Lambda reads
+    /// its environment; errors name the flag or the variable the bad value came from.
+    fn settings(&self) -> Result<Settings, config::ConfigError> {
+        let flags = self.flags();
+        Settings::from_lookup(|var| match flags.iter().find(|(v, _, _)| *v == var) {
+            Some((_, flag, Some(value))) => Some(((*value).clone(), *flag)),
+            _ => config::env_lookup(var),
+        })
+    }
 }
 
-fn metrics_config(a: &ProcessArgs) -> Result<MetricsConfig> {
-    let flag = |name: &'static str| name;
-    Ok(MetricsConfig {
-        namespace: config::parse_namespace(flag("--namespace"), &a.namespace)?,
-        dimension_sets: config::parse_dimension_sets(flag("--dimensions"), &a.dimensions)?,
-        include: config::parse_include(flag("--include"), &a.include)?,
-        max_dimension_values: config::parse_max_values(
-            flag("--max-dimension-values"),
-            &a.max_dimension_values.to_string(),
-        )?,
-        distribution_id: a
-            .distribution_id
-            .as_deref()
-            .map(|d| config::parse_distribution_id(flag("--distribution-id"), d))
-            .transpose()?,
-    })
+/// Parses `YYYY-MM-DDTHH`, or an RFC 3339 time, into epoch hours (UTC).
+fn parse_hour(s: &str) -> Result<i64, String> {
+    let err = || format!("{s:?}: expected YYYY-MM-DDTHH or an RFC 3339 time");
+    let ms = if s.len() == 13 && matches!(s.as_bytes()[10], b'T' | b't') {
+        let day = chrono::NaiveDate::parse_from_str(&s[..10], "%Y-%m-%d").map_err(|_| err())?;
+        let hour: u32 = s[11..].parse().map_err(|_| err())?;
+        day.and_hms_opt(hour, 0, 0)
+            .ok_or_else(err)?
+            .and_utc()
+            .timestamp_millis()
+    } else {
+        config::parse_time("", s).map_err(|_| err())?
+    };
+    Ok(ms.div_euclid(3_600_000))
+}
+
+/// The wall clock in epoch milliseconds.
+fn wall_clock_ms() -> Result<i64> {
+    Ok(SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .context("system clock before 1970")?
+        .as_millis() as i64)
 }
 
 async fn process(a: ProcessArgs) -> Result<bool> {
-    let settings = Settings {
-        metrics: metrics_config(&a)?,
-        max_decompressed_bytes: a.max_decompressed_bytes,
-        file_concurrency: a.file_concurrency.max(1),
-        put_concurrency: a.put_concurrency.max(1),
-        marker_prefix: a.marker_prefix.clone(),
-        idempotency: a.idempotency == "on",
-        marker_bucket: a.marker_bucket.clone().filter(|b| !b.trim().is_empty()),
-        ..Settings::default()
-    };
-    let now_ms = match a.now {
-        Some(t) => t,
-        None => SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .context("system clock before 1970")?
-            .as_millis() as i64,
-    };
-    let output = a.output.unwrap_or(if std::io::stdout().is_terminal() {
+    let mut settings = a.settings.settings()?;
+    // Only CloudWatch's window clips CloudWatch's data: a dry run keeps every record.
+    settings.cloudwatch_window = !a.dry_run;
+    let now_ms = settings.window_now(wall_clock_ms()?);
+    let emf = !a.dry_run && settings.sink == SinkKind::Emf;
+    if emf && a.output.is_some_and(|o| o != Output::None) {
+        bail!("--output: stdout carries the EMF lines when publishing with METRICS_SINK=emf");
+    }
+    let output = a.output.unwrap_or(if emf {
+        Output::None
+    } else if std::io::stdout().is_terminal() {
         Output::Table
     } else {
         Output::Jsonl
     });
-    let needs_aws = !a.dry_run || a.paths.iter().any(|p| p.starts_with("s3://"));
-    let sdk = if needs_aws {
+    let has_s3 = a.paths.iter().any(|p| p.starts_with("s3://"));
+    let sdk = if has_s3 || (!a.dry_run && !emf) {
         Some(aws::sdk_config().await)
     } else {
         None
     };
     let s3 = sdk.as_ref().map(aws::s3_client);
-    let cloudwatch = sdk
-        .as_ref()
-        .filter(|_| !a.dry_run)
-        .map(aws::cloudwatch_client);
-
     let hours = HourWindow {
         since: a.since,
         until: a.until,
     };
     let inputs =
         backfill::collect_inputs(s3.as_ref(), &a.paths, &settings.marker_prefix, hours).await?;
-
-    let progress = (inputs.len() > 1 && std::io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new(inputs.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
-    let started = Instant::now();
-    let mut summary = RunSummary::default();
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut results = std::pin::pin!(backfill::process_inputs(
-        s3.as_ref(),
-        cloudwatch.as_ref(),
-        &settings,
-        inputs,
+    let run = Run {
+        s3: s3.as_ref(),
+        settings: &settings,
         now_ms,
-    ));
-    while let Some(result) = results.next().await {
-        match result {
-            Ok(outcome) => {
-                if let Some(notice) = outcome.notice() {
-                    eprintln!("{notice}");
-                }
-                for refused in &outcome.rejected_batches {
-                    eprintln!("error: {refused}");
-                }
-                let f = &outcome.file;
-                for r in &f.report.parse.reject_samples {
-                    eprintln!("{}: line {}: rejected: {}", f.report.file, r.line, r.reason);
-                }
-                if f.report.parse.rejected > f.report.parse.reject_samples.len() as u64 {
-                    eprintln!(
-                        "{}: {} lines rejected in all",
-                        f.report.file, f.report.parse.rejected
-                    );
-                }
-                if output == Output::Jsonl {
-                    let datums: Vec<_> = f.datums().cloned().collect();
-                    jsonl::write(&mut out, &settings.metrics.namespace, &datums)?;
-                }
-                summary.add(f);
-                if outcome.duplicate {
-                    summary.add_duplicate(f);
-                }
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                summary.add_failure();
-            }
-        }
-        if let Some(bar) = &progress {
-            bar.inc(1);
-        }
-    }
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
-    if output == Output::Table {
-        out.write_all(summary.table().as_bytes())?;
-    }
-    out.flush()?;
+        output,
+    };
+    let started = Instant::now();
+    let cloudwatch = sdk
+        .as_ref()
+        .filter(|_| !a.dry_run && !emf)
+        .map(aws::cloudwatch_client);
+    let summary = if emf {
+        run.go(Some(&EmfSink::new(std::io::stdout())), inputs)
+            .await?
+    } else {
+        // None in a dry run.
+        run.go(cloudwatch.as_ref(), inputs).await?
+    };
     eprintln!("{}", summary.closing(started.elapsed(), a.dry_run));
     Ok(summary.failed_files == 0)
+}
+
+/// One `cflogs process` run over its inputs.
+struct Run<'a> {
+    s3: Option<&'a aws_sdk_s3::Client>,
+    settings: &'a Settings,
+    now_ms: i64,
+    output: Output,
+}
+
+impl Run<'_> {
+    /// Processes the inputs, publishing to `sink` unless it is `None` (a dry run); prints the
+    /// datums or the table as asked, and per-file errors on stderr.
+    async fn go<M: MetricSink>(&self, sink: Option<&M>, inputs: Vec<Input>) -> Result<RunSummary> {
+        let settings = self.settings;
+        let progress = (inputs.len() > 1 && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(inputs.len() as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        let mut summary = RunSummary::default();
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
+        let mut results = std::pin::pin!(backfill::process_inputs(
+            self.s3,
+            sink,
+            settings,
+            inputs,
+            self.now_ms,
+        ));
+        while let Some(result) = results.next().await {
+            match result {
+                Ok(outcome) => {
+                    if let Some(notice) = outcome.notice() {
+                        eprintln!("{notice}");
+                    }
+                    for refused in &outcome.rejected_batches {
+                        eprintln!("error: {refused}");
+                    }
+                    let f = &outcome.file;
+                    for r in &f.report.parse.reject_samples {
+                        eprintln!("{}: line {}: rejected: {}", f.report.file, r.line, r.reason);
+                    }
+                    if f.report.parse.rejected > f.report.parse.reject_samples.len() as u64 {
+                        eprintln!(
+                            "{}: {} lines rejected in all",
+                            f.report.file, f.report.parse.rejected
+                        );
+                    }
+                    if self.output == Output::Jsonl {
+                        let datums: Vec<_> = f.datums().cloned().collect();
+                        jsonl::write(&mut out, &settings.metrics.namespace, &datums)?;
+                    }
+                    summary.add(f);
+                    if outcome.duplicate {
+                        summary.add_duplicate(f);
+                    }
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    summary.add_failure();
+                }
+            }
+            if let Some(bar) = &progress {
+                bar.inc(1);
+            }
+        }
+        if let Some(bar) = progress {
+            bar.finish_and_clear();
+        }
+        if self.output == Output::Table {
+            out.write_all(summary.table().as_bytes())?;
+        }
+        out.flush()?;
+        Ok(summary)
+    }
 }
 
 /// The public contract as JSON, for the template and dashboard checks.
