@@ -4,7 +4,6 @@
 //! with the function's marker objects); local files have no version to mark and are published
 //! every time. Generic over the object store and the metric sink, like the handler.
 
-use crate::config::Settings;
 use crate::distribution::key_info;
 use crate::error::FileError;
 use crate::event::{ObjectRef, ignore_reason};
@@ -13,6 +12,7 @@ use crate::object_store::ObjectStore;
 use crate::pipeline::{self, ProcessedFile};
 use crate::publish::{self, ObjectError, Published};
 use crate::s3_object::{publish_object, read_object};
+use crate::settings::Settings;
 use crate::sink::MetricSink;
 use crate::source::{LocalInput, LocalWalk};
 use futures::Stream;

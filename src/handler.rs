@@ -9,12 +9,12 @@
 //! published fails its unit: the invocation (S3, EventBridge: Lambda retries it, then its
 //! on-failure destination gets it) or only its SQS message (`batchItemFailures`).
 
-use crate::config::Settings;
 use crate::event::{self, EventError, Invocation, ObjectRef, WorkUnit};
 use crate::idempotency::MarkerStore;
 use crate::object_store::ObjectStore;
 use crate::publish::{ObjectError, Published, in_order};
 use crate::s3_object::publish_object;
+use crate::settings::Settings;
 use crate::sink::MetricSink;
 use futures::StreamExt;
 use serde_json::{Value, json};

@@ -32,5 +32,6 @@ pub mod pipeline;
 pub mod publish;
 pub mod report;
 pub mod s3_object;
+pub mod settings;
 pub mod sink;
 pub mod source;

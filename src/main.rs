@@ -3,10 +3,10 @@
 //! Everything else lives in the library's [`cloudfront_log_metrics::handler`].
 
 use cloudfront_log_metrics::aws;
-use cloudfront_log_metrics::config::Settings;
 use cloudfront_log_metrics::handler::Handler;
 use cloudfront_log_metrics::idempotency::MarkerStore;
 use cloudfront_log_metrics::object_store::ObjectStore;
+use cloudfront_log_metrics::settings::Settings;
 use cloudfront_log_metrics::sink::emf::EmfSink;
 use cloudfront_log_metrics::sink::{MetricSink, SinkKind};
 use lambda_runtime::{Error, LambdaEvent, service_fn};

@@ -14,10 +14,6 @@ use crate::error::FileError;
 use crate::parse::{Format, LogParser, MAX_RECORD_BYTES, NotALog, ParseStats};
 use std::io::Read;
 
-/// Default limit on a file's decompressed size (env `MAX_DECOMPRESSED_BYTES`): far above any real
-/// CloudFront log file, low enough to stop a decompression bomb within a Lambda timeout.
-pub const DEFAULT_MAX_DECOMPRESSED_BYTES: u64 = 20 * 1024 * 1024 * 1024;
-
 /// Parses and aggregates one file fed in chunks.
 #[derive(Debug)]
 pub struct FileProcessor<'c> {

@@ -5,12 +5,12 @@
 
 use crate::aggregate::MAX_AGE_MS;
 use crate::batch::Batch;
-use crate::config::Settings;
 use crate::error::FileError;
 use crate::idempotency::{
     self, Begin, Claim, Clock, FileVersion, Marker, MarkerError, MarkerLocation, MarkerStore,
 };
 use crate::pipeline::ProcessedFile;
+use crate::settings::Settings;
 use crate::sink::{self, MetricSink, Settled, SinkError};
 use futures::{Stream, StreamExt};
 use std::future::Future;

@@ -2,7 +2,6 @@
 //! the async inflate into the core stages, then its batches through the one publish path,
 //! exactly once per object version when `IDEMPOTENCY=on`.
 
-use crate::config::Settings;
 use crate::decompress_async;
 use crate::error::FileError;
 use crate::event::ObjectRef;
@@ -10,6 +9,7 @@ use crate::idempotency::{self, FileVersion, MarkerLocation, MarkerStore};
 use crate::object_store::{Expected, ObjectStore, version_changed};
 use crate::pipeline::{self, FileProcessor, ProcessedFile};
 use crate::publish::{ObjectError, Published, publish_claimed, publish_file};
+use crate::settings::Settings;
 use crate::sink::MetricSink;
 
 /// Streams one object through the core stages (GetObject → gzip → parse → aggregate → batches);

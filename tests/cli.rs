@@ -57,18 +57,21 @@ fn cflogs(args: &[&str]) -> Output {
 /// `cflogs` with the configuration variables cleared, then `vars` set.
 fn cflogs_env(vars: &[(&str, &str)], args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cflogs"));
-    for v in cloudfront_log_metrics::config::env::LAMBDA.iter().chain(&[
-        "METRICS_NAMESPACE",
-        "METRICS_DIMENSIONS",
-        "METRICS_INCLUDE",
-        "METRICS_MAX_DIMENSION_VALUES",
-        "DISTRIBUTION_ID",
-        "MAX_DECOMPRESSED_BYTES",
-        "FILE_CONCURRENCY",
-        "PUT_CONCURRENCY",
-        "MARKER_PREFIX",
-        "CFLM_NOW",
-    ]) {
+    for v in cloudfront_log_metrics::settings::env::LAMBDA
+        .iter()
+        .chain(&[
+            "METRICS_NAMESPACE",
+            "METRICS_DIMENSIONS",
+            "METRICS_INCLUDE",
+            "METRICS_MAX_DIMENSION_VALUES",
+            "DISTRIBUTION_ID",
+            "MAX_DECOMPRESSED_BYTES",
+            "FILE_CONCURRENCY",
+            "PUT_CONCURRENCY",
+            "MARKER_PREFIX",
+            "CFLM_NOW",
+        ])
+    {
         cmd.env_remove(v);
     }
     cmd.envs(vars.iter().copied());
@@ -665,7 +668,7 @@ fn every_setting_reads_alike_from_the_environment_and_its_flag() {
             }
         }
     }
-    for var in cloudfront_log_metrics::config::env::LAMBDA {
+    for var in cloudfront_log_metrics::settings::env::LAMBDA {
         assert!(
             covered.contains(var) || *var == "AWS_MAX_ATTEMPTS",
             "{var} is not tested"
@@ -1005,7 +1008,8 @@ fn symlinked_files_and_directories_are_followed_once() {
 /// The defaults `cflogs process --help` states are the ones the settings reader applies.
 #[test]
 fn help_states_the_defaults_and_variables() {
-    use cloudfront_log_metrics::config::{self, Settings};
+    use cloudfront_log_metrics::config;
+    use cloudfront_log_metrics::settings::Settings;
     let out = cflogs(&["process", "--help"]);
     assert_eq!(out.status.code(), Some(0));
     let help = text(&out.stdout)

@@ -19,7 +19,7 @@ fn cflogs(stack: &MotoStack, args: &[&str]) -> std::process::Output {
 /// [`cflogs`] with `vars` set (the configuration variables cleared first).
 fn cflogs_env(stack: &MotoStack, vars: &[(&str, &str)], args: &[&str]) -> std::process::Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cflogs"));
-    for v in cloudfront_log_metrics::config::env::LAMBDA {
+    for v in cloudfront_log_metrics::settings::env::LAMBDA {
         cmd.env_remove(v);
     }
     cmd.env_remove("CFLM_NOW")

@@ -16,8 +16,9 @@
 mod support;
 
 use cloudfront_log_metrics::batch::Batch;
-use cloudfront_log_metrics::config::{Settings, parse_dimension_sets, parse_include};
+use cloudfront_log_metrics::config::{parse_dimension_sets, parse_include};
 use cloudfront_log_metrics::handler::Handler;
+use cloudfront_log_metrics::settings::Settings;
 use cloudfront_log_metrics::sink::{MetricSink, SinkError};
 use flate2::write::GzEncoder;
 use futures::StreamExt;

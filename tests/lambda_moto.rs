@@ -8,8 +8,8 @@
 
 mod support;
 
-use cloudfront_log_metrics::config::Settings;
 use cloudfront_log_metrics::handler::Handler;
+use cloudfront_log_metrics::settings::Settings;
 use cloudfront_log_metrics::sink::emf::EmfSink;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};

@@ -4,8 +4,9 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use cloudfront_log_metrics::aws;
 use cloudfront_log_metrics::backfill::{self, HourWindow, Input};
-use cloudfront_log_metrics::config::{self, Settings, env};
+use cloudfront_log_metrics::config;
 use cloudfront_log_metrics::report::RunSummary;
+use cloudfront_log_metrics::settings::{self, Settings, env};
 use cloudfront_log_metrics::sink::emf::EmfSink;
 use cloudfront_log_metrics::sink::{MetricSink, SinkKind, jsonl};
 use futures::StreamExt;
@@ -184,7 +185,7 @@ impl SettingsArgs {
         let flags = self.flags();
         Settings::from_lookup(|var| match flags.iter().find(|(v, _, _)| *v == var) {
             Some((_, flag, Some(value))) => Some(((*value).clone(), *flag)),
-            _ => config::env_lookup(var),
+            _ => settings::env_lookup(var),
         })
     }
 }
@@ -200,7 +201,7 @@ fn parse_hour(s: &str) -> Result<i64, String> {
             .and_utc()
             .timestamp_millis()
     } else {
-        config::parse_time("", s).map_err(|_| err())?
+        settings::parse_time("", s).map_err(|_| err())?
     };
     Ok(ms.div_euclid(3_600_000))
 }

@@ -9,10 +9,6 @@ use super::store::{
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-/// Default lease of a claim (env `MARKER_LEASE_SECONDS`). With the skew margin a crashed
-/// holder's lease has run out 55 s after its last renewal, so Lambda's first retry of a failed
-/// asynchronous invocation (about a minute later) takes the file over.
-pub const DEFAULT_LEASE_SECONDS: u64 = 45;
 /// Conflicting writes tolerated while claiming before giving up for this attempt.
 const MAX_CLAIM_ROUNDS: usize = 5;
 

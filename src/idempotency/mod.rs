@@ -64,7 +64,7 @@ pub mod claim;
 pub mod marker;
 pub mod store;
 
-pub use claim::{Begin, Claim, Clock, DEFAULT_LEASE_SECONDS, owner_token};
+pub use claim::{Begin, Claim, Clock, owner_token};
 pub use marker::{
     Decision, FileVersion, MARKER_VERSION, MAX_SKEW_MS, Marker, State, decide, digest,
     normalize_etag, skew_margin_ms, window_for,
