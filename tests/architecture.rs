@@ -32,7 +32,8 @@ fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
 
-/// Every library source file (binaries excluded), with its top-level module ("" for lib.rs).
+/// Every library source file (binaries and unit-test files excluded), with its top-level module
+/// ("" for lib.rs).
 fn library_files() -> Vec<(String, PathBuf)> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         let mut entries: Vec<_> = std::fs::read_dir(dir)
@@ -52,6 +53,8 @@ fn library_files() -> Vec<(String, PathBuf)> {
     walk(&src(), &mut files);
     files
         .into_iter()
+        // Unit tests in their own files (`foo/tests.rs`) are left out like inline ones.
+        .filter(|p| p.file_name().is_none_or(|n| n != "tests.rs"))
         .filter_map(|p| {
             let rel = p
                 .strip_prefix(src())
