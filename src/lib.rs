@@ -1,37 +1,65 @@
 //! cloudfront-log-metrics: CloudFront access logs in, CloudWatch metrics out.
 //!
-//! The pipeline is the architecture, one module per stage:
-//! event → object stream ([`source`]) → decompress ([`decompress`]) → detect format and parse
-//! ([`parse`]) → aggregate ([`aggregate`]) → datums ([`datum`]) → batches ([`batch`]) → sink
-//! ([`sink`]). [`pipeline`] wires the core stages for one file; [`config`] holds the settings and
-//! [`distribution`] finds a file's distribution ID from its key. [`idempotency`] makes publishing
-//! exactly-once per log file version (S3 marker objects), and [`handler`] puts it all together
-//! for the Lambda; [`backfill`] is the `cflogs` run over local files and S3 prefixes, on the same
-//! core and publishing path.
+//! The pipeline is the architecture: input → decompress/decode → parse → aggregate → datums →
+//! batches → publish → sink. The **core** knows no AWS and no async runtime: plain functions
+//! over bytes, testable with a string, each stage importing only the stages below it. The
+//! **edges** (event shapes, object stores, sinks, markers, settings, entry points) depend on the
+//! core, never the other way. `tests/architecture.rs` checks both, and that no imports form a
+//! circle. The binaries (`src/main.rs`, the Lambda; `src/bin/cflogs.rs`) only read settings,
+//! wire clients and map results to exit codes.
 
-pub mod aggregate;
-pub mod aws;
-pub mod backfill;
-pub mod batch;
-pub mod catalogue;
-pub mod config;
-pub mod datum;
-pub mod decompress;
-pub mod decompress_async;
-pub mod dimension_value;
-pub mod distribution;
-pub mod error;
-pub mod event;
-pub mod handler;
+// ---- core, lowest stage first ----------------------------------------------------------------
+// FNV-1a, the one stable hash (fingerprints, digests, long names).
 pub mod hash;
-pub mod idempotency;
-pub mod memory;
-pub mod object_store;
+// The metric catalogue: names, units, what each is computed from.
+pub mod catalogue;
+// Stage "parse": decompressed bytes to borrowed records, per line, format detected.
 pub mod parse;
+// A log file's distribution ID and hour, from its key.
+pub mod distribution;
+// Errors that fail a whole file, naming it.
+pub mod error;
+// The metrics configuration (namespace, dimension sets, metrics, cardinality guard).
+pub mod config;
+// Stage "decompress": gzip or plain, sniffed, streamed over `Read`.
+pub mod decompress;
+// Dimension values escaped to what CloudWatch accepts.
+pub mod dimension_value;
+// Stage "aggregate": per distribution, minute and dimension row.
+pub mod aggregate;
+// Stage "datums": aggregates to CloudWatch datums.
+pub mod datum;
+// Stage "batches": datums to PutMetricData-sized batches.
+pub mod batch;
+// One file through the core stages.
 pub mod pipeline;
-pub mod publish;
+// Run summaries for people (tables, closing lines).
 pub mod report;
-pub mod s3_object;
+
+// ---- edges ------------------------------------------------------------------------------------
+// Runtime settings from the environment and flags, one reader for the Lambda and `cflogs`.
 pub mod settings;
-pub mod sink;
+// Lambda events: S3 notifications, SQS, EventBridge, on-failure records.
+pub mod event;
+// The S3 side of the object stream: GetObject and listing behind a small trait.
+pub mod object_store;
+// Local files and directories for `cflogs`.
 pub mod source;
+// The async twin of [`decompress`] for S3 byte streams.
+pub mod decompress_async;
+// Where batches go: PutMetricData, EMF, JSON lines.
+pub mod sink;
+// Exactly-once bookkeeping: marker, store, claim and lease.
+pub mod idempotency;
+// The one publish path: a unit's batches, exactly once under a marker, to a sink.
+pub mod publish;
+// One S3 object read and published through the publish path.
+pub mod s3_object;
+// Entry point: the Lambda handler over events.
+pub mod handler;
+// Entry point: the `cflogs process` run over local files and S3 prefixes.
+pub mod backfill;
+// AWS clients built from the environment.
+pub mod aws;
+// In-memory doubles of the object store, marker store and sink, for tests.
+pub mod memory;
