@@ -7,7 +7,9 @@
 #
 # Environment: RECORDS (1000000), SEED (42), MEMBERS (gzip members, 1), RUNS (5), WARMUP (1),
 #   ALLOW_NO_CFLOGS=1 to exit 0 even when cflogs could not be measured,
-#   CFLOGS_BIN (target/release/cflogs) to benchmark another cflogs build.
+#   CFLOGS_BIN (target/release/cflogs) to benchmark another cflogs build,
+#   BASELINE_BIN: a second cflogs build (an earlier commit) timed in the same run, row
+#   "cflogs (baseline)", to show a change's effect without the VM's drift between runs.
 # Output: a markdown report on stdout, also saved to target/bench/report-<size>.md; raw
 #   timings in target/bench/hyperfine-<size>.{json,csv}.
 # Exit status: 0 whatever the targets say (it is a report); non-zero on errors, and 3 when
@@ -121,6 +123,10 @@ CMDS=("gzip -dc '$FILE' > /dev/null"
 if ((CFLOGS_OK)); then
     NAMES+=("cflogs")
     CMDS+=("'$CFLOGS' ${CFLOGS_ARGS[*]} '$FILE' > /dev/null")
+    if [[ -n ${BASELINE_BIN:-} ]]; then
+        NAMES+=("cflogs (baseline)")
+        CMDS+=("'$BASELINE_BIN' ${CFLOGS_ARGS[*]} '$FILE' > /dev/null")
+    fi
 fi
 
 declare -A MEDIAN MIN
@@ -171,6 +177,9 @@ RSS["pigz -dc"]=$(peak_rss_kib "$OUT_DIR/rss-pigz" pigz -dc "$FILE")
 RSS["peer (cloudfront-logs)"]=$(peak_rss_kib "$OUT_DIR/rss-peer" "$PEER" "$FILE")
 if ((CFLOGS_OK)); then
     RSS["cflogs"]=$(peak_rss_kib "$OUT_DIR/rss-cflogs" "$CFLOGS" "${CFLOGS_ARGS[@]}" "$FILE")
+    if [[ -n ${BASELINE_BIN:-} ]]; then
+        RSS["cflogs (baseline)"]=$(peak_rss_kib "$OUT_DIR/rss-baseline" "$BASELINE_BIN" "${CFLOGS_ARGS[@]}" "$FILE")
+    fi
     DATUMS=$("$CFLOGS" "${CFLOGS_ARGS[@]}" "$FILE" | wc -l)
 fi
 
@@ -218,6 +227,9 @@ REPORT=$OUT_DIR/report-$SIZE.md
         echo "- cflogs vs gzip -dc: $(ratio "$G" "$C")×"
         echo "- cflogs vs pigz -dc: $(ratio "$P" "$C")×"
         echo "- cflogs vs peer: $(ratio "$E" "$C")×"
+        if [[ -n ${BASELINE_BIN:-} ]]; then
+            echo "- cflogs vs its baseline build ($BASELINE_BIN): $(ratio "${MEDIAN["cflogs (baseline)"]}" "$C")×"
+        fi
         echo
         echo "Targets:"
         echo

@@ -278,7 +278,7 @@ mod tests {
         assert!(killed.is_err(), "it hangs");
         let m = marker(&store);
         let renewed_ago = Clock::system().now_ms() - m["updated_ms"].as_i64().unwrap();
-        assert!(renewed_ago < 1_000, "renewed {renewed_ago} ms ago: {m}");
+        assert!(renewed_ago < 1_500, "renewed {renewed_ago} ms ago: {m}");
         let sink = MemorySink::default();
         let busy = publish_object(&store, &sink, &s, &object(&etag), NOW)
             .await
