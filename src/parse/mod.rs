@@ -250,8 +250,8 @@ impl LogParser {
             }
             // The hot path: a tab-separated record under a known header, split while its end is
             // found, in one pass over its bytes.
-            let hot = match data[pos] {
-                b'0'..=b'9' => w3c_frame::record(st, data, pos, eof, &mut on_record),
+            let hot = match data.get(pos) {
+                Some(b'0'..=b'9') => w3c_frame::record(st, data, pos, eof, &mut on_record),
                 _ => None,
             };
             let step = match hot {
@@ -267,7 +267,8 @@ impl LogParser {
     }
 
     /// Frames the line at `data[pos..]` by what it starts with: a blank line, a `#` header, a `{`
-    /// JSON object or a tab-separated record.
+    /// JSON object or a tab-separated record. Not inlined: it keeps the hot path's loop small.
+    #[inline(never)]
     fn frame_line<F: FnMut(&Record<'_>)>(
         st: &mut State,
         data: &[u8],
