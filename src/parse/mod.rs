@@ -5,18 +5,30 @@
 //! the content: `#` lines are headers (a new `#Fields` line remaps the columns from there on), `{`
 //! starts a JSON record, anything else is a tab-separated record. A malformed line is counted as
 //! rejected and skipped; it never ends the file.
+//!
+//! [`LogParser::process`] only detects the format of each line and dispatches; each format is
+//! framed in its own module behind one small interface (`frame`: the shared state, the line and
+//! the step a framing returns): `w3c_frame` (records under a `#Fields` header, the hot path, and
+//! the headers), `json_frame` (JSON objects, which may span lines) and `tsv` (tab-separated lines
+//! without a header).
 
 pub mod fields;
+mod frame;
 pub mod json;
+mod json_frame;
+mod record;
 pub mod tabs;
+mod tsv;
 pub mod value;
 pub mod w3c;
+mod w3c_frame;
 
 use std::fmt;
 
 pub use fields::{FIELD_COUNT, Field, FieldSet};
+use frame::{Line, State, Step};
+pub use record::Record;
 use value::BadValue;
-use w3c::{ColumnStarts, Columns};
 
 /// Longest record accepted, in bytes; a longer line is rejected and skipped.
 pub const MAX_RECORD_BYTES: usize = 1 << 20;
@@ -24,16 +36,6 @@ pub const MAX_RECORD_BYTES: usize = 1 << 20;
 /// Longest JSON record accepted, in bytes: a pretty-printed object may span lines, but one that
 /// stays open longer than this is rejected, so an unclosed `{` cannot hold up the file.
 pub const MAX_JSON_RECORD_BYTES: usize = 64 * 1024;
-
-/// Where the line of a JSON record ends.
-enum JsonTail {
-    /// At this offset, after the newline.
-    LineEnd(usize),
-    /// Another object starts here on the same line.
-    NextObject(usize),
-    /// Something else follows on the line: the line is rejected up to this offset.
-    Garbage(usize),
-}
 
 /// How many rejected lines are kept with their line number and reason, per file.
 pub const MAX_REJECT_SAMPLES: usize = 5;
@@ -129,86 +131,6 @@ pub enum NotALog {
     UnknownText,
 }
 
-/// One accepted log record: the values this project uses, borrowed from the input.
-#[derive(Debug, Clone, Copy)]
-pub struct Record<'a> {
-    /// Request time, epoch milliseconds (UTC).
-    pub timestamp_ms: i64,
-    /// `sc-bytes` (0 when empty), at most [`value::MAX_BYTES`].
-    pub sc_bytes: u64,
-    /// `cs-bytes` (0 when empty), at most [`value::MAX_BYTES`].
-    pub cs_bytes: u64,
-    /// `sc-status`; `Some(0)` for `000`.
-    pub sc_status: Option<u16>,
-    /// `time-taken` in milliseconds.
-    pub time_taken_ms: Option<u32>,
-    /// `time-to-first-byte` in milliseconds.
-    pub time_to_first_byte_ms: Option<u32>,
-    /// `origin-fbl` in milliseconds.
-    pub origin_fbl_ms: Option<u32>,
-    /// `origin-lbl` in milliseconds.
-    pub origin_lbl_ms: Option<u32>,
-    /// The line's field slots, borrowed rather than copied (this is the per-record hot path).
-    raw: &'a [&'a [u8]; FIELD_COUNT],
-}
-
-impl<'a> Record<'a> {
-    /// The raw value of a field, `b""` when absent or `-`.
-    #[inline]
-    pub fn field(&self, f: Field) -> &'a [u8] {
-        let v = self.raw[f.slot()];
-        if v == b"-" { b"" } else { v }
-    }
-
-    /// Converts the raw slots of one line into a record.
-    #[inline]
-    pub fn from_raw(
-        raw: &'a [&'a [u8]; FIELD_COUNT],
-        day_cache: &mut value::DayCache,
-    ) -> Result<Record<'a>, RejectReason> {
-        let bad = |field: Field| move |problem: BadValue| RejectReason::BadValue { field, problem };
-        let get = |f: Field| raw[f.slot()];
-        let timestamp_ms = if let Some(ms) =
-            value::epoch_millis_field(get(Field::TimestampMs)).map_err(bad(Field::TimestampMs))?
-        {
-            ms
-        } else if let Some(ms) =
-            value::epoch_seconds_field(get(Field::Timestamp)).map_err(bad(Field::Timestamp))?
-        {
-            ms
-        } else {
-            let (d, t) = (get(Field::Date), get(Field::Time));
-            if value::is_empty(d) || value::is_empty(t) {
-                return Err(RejectReason::NoTime);
-            }
-            let days = day_cache.days(d).map_err(bad(Field::Date))?;
-            let secs = value::time_field(t).map_err(bad(Field::Time))?;
-            (days * 86_400 + secs) * 1000
-        };
-        // Not a closure: this runs four times per record and must inline.
-        #[inline(always)]
-        fn ms(raw: &[&[u8]; FIELD_COUNT], f: Field) -> Result<Option<u32>, RejectReason> {
-            value::latency_field(raw[f.slot()])
-                .map_err(|problem| RejectReason::BadValue { field: f, problem })
-        }
-        Ok(Record {
-            timestamp_ms,
-            sc_bytes: value::bytes_field(get(Field::ScBytes))
-                .map_err(bad(Field::ScBytes))?
-                .unwrap_or(0),
-            cs_bytes: value::bytes_field(get(Field::CsBytes))
-                .map_err(bad(Field::CsBytes))?
-                .unwrap_or(0),
-            sc_status: value::status_field(get(Field::ScStatus)).map_err(bad(Field::ScStatus))?,
-            time_taken_ms: ms(raw, Field::TimeTaken)?,
-            time_to_first_byte_ms: ms(raw, Field::TimeToFirstByte)?,
-            origin_fbl_ms: ms(raw, Field::OriginFbl)?,
-            origin_lbl_ms: ms(raw, Field::OriginLbl)?,
-            raw,
-        })
-    }
-}
-
 /// Line counts of one file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ParseStats {
@@ -225,21 +147,11 @@ pub struct ParseStats {
 /// The streaming parser of one file. See the module documentation.
 #[derive(Debug, Default)]
 pub struct LogParser {
-    columns: Option<Columns>,
-    format: Option<Format>,
-    stats: ParseStats,
+    /// What the framings share.
+    st: State,
     checked_text: bool,
+    /// Inside an overlong line the caller gave up on: input is skipped up to its end.
     skipping: bool,
-    scratch: Vec<Vec<u8>>,
-    days: value::DayCache,
-    /// The fields records fill (tab-separated ones; JSON records fill all).
-    fields: FieldSet,
-    starts: ColumnStarts,
-}
-
-#[inline]
-fn trim_cr(line: &[u8]) -> &[u8] {
-    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 impl LogParser {
@@ -253,56 +165,33 @@ impl LogParser {
     /// per field filled.
     pub fn reading(fields: FieldSet) -> Self {
         LogParser {
-            fields: fields.union(FieldSet::CORE),
+            st: State {
+                fields: fields.union(FieldSet::CORE),
+                ..State::default()
+            },
             ..Self::default()
         }
     }
 
     /// The first format seen in the file, if any line was recognised.
     pub fn format(&self) -> Option<Format> {
-        self.format
+        self.st.format
     }
 
     /// Line counts so far.
     pub fn stats(&self) -> &ParseStats {
-        &self.stats
+        &self.st.stats
     }
 
     /// Consumes the parser, returning its counts.
     pub fn into_stats(self) -> ParseStats {
-        self.stats
-    }
-
-    /// Counts a parsed line: an accepted record goes to `on_record`, a rejection to the stats.
-    #[inline]
-    fn deliver<F: FnMut(&Record<'_>)>(
-        stats: &mut ParseStats,
-        line: u64,
-        result: Result<Record<'_>, RejectReason>,
-        on_record: &mut F,
-    ) {
-        match result {
-            Ok(rec) => {
-                stats.records += 1;
-                on_record(&rec);
-            }
-            Err(reason) => Self::reject(stats, line, reason),
-        }
-    }
-
-    fn reject(stats: &mut ParseStats, line: u64, reason: RejectReason) {
-        stats.rejected += 1;
-        if stats.reject_samples.len() < MAX_REJECT_SAMPLES {
-            stats.reject_samples.push(Rejection { line, reason });
-        }
+        self.st.stats
     }
 
     /// Rejects the partial line the caller holds (it grew past [`MAX_RECORD_BYTES`]) and skips
     /// input up to its end.
     pub fn reject_overlong(&mut self) {
-        self.stats.lines += 1;
-        let line = self.stats.lines;
-        Self::reject(&mut self.stats, line, RejectReason::TooLong);
+        self.st.stats.reject_next_line(RejectReason::TooLong);
         self.skipping = true;
     }
 
@@ -345,14 +234,12 @@ impl LogParser {
             Self::check_text(data)?;
             self.checked_text = true;
         }
-        if self.scratch.is_empty() {
-            self.scratch = vec![Vec::new(); FIELD_COUNT];
-        }
+        let st = &mut self.st;
+        st.ensure_scratch();
         let mut pos = 0usize;
         while pos < data.len() {
-            let rest = &data[pos..];
             if self.skipping {
-                match memchr::memchr(b'\n', rest) {
+                match memchr::memchr(b'\n', &data[pos..]) {
                     Some(i) => {
                         pos += i + 1;
                         self.skipping = false;
@@ -363,179 +250,48 @@ impl LogParser {
             }
             // The hot path: a tab-separated record under a known header, split while its end is
             // found, in one pass over its bytes.
-            if let Some(columns) = &self.columns
-                && rest.first().is_some_and(u8::is_ascii_digit)
-            {
-                let mut raw = [&b""[..]; FIELD_COUNT];
-                let end = columns.split_line(rest, &mut self.starts, &mut raw);
-                if !end.newline && !eof {
-                    break;
-                }
-                self.stats.lines += 1;
-                let line_no = self.stats.lines;
-                pos += end.len + usize::from(end.newline);
-                let result = if end.len > MAX_RECORD_BYTES {
-                    Err(RejectReason::TooLong)
-                } else {
-                    columns
-                        .check(end.columns)
-                        .and_then(|()| Record::from_raw(&raw, &mut self.days))
-                };
-                Self::deliver(&mut self.stats, line_no, result, &mut on_record);
-                continue;
-            }
-            let nl = memchr::memchr(b'\n', rest);
-            let line_len = match nl {
-                Some(i) => i,
-                None if eof => rest.len(),
-                None => break,
+            let hot = match data.get(pos) {
+                Some(b'0'..=b'9') => w3c_frame::record(st, data, pos, eof, &mut on_record),
+                _ => None,
             };
-            let next = pos + (line_len + 1).min(rest.len());
-            if line_len > MAX_RECORD_BYTES {
-                self.stats.lines += 1;
-                let line = self.stats.lines;
-                Self::reject(&mut self.stats, line, RejectReason::TooLong);
-                pos = next;
-                continue;
-            }
-            let line = trim_cr(&rest[..line_len]);
-            let first = line
-                .iter()
-                .position(|b| !matches!(b, b' ' | b'\t'))
-                .map(|i| line[i]);
-            match first {
-                None => {
-                    self.stats.lines += 1;
-                    pos = next;
-                }
-                Some(b'#') => {
-                    self.stats.lines += 1;
-                    if let Some(columns) = Columns::from_fields_line(line) {
-                        self.format.get_or_insert(Format::W3c);
-                        self.columns = Some(columns.reading(self.fields));
-                    }
-                    pos = next;
-                }
-                Some(b'{') => {
-                    let start = pos + line.iter().position(|&b| b == b'{').unwrap_or(0);
-                    let mut raw = [&b""[..]; FIELD_COUNT];
-                    let window = &data[start..data.len().min(start + MAX_JSON_RECORD_BYTES)];
-                    match json::scan_object(window, &mut raw) {
-                        Ok((end, escapes)) => {
-                            let end = start + end;
-                            // What follows the object decides where its line ends; it is read
-                            // before the record is counted, so a wait for more data never counts
-                            // the same record twice.
-                            let mut after = end;
-                            while matches!(data.get(after), Some(b' ' | b'\t' | b'\r')) {
-                                after += 1;
-                            }
-                            let tail = match data.get(after) {
-                                Some(b'\n') => JsonTail::LineEnd(after + 1),
-                                Some(b'{') => JsonTail::NextObject(after),
-                                None if eof => JsonTail::LineEnd(after),
-                                None => break,
-                                Some(_) => match memchr::memchr(b'\n', &data[after..]) {
-                                    Some(i) => JsonTail::Garbage(after + i + 1),
-                                    None if eof => JsonTail::Garbage(data.len()),
-                                    None => break,
-                                },
-                            };
-                            let line_no = self.stats.lines + 1;
-                            // A pretty-printed object spans lines.
-                            self.stats.lines +=
-                                memchr::memchr_iter(b'\n', &data[pos..end]).count() as u64;
-                            self.format.get_or_insert(Format::Json);
-                            let mut ok = true;
-                            if escapes != 0 {
-                                for (slot, (v, buf)) in
-                                    raw.iter().zip(self.scratch.iter_mut()).enumerate()
-                                {
-                                    if escapes & (1 << slot) != 0 {
-                                        ok &= json::unescape(v, buf);
-                                    }
-                                }
-                                for (slot, (v, buf)) in
-                                    raw.iter_mut().zip(self.scratch.iter()).enumerate()
-                                {
-                                    if escapes & (1 << slot) != 0 {
-                                        *v = buf;
-                                    }
-                                }
-                            }
-                            // Anything but another object after the object makes the line
-                            // malformed: it is rejected as a whole.
-                            let result = if ok && !matches!(tail, JsonTail::Garbage(_)) {
-                                Record::from_raw(&raw, &mut self.days)
-                            } else {
-                                Err(RejectReason::BadJson)
-                            };
-                            Self::deliver(&mut self.stats, line_no, result, &mut on_record);
-                            match tail {
-                                JsonTail::LineEnd(p) | JsonTail::Garbage(p) => {
-                                    self.stats.lines += 1;
-                                    pos = p;
-                                }
-                                JsonTail::NextObject(p) => pos = p,
-                            }
-                        }
-                        Err(json::JsonError::Incomplete)
-                            if !eof && window.len() < MAX_JSON_RECORD_BYTES =>
-                        {
-                            break;
-                        }
-                        Err(_) => {
-                            self.stats.lines += 1;
-                            let line = self.stats.lines;
-                            Self::reject(&mut self.stats, line, RejectReason::BadJson);
-                            pos = next;
-                        }
-                    }
-                }
-                Some(_) => {
-                    self.stats.lines += 1;
-                    let line_no = self.stats.lines;
-                    pos = next;
-                    if self.columns.is_none() {
-                        match Self::headerless_columns(line) {
-                            Ok(c) => {
-                                self.format.get_or_insert(Format::W3cHeaderless);
-                                self.columns = Some(c.reading(self.fields));
-                            }
-                            Err(reason) => {
-                                Self::reject(&mut self.stats, line_no, reason);
-                                continue;
-                            }
-                        }
-                    }
-                    let mut raw = [&b""[..]; FIELD_COUNT];
-                    let result = match &self.columns {
-                        Some(c) => c
-                            .split(line, &mut self.starts, &mut raw)
-                            .and_then(|()| Record::from_raw(&raw, &mut self.days)),
-                        None => Err(RejectReason::NoTime),
-                    };
-                    Self::deliver(&mut self.stats, line_no, result, &mut on_record);
-                }
+            let step = match hot {
+                Some(step) => step,
+                None => Self::frame_line(st, data, pos, eof, &mut on_record),
+            };
+            match step {
+                Step::Consumed(next) => pos = next,
+                Step::NeedMore => break,
             }
         }
         Ok(pos)
     }
 
-    /// The layout of a data line met before any header: legacy when it starts with a date,
-    /// real-time when it starts with an epoch timestamp.
-    fn headerless_columns(line: &[u8]) -> Result<Columns, RejectReason> {
-        let first = line.split(|&b| b == b'\t').next().unwrap_or(b"");
-        let columns = w3c::count_columns(line);
-        if value::date_field(first).is_ok() {
-            return Ok(Columns::legacy_headerless());
+    /// Frames the line at `data[pos..]` by what it starts with: a blank line, a `#` header, a `{`
+    /// JSON object or a tab-separated record. Not inlined: it keeps the hot path's loop small.
+    #[inline(never)]
+    fn frame_line<F: FnMut(&Record<'_>)>(
+        st: &mut State,
+        data: &[u8],
+        pos: usize,
+        eof: bool,
+        on_record: &mut F,
+    ) -> Step {
+        let Some(line) = Line::at(data, pos, eof) else {
+            return Step::NeedMore;
+        };
+        if line.len > MAX_RECORD_BYTES {
+            st.stats.reject_next_line(RejectReason::TooLong);
+            return Step::Consumed(line.next);
         }
-        if matches!(value::epoch_seconds_field(first), Ok(Some(_)))
-            && let Some(c) = Columns::realtime_headerless(columns)
-        {
-            return Ok(c);
+        match line.first() {
+            None => {
+                st.stats.lines += 1;
+                Step::Consumed(line.next)
+            }
+            Some(b'#') => w3c_frame::header(st, &line),
+            Some(b'{') => json_frame::object(st, data, &line, eof, on_record),
+            Some(_) => tsv::record(st, &line, on_record),
         }
-        Err(RejectReason::UnknownLayout { columns })
     }
 }
 
