@@ -109,7 +109,7 @@ struct CellKey {
 }
 
 /// One output row: a dimension set's values for one minute, with its aggregates.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AggregateRow {
     /// Index of the dimension set in the configuration.
     pub set: usize,
@@ -146,6 +146,8 @@ pub struct FileAggregate {
     pub kept_outside_window: u64,
     /// Dimension values folded into `Other` by the cardinality guard.
     pub folded_values: u64,
+    /// Real-time records whose distribution could not be resolved: counted, not published.
+    pub unresolved: u64,
 }
 
 /// Aggregates the records of one file. Feed it with [`Aggregator::add`], then [`finish`].
@@ -171,6 +173,10 @@ pub struct Aggregator<'c> {
     fold_at: usize,
     /// Values folded by early folds.
     folded_early: u64,
+    /// Whether each record's distribution is resolved on its own (real-time records).
+    per_record: bool,
+    /// Records whose distribution could not be resolved.
+    unresolved: u64,
 }
 
 impl<'c> Aggregator<'c> {
@@ -214,6 +220,8 @@ impl<'c> Aggregator<'c> {
                 .saturating_mul(EARLY_FOLD_FACTOR)
                 .max(EARLY_FOLD_MIN),
             folded_early: 0,
+            per_record: config.realtime.is_some(),
+            unresolved: 0,
         }
     }
 
@@ -274,9 +282,14 @@ impl<'c> Aggregator<'c> {
     /// The fields [`Aggregator::add`] reads from records beyond [`FieldSet::CORE`]: those of the
     /// configured dimensions.
     pub fn fields(&self) -> FieldSet {
-        self.used
-            .iter()
-            .fold(FieldSet::CORE, |set, &(_, f)| set.with(f))
+        let base = if self.per_record {
+            FieldSet::CORE
+                .with(Field::CsHost)
+                .with(Field::PrimaryDistributionId)
+        } else {
+            FieldSet::CORE
+        };
+        self.used.iter().fold(base, |set, &(_, f)| set.with(f))
     }
 
     /// Adds one record.
@@ -290,6 +303,15 @@ impl<'c> Aggregator<'c> {
         }
         let minute = r.timestamp_ms.div_euclid(60_000);
         let mut ids = [0u32; DIMENSION_KEY_COUNT];
+        if self.per_record {
+            let hosts = &self.config.distribution_hosts;
+            let Some(id) = crate::distribution::resolve(r, hosts, &self.distribution_id) else {
+                self.unresolved += 1;
+                return;
+            };
+            let k = DimensionKey::DistributionId.index();
+            ids[k] = self.interners[k].intern(id);
+        }
         for i in 0..self.used.len() {
             let (k, f) = self.used[i];
             if self.interners[k.index()].values.len() >= self.fold_at {
@@ -373,7 +395,9 @@ impl<'c> Aggregator<'c> {
                 .iter()
                 .enumerate()
                 .map(|(j, k)| match k {
-                    DimensionKey::DistributionId => self.distribution_id.clone(),
+                    DimensionKey::DistributionId if !self.per_record => {
+                        self.distribution_id.clone()
+                    }
                     _ => names[k.index()]
                         .get(key.values[j] as usize)
                         .cloned()
@@ -407,6 +431,7 @@ impl<'c> Aggregator<'c> {
             skipped_stale: if self.clip { self.outside_window } else { 0 },
             kept_outside_window: if self.clip { 0 } else { self.outside_window },
             folded_values,
+            unresolved: self.unresolved,
         }
     }
 }

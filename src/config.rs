@@ -4,7 +4,8 @@
 //! runtime settings read from the environment and flags are the edge module `settings`.
 
 use crate::catalogue::{Metric, MetricSet};
-use crate::parse::Field;
+use crate::distribution::HostMap;
+use crate::parse::{Field, RealtimeFields, RealtimeFieldsError};
 use std::fmt;
 
 /// Default CloudWatch namespace.
@@ -20,7 +21,9 @@ pub const OTHER_VALUE: &str = "Other";
 
 /// A dimension key a metric can be broken down by. Never IPs, cookies, query strings or request
 /// ids: values come only from the fields named here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum DimensionKey {
     DistributionId,
     EdgeLocation,
@@ -150,6 +153,11 @@ pub enum ConfigError {
     },
     #[error("{var}: {value:?} is not a CloudFront distribution ID")]
     BadDistributionId { var: &'static str, value: String },
+    #[error("{var}: {source}")]
+    RealtimeFields {
+        var: &'static str,
+        source: RealtimeFieldsError,
+    },
 }
 
 /// What to publish and how to break it down.
@@ -163,8 +171,16 @@ pub struct MetricsConfig {
     pub include: MetricSet,
     /// Cardinality guard: values kept per dimension key per file, the rest become `Other`.
     pub max_dimension_values: usize,
-    /// Distribution ID used when the object key carries none.
+    /// Distribution ID used when the object key carries none (and for real-time records that
+    /// name none).
     pub distribution_id: Option<String>,
+    /// Real-time log records' field selection: set, headerless lines that start with an epoch
+    /// timestamp are read by it, and each such record's distribution is resolved on its own
+    /// ([`crate::distribution::resolve`]).
+    pub realtime: Option<RealtimeFields>,
+    /// Distribution domain names and their IDs, for real-time records without
+    /// `primary-distribution-id`.
+    pub distribution_hosts: HostMap,
 }
 
 impl Default for MetricsConfig {
@@ -175,6 +191,8 @@ impl Default for MetricsConfig {
             include: MetricSet::all(),
             max_dimension_values: DEFAULT_MAX_DIMENSION_VALUES,
             distribution_id: None,
+            realtime: None,
+            distribution_hosts: HostMap::default(),
         }
     }
 }
@@ -200,6 +218,8 @@ impl MetricsConfig {
             metrics.join(","),
             self.max_dimension_values
         );
+        // The real-time field selection and host map are left out: they do not change what a
+        // standard log file publishes, so setting them must not make published files look new.
         format!("{:016x}", crate::hash::fnv64(text.as_bytes()))
     }
 }
@@ -314,6 +334,33 @@ pub fn parse_switch(var: &'static str, v: &str) -> Result<bool, ConfigError> {
 }
 
 /// Validates a distribution ID given in configuration.
+/// Parses `host=DISTID,host=DISTID`: distribution domain names and their IDs.
+pub fn parse_distribution_hosts(var: &'static str, v: &str) -> Result<HostMap, ConfigError> {
+    let mut pairs = Vec::new();
+    for item in v.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (host, id) = item.split_once('=').ok_or_else(|| ConfigError::BadChoice {
+            var,
+            value: item.to_owned(),
+            choices: "host=DISTRIBUTIONID pairs separated by commas",
+        })?;
+        let host = host.trim();
+        if host.is_empty() || !host.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ConfigError::BadChoice {
+                var,
+                value: item.to_owned(),
+                choices: "host=DISTRIBUTIONID pairs separated by commas",
+            });
+        }
+        pairs.push((host.to_owned(), parse_distribution_id(var, id)?));
+    }
+    Ok(HostMap::new(pairs))
+}
+
+/// Parses a real-time field selection (comma-separated names, any order).
+pub fn parse_realtime_fields(var: &'static str, v: &str) -> Result<RealtimeFields, ConfigError> {
+    RealtimeFields::parse(v).map_err(|source| ConfigError::RealtimeFields { var, source })
+}
+
 pub fn parse_distribution_id(var: &'static str, v: &str) -> Result<String, ConfigError> {
     let v = v.trim();
     if crate::distribution::is_distribution_id(v) {

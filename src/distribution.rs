@@ -2,7 +2,67 @@
 //!
 //! Legacy standard logs are named `<prefix>/<DISTID>.YYYY-MM-DD-HH.<unique>.gz`; v2 logs carry the
 //! ID in a path segment when the delivery's suffix path uses `{DistributionId}`, plain or Hive
-//! style (`distributionid=E123...`). There is no distribution field in the records themselves.
+//! style (`distributionid=E123...`). There is no distribution field in standard log records.
+//!
+//! Real-time records are resolved one by one ([`resolve`]): by their `primary-distribution-id`
+//! when selected, else by their `cs-host` (the distribution's domain name) through a configured
+//! [`HostMap`], else by the one distribution configured for the stream.
+
+use crate::parse::{Field, Record};
+
+/// Distribution domain names (or alternate domain names) and the IDs they belong to, from
+/// configuration (`DISTRIBUTION_HOSTS=d111abcdef8.cloudfront.net=E2Q4ABCDEFGH,...`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostMap(Vec<(String, String)>);
+
+impl HostMap {
+    /// A map of `(host, distribution ID)` pairs; hosts compare case-insensitively.
+    pub fn new(pairs: Vec<(String, String)>) -> HostMap {
+        HostMap(
+            pairs
+                .into_iter()
+                .map(|(h, id)| (h.to_ascii_lowercase(), id))
+                .collect(),
+        )
+    }
+
+    /// The distribution ID of `host`.
+    pub fn get(&self, host: &[u8]) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(h, _)| h.as_bytes().eq_ignore_ascii_case(host))
+            .map(|(_, id)| id.as_str())
+    }
+
+    /// Whether no host is mapped.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The pairs, as configured.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+}
+
+/// The distribution of one real-time record: its `primary-distribution-id` when that is a
+/// distribution ID, else the ID `hosts` maps its `cs-host` to, else `default` (when not empty).
+/// `None` when none applies: the record is counted as unresolved, never published under a
+/// guessed distribution.
+#[inline]
+pub fn resolve<'a>(r: &Record<'a>, hosts: &'a HostMap, default: &'a str) -> Option<&'a [u8]> {
+    let primary = r.field(Field::PrimaryDistributionId);
+    if std::str::from_utf8(primary).is_ok_and(is_distribution_id) {
+        return Some(primary);
+    }
+    let host = r.field(Field::CsHost);
+    if !host.is_empty()
+        && let Some(id) = hosts.get(host)
+    {
+        return Some(id.as_bytes());
+    }
+    (!default.is_empty()).then_some(default.as_bytes())
+}
 
 /// Whether `s` looks like a CloudFront distribution ID: `E` then 8 to 20 upper-case letters and
 /// digits.

@@ -26,6 +26,9 @@ pub enum HandlerError {
     /// The payload is not an event this function handles.
     #[error(transparent)]
     Event(#[from] EventError),
+    /// A Kinesis event the configuration cannot handle.
+    #[error(transparent)]
+    Kinesis(#[from] crate::kinesis::KinesisError),
     /// Some files failed; the invocation is failed so that Lambda retries it.
     #[error("{failed} of {total} log files failed; first: {first}")]
     Files {
@@ -131,6 +134,12 @@ impl<S: ObjectStore + MarkerStore, M: MetricSink> Handler<S, M> {
     /// event are malformed; those fail their unit afterwards ([`EventError::Malformed`], or the
     /// SQS message).
     pub async fn handle(&self, payload: &Value, now_ms: i64) -> Result<Value, HandlerError> {
+        if crate::kinesis::is_kinesis_event(payload) {
+            let (store, sink) = (&self.store, &self.sink);
+            // Boxed: the Kinesis future nests deep enough to strain the compiler's layout limit.
+            let f = crate::kinesis::handle(store, sink, &self.settings, payload, now_ms);
+            return Ok(Box::pin(f).await?);
+        }
         match event::parse(payload, &self.settings.marker_prefix)? {
             Invocation::TestEvent => {
                 tracing::info!("s3:TestEvent acknowledged");

@@ -33,6 +33,8 @@ pub mod datum;
 pub mod batch;
 // One file through the core stages.
 pub mod pipeline;
+// The state a Kinesis shard carries between invocations (checkpoint, pending rows, outbox).
+pub mod shard_state;
 // Run summaries for people (tables, closing lines).
 pub mod report;
 
@@ -56,6 +58,8 @@ pub mod publish;
 // One S3 object read and published through the publish path.
 pub mod s3_object;
 // Entry point: the Lambda handler over events.
+// The Kinesis entry point: real-time records per shard, through the shard's carried state.
+pub mod kinesis;
 pub mod handler;
 // Entry point: the `cflogs process` run over local files and S3 prefixes.
 pub mod backfill;

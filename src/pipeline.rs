@@ -31,8 +31,12 @@ impl<'c> FileProcessor<'c> {
         window: impl Into<Window>,
     ) -> Self {
         let aggregator = Aggregator::new(config, distribution_id, window);
+        let parser = match &config.realtime {
+            Some(fields) => LogParser::realtime(fields, aggregator.fields()),
+            None => LogParser::reading(aggregator.fields()),
+        };
         FileProcessor {
-            parser: LogParser::reading(aggregator.fields()),
+            parser,
             aggregator,
             carry: Vec::new(),
         }
@@ -106,6 +110,8 @@ pub struct FileReport {
     pub skipped_stale: u64,
     /// Records outside CloudWatch's window kept all the same (a dry run).
     pub kept_outside_window: u64,
+    /// Real-time records whose distribution could not be resolved (not published).
+    pub unresolved: u64,
 }
 
 /// A processed file: its report, aggregates, and the batches to publish.
@@ -136,12 +142,18 @@ pub fn distribution_for(
     key: &str,
     config: &MetricsConfig,
 ) -> Result<String, FileError> {
-    key_info(key)
+    let id = key_info(key)
         .distribution_id
-        .or_else(|| config.distribution_id.clone())
-        .ok_or_else(|| FileError::NoDistributionId {
+        .or_else(|| config.distribution_id.clone());
+    match id {
+        Some(id) => Ok(id),
+        // Real-time records name their distribution one by one; those that do not are counted
+        // as unresolved.
+        None if config.realtime.is_some() => Ok(String::new()),
+        None => Err(FileError::NoDistributionId {
             file: file.to_owned(),
-        })
+        }),
+    }
 }
 
 /// Turns a finished file into its report, aggregate and batches.
@@ -162,6 +174,7 @@ pub fn complete(
             parse,
             skipped_stale: aggregate.skipped_stale,
             kept_outside_window: aggregate.kept_outside_window,
+            unresolved: aggregate.unresolved,
         },
         aggregate,
         batches,

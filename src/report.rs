@@ -1,7 +1,9 @@
 //! Run summaries for people: the per-distribution table of `cflogs process --output table` and
 //! the closing summary on stderr.
 
-use crate::aggregate::Histogram;
+use crate::aggregate::{Cell, Histogram};
+use crate::config::DimensionKey;
+use crate::parse::Format;
 use crate::catalogue::Metric;
 use crate::pipeline::ProcessedFile;
 use std::collections::BTreeMap;
@@ -45,6 +47,8 @@ pub struct RunSummary {
     pub bytes: u64,
     /// Files skipped because their marker says they were published before.
     pub duplicates: u64,
+    /// Real-time records whose distribution could not be resolved (not published).
+    pub unresolved: u64,
     pub distributions: BTreeMap<String, DistributionSummary>,
 }
 
@@ -60,11 +64,34 @@ impl RunSummary {
         self.requests += f.batches.len() as u64;
         self.compressed_bytes += f.report.stream.compressed_bytes;
         self.bytes += f.report.stream.bytes;
-        let t = &f.aggregate.totals.cell;
-        let d = self
-            .distributions
-            .entry(f.report.distribution_id.clone())
-            .or_default();
+        self.unresolved += f.report.unresolved;
+        if f.report.format == Some(Format::Realtime) {
+            // Real-time records name their distribution one by one: the rows of a set that is
+            // `DistributionId` alone say how the file's totals split.
+            let rows = f.aggregate.rows.iter().filter(|r| {
+                r.dimensions.len() == 1 && r.dimensions[0].0 == DimensionKey::DistributionId
+            });
+            let first = rows.clone().map(|r| r.set).min();
+            let mut cells: BTreeMap<&str, Cell> = BTreeMap::new();
+            for r in rows.filter(|r| Some(r.set) == first) {
+                cells.entry(&r.dimensions[0].1).or_default().merge(&r.cell);
+            }
+            if !cells.is_empty() {
+                for (id, cell) in cells {
+                    self.add_cell(id, &cell);
+                }
+                return;
+            }
+        }
+        let id = match f.report.distribution_id.as_str() {
+            "" => "(per record)",
+            id => id,
+        };
+        self.add_cell(id, &f.aggregate.totals.cell);
+    }
+
+    fn add_cell(&mut self, id: &str, t: &Cell) {
+        let d = self.distributions.entry(id.to_owned()).or_default();
         // Saturating, like the file's own sums: many files of huge sums cannot wrap either.
         d.requests = d.requests.saturating_add(t.requests);
         d.bytes_downloaded = d.bytes_downloaded.saturating_add(t.bytes_downloaded);
@@ -154,8 +181,16 @@ impl RunSummary {
         } else {
             format!("{outside} skipped")
         };
+        let unresolved = if self.unresolved > 0 {
+            format!(
+                ", real-time records of no known distribution (not published): {}",
+                self.unresolved
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "files: {} ({} failed{duplicates}), records: {}, rejected lines: {}, outside CloudWatch's window: {outside}, datums: {}, PutMetricData requests{}: {}, read {:.1} MB ({:.1} MB decompressed) in {:.2} s, {:.1} MB/s",
+            "files: {} ({} failed{duplicates}), records: {}, rejected lines: {}{unresolved}, outside CloudWatch's window: {outside}, datums: {}, PutMetricData requests{}: {}, read {:.1} MB ({:.1} MB decompressed) in {:.2} s, {:.1} MB/s",
             self.files,
             self.failed_files,
             self.records,

@@ -7,7 +7,8 @@
 //! beside its setting.
 
 use crate::config::{
-    ConfigError, MetricsConfig, parse_dimension_sets, parse_distribution_id, parse_include,
+    ConfigError, MetricsConfig, parse_dimension_sets, parse_distribution_hosts, parse_distribution_id,
+    parse_include, parse_realtime_fields,
     parse_max_values, parse_namespace, parse_positive, parse_switch,
 };
 
@@ -42,6 +43,15 @@ pub mod env {
     /// Length in seconds of the lease a claim on a file holds; renewed while publishing, taken
     /// over once run out (plus a margin for clock skew).
     pub const MARKER_LEASE_SECONDS: &str = "MARKER_LEASE_SECONDS";
+    /// The real-time log configuration's field selection (comma-separated, any order): real-time
+    /// records (Kinesis, or files of them) are read by it.
+    pub const REALTIME_FIELDS: &str = "REALTIME_FIELDS";
+    /// `host=DISTID,...`: distribution domain names and their IDs, for real-time records without
+    /// `primary-distribution-id`.
+    pub const DISTRIBUTION_HOSTS: &str = "DISTRIBUTION_HOSTS";
+    /// Seconds after a minute's end before a Kinesis shard publishes the minute (default 20):
+    /// records of the minute that arrive later are published in a further request.
+    pub const REALTIME_PUBLISH_DELAY_SECONDS: &str = "REALTIME_PUBLISH_DELAY_SECONDS";
 
     /// Every variable the Lambda function reads (besides the runtime's own `AWS_*` and `RUST_LOG`):
     /// the SAM template must set each of them or leave it to its documented default.
@@ -60,6 +70,9 @@ pub mod env {
         MARKER_BUCKET,
         MARKER_PREFIX,
         MARKER_LEASE_SECONDS,
+        REALTIME_FIELDS,
+        DISTRIBUTION_HOSTS,
+        REALTIME_PUBLISH_DELAY_SECONDS,
     ];
 
     /// Pins the time CloudWatch's two-week window is evaluated at (RFC 3339) instead of the wall
@@ -99,6 +112,12 @@ impl MetricsConfig {
         if let Some((v, from)) = get(env::DISTRIBUTION_ID) {
             c.distribution_id = Some(parse_distribution_id(from, &v)?);
         }
+        if let Some((v, from)) = get(env::REALTIME_FIELDS) {
+            c.realtime = Some(parse_realtime_fields(from, &v)?);
+        }
+        if let Some((v, from)) = get(env::DISTRIBUTION_HOSTS) {
+            c.distribution_hosts = parse_distribution_hosts(from, &v)?;
+        }
         Ok(c)
     }
 }
@@ -110,6 +129,10 @@ pub const DEFAULT_MAX_DECOMPRESSED_BYTES: u64 = 20 * 1024 * 1024 * 1024;
 /// holder's lease has run out 55 s after its last renewal, so Lambda's first retry of a failed
 /// asynchronous invocation (about a minute later) takes the file over.
 pub const DEFAULT_LEASE_SECONDS: u64 = 45;
+/// Default wait after a minute's end before a Kinesis shard publishes the minute (env
+/// `REALTIME_PUBLISH_DELAY_SECONDS`): CloudFront delivers real-time records within seconds, so
+/// nearly all of a minute is in by then, and the minute still reaches CloudWatch within 90 s.
+pub const DEFAULT_REALTIME_PUBLISH_DELAY_SECONDS: u64 = 20;
 /// Default key prefix of the marker objects.
 pub const DEFAULT_MARKER_PREFIX: &str = "_cflm/processed/";
 /// Default files processed concurrently per invocation.
@@ -148,6 +171,8 @@ pub struct Settings {
     /// Lambda always does) or kept and only counted (`false`: `cflogs --dry-run`). Not read from
     /// the environment.
     pub cloudwatch_window: bool,
+    /// Seconds after a minute's end before a Kinesis shard publishes it.
+    pub realtime_publish_delay_seconds: u64,
 }
 
 impl Default for Settings {
@@ -164,6 +189,7 @@ impl Default for Settings {
             marker_lease_seconds: DEFAULT_LEASE_SECONDS,
             now_ms: None,
             cloudwatch_window: true,
+            realtime_publish_delay_seconds: DEFAULT_REALTIME_PUBLISH_DELAY_SECONDS,
         }
     }
 }
@@ -206,6 +232,9 @@ impl Settings {
         }
         if let Some((v, from)) = get(env::NOW) {
             s.now_ms = Some(parse_time(from, &v)?);
+        }
+        if let Some((v, from)) = get(env::REALTIME_PUBLISH_DELAY_SECONDS) {
+            s.realtime_publish_delay_seconds = parse_positive(from, &v)?;
         }
         Ok(s)
     }

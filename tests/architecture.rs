@@ -22,6 +22,7 @@ const CORE: &[&str] = &[
     "datum",
     "batch",
     "pipeline",
+    "shard_state",
     "report",
 ];
 

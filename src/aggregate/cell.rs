@@ -65,7 +65,7 @@ pub(super) fn status_index(status: Option<u16>) -> Option<usize> {
 }
 
 /// An exact distribution of millisecond values: value → count.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Histogram(FxHashMap<u32, u64>);
 
 impl Histogram {
@@ -122,7 +122,7 @@ impl Histogram {
 /// The aggregates of one (minute, dimension values) cell. Every sum saturates at `u64::MAX`
 /// rather than wrap, whatever the input (a line's byte counts are bounded by the parser, but many
 /// lines add up).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Cell {
     /// Accepted records.
     pub requests: u64,

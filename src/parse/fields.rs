@@ -50,10 +50,15 @@ pub enum Field {
     CCountry,
     /// `cache-behavior-path-pattern`.
     CacheBehaviorPathPattern,
+    /// `cs-host`: the distribution's domain name (real-time logs only; W3C's `cs(Host)` is not
+    /// mapped, so standard logs keep the distribution of their object key).
+    CsHost,
+    /// `primary-distribution-id` (real-time logs only, see [`Field::from_realtime_name`]).
+    PrimaryDistributionId,
 }
 
 /// Number of [`Field`] variants: the size of per-record slot arrays.
-pub const FIELD_COUNT: usize = 21;
+pub const FIELD_COUNT: usize = 23;
 
 impl Field {
     /// Every field, in slot order.
@@ -79,6 +84,8 @@ impl Field {
         Field::ScContentType,
         Field::CCountry,
         Field::CacheBehaviorPathPattern,
+        Field::CsHost,
+        Field::PrimaryDistributionId,
     ];
 
     /// CloudFront's name for the field, as written in `#Fields` lines and JSON keys.
@@ -105,12 +112,29 @@ impl Field {
             Field::ScContentType => "sc-content-type",
             Field::CCountry => "c-country",
             Field::CacheBehaviorPathPattern => "cache-behavior-path-pattern",
+            Field::CsHost => "cs-host",
+            Field::PrimaryDistributionId => "primary-distribution-id",
         }
     }
 
-    /// Looks a field up by its CloudFront name; `None` for fields this project does not read.
+    /// Looks a field of a standard log (`#Fields` header, JSON key) up by its CloudFront name;
+    /// `None` for fields this project does not read there.
     pub fn from_name(name: &[u8]) -> Option<Field> {
+        Field::ALL
+            .into_iter()
+            .filter(|f| !f.realtime_only())
+            .find(|f| f.name().as_bytes() == name)
+    }
+
+    /// Looks a field of a real-time log record up by its name: also the fields that name the
+    /// record's distribution, which only real-time records are resolved by.
+    pub fn from_realtime_name(name: &[u8]) -> Option<Field> {
         Field::ALL.into_iter().find(|f| f.name().as_bytes() == name)
+    }
+
+    /// Whether the field is read from real-time records only.
+    fn realtime_only(self) -> bool {
+        matches!(self, Field::CsHost | Field::PrimaryDistributionId)
     }
 
     /// Slot index in per-record arrays.
@@ -211,9 +235,12 @@ pub const LEGACY_ORDER: [&str; 33] = [
     "sc-range-end",
 ];
 
-/// Canonical column order of real-time log records (positions 1 to 46), used for headerless
-/// lines that start with an epoch timestamp.
-pub const REALTIME_ORDER: [&str; 46] = [
+/// Every real-time log field, in CloudFront's canonical order: a record carries the selected ones
+/// in this order, whatever order the configuration lists them in. Positions 1 to 46 are AWS's
+/// list (confirmed by real records); 47 to 69 (the CMCD fields and newer ones) follow the order
+/// AWS's field reference gives them. `viewer-request-log-data` and `viewer-response-log-data`
+/// are left out: their position is not documented.
+pub const REALTIME_FIELDS: [&str; 69] = [
     "timestamp",
     "c-ip",
     "s-ip",
@@ -260,7 +287,34 @@ pub const REALTIME_ORDER: [&str; 46] = [
     "origin-fbl",
     "origin-lbl",
     "asn",
+    "cmcd-encoded-bitrate",
+    "cmcd-buffer-length",
+    "cmcd-buffer-starvation",
+    "cmcd-content-id",
+    "cmcd-object-duration",
+    "cmcd-deadline",
+    "cmcd-measured-throughput",
+    "cmcd-next-object-request",
+    "cmcd-next-range-request",
+    "cmcd-object-type",
+    "cmcd-playback-rate",
+    "cmcd-requested-maximum-throughput",
+    "cmcd-streaming-format",
+    "cmcd-session-id",
+    "cmcd-stream-type",
+    "cmcd-startup",
+    "cmcd-top-bitrate",
+    "cmcd-version",
+    "r-host",
+    "sr-reason",
+    "x-edge-mqcs",
+    "distribution-tenant-id",
+    "connection-id",
 ];
+
+/// The first 46 real-time fields: the layout assumed for headerless lines that start with an
+/// epoch timestamp when no field selection is configured.
+pub const REALTIME_ORDER: &[&str] = REALTIME_FIELDS.split_at(46).0;
 
 #[cfg(test)]
 mod tests {
@@ -270,7 +324,19 @@ mod tests {
     fn slots_follow_declaration_order() {
         for (i, f) in Field::ALL.into_iter().enumerate() {
             assert_eq!(f.slot(), i);
-            assert_eq!(Field::from_name(f.name().as_bytes()), Some(f));
+            assert_eq!(Field::from_realtime_name(f.name().as_bytes()), Some(f));
+            let standard = Field::from_name(f.name().as_bytes());
+            assert_eq!(standard, (!f.realtime_only()).then_some(f));
+        }
+    }
+
+    #[test]
+    fn real_time_fields_are_unique_and_every_field_read_is_one() {
+        let mut seen = std::collections::HashSet::new();
+        assert!(REALTIME_FIELDS.iter().all(|n| seen.insert(*n)));
+        for f in Field::ALL {
+            let realtime = REALTIME_FIELDS.contains(&f.name());
+            assert_eq!(realtime, !matches!(f, Field::Date | Field::Time | Field::TimestampMs), "{f:?}");
         }
     }
 
@@ -284,6 +350,7 @@ mod tests {
             "x-forwarded-for",
         ] {
             assert_eq!(Field::from_name(name.as_bytes()), None, "{name}");
+            assert_eq!(Field::from_realtime_name(name.as_bytes()), None, "{name}");
         }
     }
 

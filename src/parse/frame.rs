@@ -30,6 +30,9 @@ pub(crate) struct State {
     /// The fields records fill (tab-separated ones; JSON records fill all).
     pub fields: FieldSet,
     pub starts: ColumnStarts,
+    /// The configured real-time layout, taken by the first headerless line that starts with an
+    /// epoch timestamp.
+    pub realtime: Option<Columns>,
 }
 
 impl State {

@@ -16,6 +16,7 @@ pub mod fields;
 mod frame;
 pub mod json;
 mod json_frame;
+pub mod realtime;
 mod record;
 pub mod tabs;
 mod tsv;
@@ -26,6 +27,7 @@ mod w3c_frame;
 use std::fmt;
 
 pub use fields::{FIELD_COUNT, Field, FieldSet};
+pub use realtime::{RealtimeFields, RealtimeFieldsError};
 use frame::{Line, State, Step};
 pub use record::Record;
 use value::BadValue;
@@ -50,6 +52,8 @@ pub enum Format {
     W3cHeaderless,
     /// One JSON object per record (standard logging v2, JSON output).
     Json,
+    /// Real-time log records of a configured field selection (no header).
+    Realtime,
 }
 
 impl fmt::Display for Format {
@@ -58,6 +62,7 @@ impl fmt::Display for Format {
             Format::W3c => "w3c",
             Format::W3cHeaderless => "w3c_headerless",
             Format::Json => "json",
+            Format::Realtime => "realtime",
         })
     }
 }
@@ -68,6 +73,8 @@ impl fmt::Display for Format {
 pub enum RejectReason {
     /// Fewer tab-separated fields than the header declares.
     TooFewFields { got: usize, want: usize },
+    /// A real-time record whose field count is not the configured selection's.
+    FieldCount { got: usize, want: usize },
     /// A field we read holds an unreadable value.
     BadValue { field: Field, problem: BadValue },
     /// The record has no usable time (no date+time, timestamp or timestamp(ms)).
@@ -86,6 +93,12 @@ impl fmt::Display for RejectReason {
             RejectReason::TooFewFields { got, want } => {
                 write!(f, "{got} fields where the header declares {want}")
             }
+            RejectReason::FieldCount { got, want } => write!(
+                f,
+                "{got} fields where the real-time log field selection has {want} \
+                 (REALTIME_FIELDS / --realtime-fields must list the fields the stream's \
+                 real-time log configuration selects)"
+            ),
             RejectReason::BadValue { field, problem } => {
                 let what = match problem {
                     BadValue::NotANumber => "not a number",
@@ -171,6 +184,15 @@ impl LogParser {
             },
             ..Self::default()
         }
+    }
+
+    /// A parser for real-time records of the selection `realtime` (headerless lines that start
+    /// with an epoch timestamp), filling `fields` plus [`FieldSet::CORE`]. A `#Fields` header
+    /// or a headerless line that starts with a date still selects a standard log's layout.
+    pub fn realtime(realtime: &RealtimeFields, fields: FieldSet) -> Self {
+        let mut p = Self::reading(fields);
+        p.st.realtime = Some(w3c::Columns::realtime(realtime).reading(p.st.fields));
+        p
     }
 
     /// The first format seen in the file, if any line was recognised.

@@ -16,9 +16,9 @@ pub(crate) fn record<F: FnMut(&Record<'_>)>(
     st.stats.lines += 1;
     let line_no = st.stats.lines;
     if st.columns.is_none() {
-        match headerless_columns(line.text) {
-            Ok(c) => {
-                st.format.get_or_insert(Format::W3cHeaderless);
+        match headerless_columns(line.text, st.realtime.clone()) {
+            Ok((c, format)) => {
+                st.format.get_or_insert(format);
                 st.columns = Some(c.reading(st.fields));
             }
             Err(reason) => {
@@ -39,17 +39,24 @@ pub(crate) fn record<F: FnMut(&Record<'_>)>(
 }
 
 /// The layout of a data line met before any header: legacy when it starts with a date,
-/// real-time when it starts with an epoch timestamp.
-fn headerless_columns(line: &[u8]) -> Result<Columns, RejectReason> {
+/// real-time when it starts with an epoch timestamp (the configured selection's layout when there
+/// is one, else the canonical one by the line's field count).
+fn headerless_columns(
+    line: &[u8],
+    configured: Option<Columns>,
+) -> Result<(Columns, Format), RejectReason> {
     let first = line.split(|&b| b == b'\t').next().unwrap_or(b"");
     let columns = w3c::count_columns(line);
     if value::date_field(first).is_ok() {
-        return Ok(Columns::legacy_headerless());
+        return Ok((Columns::legacy_headerless(), Format::W3cHeaderless));
     }
-    if matches!(value::epoch_seconds_field(first), Ok(Some(_)))
-        && let Some(c) = Columns::realtime_headerless(columns)
-    {
-        return Ok(c);
+    if matches!(value::epoch_seconds_field(first), Ok(Some(_))) {
+        if let Some(c) = configured {
+            return Ok((c, Format::Realtime));
+        }
+        if let Some(c) = Columns::realtime_headerless(columns) {
+            return Ok((c, Format::W3cHeaderless));
+        }
     }
     Err(RejectReason::UnknownLayout { columns })
 }

@@ -3,6 +3,7 @@
 
 use super::RejectReason;
 use super::fields::{FIELD_COUNT, Field, FieldSet, LEGACY_ORDER, REALTIME_ORDER};
+use super::realtime::RealtimeFields;
 use super::tabs;
 
 /// Marks a column this project does not read.
@@ -23,6 +24,9 @@ pub struct Columns {
     read_through: usize,
     /// Fewest columns a line must have (the header's count; lower for headerless layouts).
     min_columns: usize,
+    /// Whether a line must have exactly `min_columns` columns (a real-time field selection: a
+    /// record with another count was written under another selection, and would be mis-mapped).
+    exact: bool,
 }
 
 /// Where [`Columns::split_line`] found the end of a line.
@@ -58,13 +62,16 @@ impl Columns {
         let names = rest
             .split(|&b| b == b' ' || b == b'\t')
             .filter(|n| !n.is_empty());
-        Some(Self::from_names(names))
+        Some(Self::from_names(names, Field::from_name))
     }
 
-    fn from_names<'a>(names: impl Iterator<Item = &'a [u8]>) -> Columns {
+    fn from_names<'a>(
+        names: impl Iterator<Item = &'a [u8]>,
+        lookup: fn(&[u8]) -> Option<Field>,
+    ) -> Columns {
         let mut slots = Vec::new();
         for name in names.take(MAX_COLUMNS) {
-            let slot = match Field::from_name(name) {
+            let slot = match lookup(name) {
                 // A repeated name keeps its first column.
                 Some(f) if !slots.contains(&(f as u8)) => f as u8,
                 _ => UNUSED,
@@ -83,6 +90,7 @@ impl Columns {
             reads,
             read_through: 0,
             min_columns,
+            exact: false,
         }
         .reading(FieldSet::ALL)
     }
@@ -104,7 +112,7 @@ impl Columns {
     /// The legacy 33-field layout, for headerless lines starting with a date. Older files carry a
     /// prefix of it; a line must reach `sc-status` (9 columns).
     pub fn legacy_headerless() -> Columns {
-        let mut c = Self::from_names(LEGACY_ORDER.iter().map(|n| n.as_bytes()));
+        let mut c = Self::from_names(LEGACY_ORDER.iter().map(|n| n.as_bytes()), Field::from_name);
         c.min_columns = 9;
         c
     }
@@ -121,7 +129,20 @@ impl Columns {
                 .collect(),
             _ => return None,
         };
-        Some(Self::from_names(names.into_iter()))
+        Some(Self::from_names(
+            names.into_iter(),
+            Field::from_realtime_name,
+        ))
+    }
+
+    /// The layout of real-time records of a configured field selection: exactly its columns.
+    pub fn realtime(fields: &RealtimeFields) -> Columns {
+        let mut c = Self::from_names(
+            fields.names().iter().map(|n| n.as_bytes()),
+            Field::from_realtime_name,
+        );
+        c.exact = true;
+        c
     }
 
     /// Whether the header maps any time field (date+time, timestamp or timestamp(ms)).
@@ -155,6 +176,12 @@ impl Columns {
     /// Whether a line of `columns` columns has all the header's.
     #[inline]
     pub fn check(&self, columns: usize) -> Result<(), RejectReason> {
+        if self.exact && columns != self.min_columns {
+            return Err(RejectReason::FieldCount {
+                got: columns,
+                want: self.min_columns,
+            });
+        }
         if columns < self.min_columns {
             return Err(RejectReason::TooFewFields {
                 got: columns,

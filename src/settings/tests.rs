@@ -124,6 +124,17 @@ fn every_variable_valid_and_invalid() {
         (env::DISTRIBUTION_ID, "E2EXAMPLE123", |s| {
             s.metrics.distribution_id.as_deref() == Some("E2EXAMPLE123")
         }),
+        (env::REALTIME_FIELDS, "sc-bytes, timestamp", |s| {
+            s.metrics.realtime.as_ref().map(|f| f.to_string()) == Some("timestamp,sc-bytes".into())
+        }),
+        (
+            env::DISTRIBUTION_HOSTS,
+            "d111abcdef8.cloudfront.net=E2EXAMPLE123, www.example.com=E3EXAMPLE456",
+            |s| s.metrics.distribution_hosts.get(b"WWW.example.com") == Some("E3EXAMPLE456"),
+        ),
+        (env::REALTIME_PUBLISH_DELAY_SECONDS, "5", |s| {
+            s.realtime_publish_delay_seconds == 5
+        }),
         (env::SINK, "EMF", |s| s.sink == crate::sink::SinkKind::Emf),
         (env::SINK, "cloudwatch", |s| {
             s.sink == crate::sink::SinkKind::CloudWatch
@@ -164,6 +175,21 @@ fn every_variable_valid_and_invalid() {
         }),
     ];
     let invalid: &[(&str, &str, &str)] = &[
+        (
+            env::REALTIME_FIELDS,
+            "sc-status",
+            "the selection has no timestamp field: real-time records without it cannot be placed in a minute",
+        ),
+        (
+            env::DISTRIBUTION_HOSTS,
+            "d111abcdef8.cloudfront.net=nope",
+            r#""nope" is not a CloudFront distribution ID"#,
+        ),
+        (
+            env::REALTIME_PUBLISH_DELAY_SECONDS,
+            "-1",
+            r#""-1" is not a positive whole number"#,
+        ),
         (
             env::NAMESPACE,
             "AWS/CloudFront",
