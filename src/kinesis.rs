@@ -101,7 +101,11 @@ pub fn shard_batches(payload: &Value) -> (Vec<ShardBatch>, Vec<String>) {
             .map_or("unknown", |(_, s)| s)
             .to_owned();
         if r.kinesis.sequence_number.is_empty()
-            || !r.kinesis.sequence_number.bytes().all(|b| b.is_ascii_digit())
+            || !r
+                .kinesis
+                .sequence_number
+                .bytes()
+                .all(|b| b.is_ascii_digit())
         {
             errors.push(format!("Kinesis record Records[{i}]: no sequence number"));
             continue;
@@ -351,7 +355,9 @@ pub async fn process_shard<S: MarkerStore, M: MetricSink>(
     let delay_ms = settings.realtime_publish_delay_seconds as i64 * 1000;
     let closed = stored.state.close(now_ms, delay_ms);
     if !new.is_empty() || closed > 0 {
-        let first_new = new.first().map_or(first.clone(), |r| r.sequence_number.clone());
+        let first_new = new
+            .first()
+            .map_or(first.clone(), |r| r.sequence_number.clone());
         stored.save(store, bucket, &key).await.map_err(|source| {
             let e = ShardError::Write {
                 shard: shard.to_owned(),
@@ -415,3 +421,6 @@ pub async fn handle<S: MarkerStore, M: MetricSink>(
     }
     Ok(json!({"batchItemFailures": failures}))
 }
+
+#[cfg(test)]
+mod tests;

@@ -59,8 +59,8 @@ pub mod publish;
 pub mod s3_object;
 // Entry point: the Lambda handler over events.
 // The Kinesis entry point: real-time records per shard, through the shard's carried state.
-pub mod kinesis;
 pub mod handler;
+pub mod kinesis;
 // Entry point: the `cflogs process` run over local files and S3 prefixes.
 pub mod backfill;
 // AWS clients built from the environment.

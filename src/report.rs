@@ -2,9 +2,9 @@
 //! the closing summary on stderr.
 
 use crate::aggregate::{Cell, Histogram};
+use crate::catalogue::Metric;
 use crate::config::DimensionKey;
 use crate::parse::Format;
-use crate::catalogue::Metric;
 use crate::pipeline::ProcessedFile;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

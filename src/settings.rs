@@ -7,9 +7,9 @@
 //! beside its setting.
 
 use crate::config::{
-    ConfigError, MetricsConfig, parse_dimension_sets, parse_distribution_hosts, parse_distribution_id,
-    parse_include, parse_realtime_fields,
-    parse_max_values, parse_namespace, parse_positive, parse_switch,
+    ConfigError, MetricsConfig, parse_dimension_sets, parse_distribution_hosts,
+    parse_distribution_id, parse_include, parse_max_values, parse_namespace, parse_positive,
+    parse_realtime_fields, parse_switch,
 };
 
 /// Environment variables read by [`Settings::from_lookup`].

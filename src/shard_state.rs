@@ -53,7 +53,9 @@ fn merge_rows(into: &mut Vec<AggregateRow>, rows: Vec<AggregateRow>) {
             std::collections::btree_map::Entry::Vacant(e) => {
                 e.insert(row);
             }
-            std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().cell.merge(&row.cell),
+            std::collections::btree_map::Entry::Occupied(mut e) => {
+                e.get_mut().cell.merge(&row.cell)
+            }
         }
     }
     *into = merged.into_values().collect();
@@ -185,7 +187,11 @@ mod tests {
     fn batches_merge_per_minute_and_close_after_the_delay() {
         let c = config();
         let mut s = ShardState::default();
-        s.absorb(aggregate(&c, &[(MIN + 1_000, 10), (MIN + 61_000, 5)]), 2, "1".into());
+        s.absorb(
+            aggregate(&c, &[(MIN + 1_000, 10), (MIN + 61_000, 5)]),
+            2,
+            "1".into(),
+        );
         s.absorb(aggregate(&c, &[(MIN + 2_000, 7)]), 1, "2".into());
         assert_eq!(s.pending_minutes(), [MIN, MIN + 60_000]);
         assert_eq!(s.pending.len(), 2, "one row per minute: {:?}", s.pending);

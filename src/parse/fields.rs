@@ -336,7 +336,11 @@ mod tests {
         assert!(REALTIME_FIELDS.iter().all(|n| seen.insert(*n)));
         for f in Field::ALL {
             let realtime = REALTIME_FIELDS.contains(&f.name());
-            assert_eq!(realtime, !matches!(f, Field::Date | Field::Time | Field::TimestampMs), "{f:?}");
+            assert_eq!(
+                realtime,
+                !matches!(f, Field::Date | Field::Time | Field::TimestampMs),
+                "{f:?}"
+            );
         }
     }
 

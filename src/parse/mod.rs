@@ -27,8 +27,8 @@ mod w3c_frame;
 use std::fmt;
 
 pub use fields::{FIELD_COUNT, Field, FieldSet};
-pub use realtime::{RealtimeFields, RealtimeFieldsError};
 use frame::{Line, State, Step};
+pub use realtime::{RealtimeFields, RealtimeFieldsError};
 pub use record::Record;
 use value::BadValue;
 

@@ -88,7 +88,9 @@ mod tests {
 
     /// Parses `text` as real-time records of `fields`: (timestamp ms, sc-bytes, status) of each
     /// record and the rejections.
-    fn parse(fields: &str, text: &str) -> (Vec<(i64, u64, Option<u16>)>, Vec<RejectReason>) {
+    type Seen = Vec<(i64, u64, Option<u16>)>;
+
+    fn parse(fields: &str, text: &str) -> (Seen, Vec<RejectReason>) {
         let f = RealtimeFields::parse(fields).unwrap();
         let mut p = LogParser::realtime(&f, FieldSet::ALL);
         let mut out = Vec::new();
@@ -108,7 +110,13 @@ mod tests {
             "1700000000.123\t200\t512\r\n1700000001.000\t-\t-\n",
         );
         assert!(bad.is_empty(), "{bad:?}");
-        assert_eq!(r, [(1_700_000_000_123, 512, Some(200)), (1_700_000_001_000, 0, None)]);
+        assert_eq!(
+            r,
+            [
+                (1_700_000_000_123, 512, Some(200)),
+                (1_700_000_001_000, 0, None)
+            ]
+        );
     }
 
     #[test]
@@ -172,7 +180,8 @@ mod tests {
         // The same line read as the 44-field selection is refused, not mis-mapped.
         let short = RealtimeFields::parse(&names[..44].join(",")).unwrap();
         let mut p = LogParser::realtime(&short, FieldSet::ALL);
-        p.process(line.as_bytes(), true, |_| panic!("mis-mapped")).unwrap();
+        p.process(line.as_bytes(), true, |_| panic!("mis-mapped"))
+            .unwrap();
         assert_eq!(
             p.stats().reject_samples[0].reason,
             RejectReason::FieldCount { got: 45, want: 44 }
@@ -206,8 +215,14 @@ mod tests {
         let e = RealtimeFields::parse("timestamp,cs(Host)").unwrap_err();
         let text = e.to_string();
         assert!(text.contains("\"cs(Host)\""), "{text}");
-        assert!(text.contains("cs-host") && text.contains("connection-id"), "{text}");
-        assert_eq!(RealtimeFields::parse(" , "), Err(RealtimeFieldsError::Empty));
+        assert!(
+            text.contains("cs-host") && text.contains("connection-id"),
+            "{text}"
+        );
+        assert_eq!(
+            RealtimeFields::parse(" , "),
+            Err(RealtimeFieldsError::Empty)
+        );
         assert_eq!(
             RealtimeFields::parse("sc-status"),
             Err(RealtimeFieldsError::NoTimestamp)

@@ -1,0 +1,213 @@
+//! The Kinesis entry point over the in-memory doubles: duplicates, re-batching, failures and a
+//! crash mid-publish, every record counted once. The same scenarios run against moto through
+//! the runtime API in tests/realtime_moto.rs.
+
+use super::*;
+use crate::catalogue::Metric;
+use crate::datum::DatumValue;
+use crate::memory::{MemorySink, MemoryStore};
+use base64::Engine as _;
+
+const BUCKET: &str = "state";
+/// 2026-11-20T12:00:00Z.
+const START: i64 = 1_795_176_000_000;
+
+fn settings() -> Settings {
+    let mut s = Settings::default();
+    s.metrics.realtime = Some(
+        RealtimeFields::parse("timestamp,sc-status,sc-bytes,x-edge-location,cs-host").unwrap(),
+    );
+    s.metrics.distribution_hosts = crate::config::parse_distribution_hosts(
+        "t",
+        "d111abcdef8.cloudfront.net=E2Q4ABCDEFGH,d222abcdef8.cloudfront.net=E3Q4ABCDEFGH",
+    )
+    .unwrap();
+    s.metrics.dimension_sets =
+        crate::config::parse_dimension_sets("t", "DistributionId;DistributionId,EdgeLocation")
+            .unwrap();
+    s.metrics.max_dimension_values = 1000;
+    s.marker_bucket = Some(BUCKET.into());
+    s
+}
+
+/// Record `i`: one request of `i` bytes at START + i seconds, on one of two distributions and
+/// 900 edge locations (so that a minute makes more than one batch), or of an unknown host.
+fn line(i: u64) -> String {
+    let host = match i % 10 {
+        9 => "unknown.example.com",
+        n if n % 2 == 0 => "d111abcdef8.cloudfront.net",
+        _ => "d222abcdef8.cloudfront.net",
+    };
+    let ms = START + i as i64 * 1000;
+    // Canonical order: timestamp, sc-status, sc-bytes, cs-host, x-edge-location.
+    format!(
+        "{}.{:03}\t200\t{i}\t{host}\tE{:03}-C1\n",
+        ms / 1000,
+        ms % 1000,
+        i % 900
+    )
+}
+
+fn event(range: std::ops::Range<u64>) -> Value {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let records: Vec<Value> = range
+        .map(|i| {
+            let seq = format!(
+                "4959033827149025660855969253836157109592157598913{:07}",
+                i + 1
+            );
+            json!({
+                "eventSource": "aws:kinesis",
+                "eventID": format!("shardId-000000000000:{seq}"),
+                "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/cf-realtime",
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": "p",
+                    "sequenceNumber": seq,
+                    "data": b64.encode(line(i)),
+                    "approximateArrivalTimestamp": 1795176000.5
+                }
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+/// Bytes published per distribution (Requests must agree with the number of records).
+fn published(sink: &MemorySink) -> (u64, u64) {
+    let (mut requests, mut bytes) = (0, 0);
+    for d in sink.datums() {
+        if d.dimensions.len() != 1 {
+            continue;
+        }
+        match (d.metric, &d.value) {
+            (Metric::Requests, DatumValue::Value(v)) => requests += v,
+            (Metric::BytesDownloaded, DatumValue::Value(v)) => bytes += v,
+            _ => {}
+        }
+    }
+    (requests, bytes)
+}
+
+/// What records `0..n` should publish: all but the unknown host's.
+fn expected(n: u64) -> (u64, u64) {
+    let known: Vec<u64> = (0..n).filter(|i| i % 10 != 9).collect();
+    (known.len() as u64, known.iter().sum())
+}
+
+fn failures(v: &Value) -> Vec<String> {
+    v["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn run(store: &MemoryStore, sink: &MemorySink, ev: &Value, now: i64) -> Value {
+    handle(store, sink, &settings(), ev, now).await.unwrap()
+}
+
+#[tokio::test]
+async fn minutes_publish_after_their_end_and_duplicates_count_once() {
+    let (store, sink) = (MemoryStore::default(), MemorySink::default());
+    // Records of 3 minutes; at START + 3 min the first two minutes are 20 s past their end.
+    let now = START + 180_000;
+    let v = run(&store, &sink, &event(0..150), now).await;
+    assert!(failures(&v).is_empty());
+    assert_eq!(published(&sink), expected(120));
+    // The whole batch again (a retry), then a re-batched overlap: nothing counts twice.
+    run(&store, &sink, &event(0..150), now).await;
+    run(&store, &sink, &event(100..180), now + 60_000).await;
+    assert_eq!(published(&sink), expected(180));
+    let state: ShardState = serde_json::from_slice(
+        &store
+            .bytes(
+                BUCKET,
+                "_cflm/processed/kinesis/cf-realtime/shardId-000000000000.json",
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state.records, 180);
+    assert_eq!(state.unresolved, 18);
+    assert!(state.pending.is_empty() && state.outbox.is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_publish_is_retried_from_the_last_record_and_resumes() {
+    let (store, sink) = (MemoryStore::default(), MemorySink::default());
+    let now = START + 700_000;
+    // Batch 1 of the outbox fails: batch 0 is sent, the records are committed.
+    sink.failing.lock().unwrap().insert(1);
+    let ev = event(0..600);
+    let v = run(&store, &sink, &ev, now).await;
+    let last = ev["Records"][599]["kinesis"]["sequenceNumber"]
+        .as_str()
+        .unwrap();
+    assert_eq!(failures(&v), [last.to_owned()]);
+    assert_eq!(sink.batches(), [0]);
+    // Lambda retries from that record: it is a duplicate, the publish resumes at batch 1.
+    sink.failing.lock().unwrap().clear();
+    let retry = json!({"Records": [ev["Records"][599].clone()]});
+    let v = run(&store, &sink, &retry, now).await;
+    assert!(failures(&v).is_empty());
+    // Each batch sent once: 0 before the failure, 1 on the retry.
+    assert_eq!(sink.batches(), [0, 1]);
+    assert_eq!(published(&sink), expected(600));
+}
+
+#[tokio::test]
+async fn a_lost_state_write_retries_the_batch_without_counting_it() {
+    let (store, sink) = (MemoryStore::default(), MemorySink::default());
+    let now = START + 200_000;
+    store.faults.lock().unwrap().io_before_write = 1;
+    let ev = event(0..60);
+    let v = run(&store, &sink, &ev, now).await;
+    let first = ev["Records"][0]["kinesis"]["sequenceNumber"]
+        .as_str()
+        .unwrap();
+    assert_eq!(failures(&v), [first.to_owned()]);
+    assert_eq!(sink.requests(), 0);
+    // Bisected retry: the first half, then the second.
+    run(&store, &sink, &event(0..30), now).await;
+    run(&store, &sink, &event(30..60), now).await;
+    assert_eq!(published(&sink), expected(60));
+}
+
+#[tokio::test]
+async fn broken_records_are_rejected_alone() {
+    let (store, sink) = (MemoryStore::default(), MemorySink::default());
+    let mut ev = event(0..20);
+    let b64 = base64::engine::general_purpose::STANDARD;
+    ev["Records"][0]["kinesis"]["data"] = json!(b64.encode(b"\x00\x01binary"));
+    ev["Records"][1]["kinesis"]["data"] = json!(b64.encode(b"1795176000.000\t200\n"));
+    ev["Records"][2]["kinesis"]["sequenceNumber"] = json!("");
+    let v = run(&store, &sink, &ev, START + 200_000).await;
+    assert!(failures(&v).is_empty());
+    let want = expected(20);
+    let lost: Vec<u64> = (0..3).filter(|i| i % 10 != 9).collect();
+    assert_eq!(
+        published(&sink),
+        (
+            want.0 - lost.len() as u64,
+            want.1 - lost.iter().sum::<u64>()
+        )
+    );
+}
+
+#[tokio::test]
+async fn kinesis_needs_its_fields_and_a_state_bucket() {
+    let (store, sink) = (MemoryStore::default(), MemorySink::default());
+    let mut s = settings();
+    s.marker_bucket = None;
+    let e = handle(&store, &sink, &s, &event(0..1), START)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("MARKER_BUCKET"));
+    s.metrics.realtime = None;
+    let e = handle(&store, &sink, &s, &event(0..1), START)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("REALTIME_FIELDS"));
+}
