@@ -1040,3 +1040,99 @@ fn help_states_the_defaults_and_variables() {
     }
     assert!(help.contains("[env: CFLM_NOW]"), "{help}");
 }
+
+/// Real-time records by their field selection (the sample of scripts/make-realtime-sample.py):
+/// distributions resolved by primary-distribution-id and by cs-host, the rest counted, and a
+/// selection of the wrong size refused record by record.
+#[test]
+fn realtime_records_by_their_field_selection() {
+    const FIELDS: &str = "timestamp,time-to-first-byte,sc-status,sc-bytes,cs-method,cs-protocol,cs-host,cs-bytes,x-edge-location,x-host-header,time-taken,cs-protocol-version,x-edge-result-type,sc-content-type,x-edge-detailed-result-type,c-country,cache-behavior-path-pattern,primary-distribution-id,origin-fbl,origin-lbl";
+    let sample = "tests/fixtures/realtime/sample.tsv";
+    let lines: Vec<String> = std::fs::read_to_string(sample)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let bytes = |own: bool| -> u64 {
+        lines
+            .iter()
+            .filter(|l| l.contains("E5EXAMPLE3456") == own)
+            .map(|l| l.split('\t').nth(3).unwrap().parse::<u64>().unwrap())
+            .sum()
+    };
+    // Listed in another order: sorted into canonical order by the program.
+    let mut shuffled: Vec<&str> = FIELDS.split(',').collect();
+    shuffled.reverse();
+    let out = cflogs(&[
+        "process",
+        "--dry-run",
+        "--realtime-fields",
+        &shuffled.join(","),
+        "--distribution-hosts",
+        "d333example.cloudfront.net=E6EXAMPLE7890",
+        sample,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut by_dist: BTreeMap<String, u64> = BTreeMap::new();
+    for l in String::from_utf8_lossy(&out.stdout).lines() {
+        let Ok(v) = serde_json::from_str::<Value>(l) else {
+            continue;
+        };
+        if v["metric_name"] == "BytesDownloaded" && v["dimensions"].as_object().unwrap().len() == 1
+        {
+            let d = v["dimensions"]["DistributionId"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            *by_dist.entry(d).or_default() += v["value"].as_u64().unwrap();
+        }
+    }
+    let want = BTreeMap::from([
+        ("E5EXAMPLE3456".to_owned(), bytes(true)),
+        ("E6EXAMPLE7890".to_owned(), bytes(false)),
+    ]);
+    assert_eq!(by_dist, want);
+
+    // Without the host map, the records named only by cs-host are counted, not published.
+    let out = cflogs(&["process", "--dry-run", "--realtime-fields", FIELDS, sample]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("of no known distribution (not published): 30"),
+        "{err}"
+    );
+
+    // One field short of the records: every record refused, naming both counts.
+    let short: Vec<&str> = FIELDS.split(',').filter(|f| *f != "origin-lbl").collect();
+    let out = cflogs(&[
+        "process",
+        "--dry-run",
+        "--realtime-fields",
+        &short.join(","),
+        sample,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("rejected lines: 60"), "{err}");
+    assert!(
+        err.contains("20 fields where the real-time log field selection has 19"),
+        "{err}"
+    );
+
+    // An unknown name is a usage error listing the known ones.
+    let out = cflogs(&[
+        "process",
+        "--dry-run",
+        "--realtime-fields",
+        "timestamp,cs(Host)",
+        sample,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("--realtime-fields") && err.contains("cs-host"),
+        "{err}"
+    );
+}

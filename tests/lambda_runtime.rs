@@ -25,6 +25,8 @@ use support::{MotoStack, put_object};
 const BUCKET: &str = "cloudfront-logs-example";
 /// The function's clock (`CFLM_NOW`): just after the sample logs.
 const NOW: &str = "2026-11-20T12:30:00Z";
+/// The fields of tests/fixtures/realtime/sample.tsv and events/kinesis-realtime.json.
+const REALTIME_FIELDS: &str = "timestamp,time-to-first-byte,sc-status,sc-bytes,cs-method,cs-protocol,cs-host,cs-bytes,x-edge-location,x-host-header,time-taken,cs-protocol-version,x-edge-result-type,sc-content-type,x-edge-detailed-result-type,c-country,cache-behavior-path-pattern,primary-distribution-id,origin-fbl,origin-lbl";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -133,6 +135,12 @@ async fn every_sample_event_through_the_runtime_api() {
         format!("AWS_ENDPOINT_URL_S3={}", stack.moto),
         format!("AWS_ENDPOINT_URL_CLOUDWATCH={}", stack.adapter),
         format!("CFLM_NOW={NOW}"),
+        format!("AWS_ENDPOINT_URL_KINESIS={}", stack.moto),
+        // Real-time records (Kinesis): their fields, the host map, and where shard states live.
+        // Set for the whole run: the S3 samples above must read exactly as without them.
+        format!("REALTIME_FIELDS={REALTIME_FIELDS}"),
+        "DISTRIBUTION_HOSTS=d333example.cloudfront.net=E6EXAMPLE7890".to_owned(),
+        format!("MARKER_BUCKET={BUCKET}"),
     ];
     let mut cmd = Command::new(&cl);
     cmd.args(["lambda", "watch", "--ignore-changes", "--quiet"])
@@ -148,9 +156,10 @@ async fn every_sample_event_through_the_runtime_api() {
             std::fs::File::create(std::env::temp_dir().join("cflm-cargo-lambda-watch.log"))
                 .unwrap(),
         ));
-    for e in &env {
-        cmd.args(["--env-var", e]);
-    }
+    // An env file rather than --env-var, which splits values at commas (REALTIME_FIELDS).
+    let env_file = std::env::temp_dir().join(format!("cflm-lambda-env-{port}"));
+    std::fs::write(&env_file, env.join("\n") + "\n").unwrap();
+    cmd.arg("--env-file").arg(&env_file);
     let _watch = Watch(cmd.spawn().unwrap());
 
     // The first invocation waits for the function to build and start.
@@ -236,4 +245,97 @@ async fn every_sample_event_through_the_runtime_api() {
     let dims = [("DistributionId", "EFRESHFRESH12")];
     let sum = total(&cw, &dims, "BytesDownloaded", ts - 60_000, ts + 120_000).await;
     assert_eq!(sum, (0..25).map(|i| 100.0 + f64::from(i)).sum::<f64>());
+
+    realtime_through_kinesis(&cl, port, &stack, &cw).await;
+}
+
+/// Requests and bytes per distribution in CloudWatch, over the sample's minutes.
+async fn realtime_totals(cw: &aws_sdk_cloudwatch::Client) -> [(f64, f64); 2] {
+    let (from, to) = (at("2026-11-20T11:00:00Z"), at("2026-11-20T14:00:00Z"));
+    let mut out = [(0.0, 0.0); 2];
+    for (i, dist) in ["E5EXAMPLE3456", "E6EXAMPLE7890"].iter().enumerate() {
+        let dims = [("DistributionId", *dist)];
+        out[i] = (
+            total(cw, &dims, "Requests", from, to).await,
+            total(cw, &dims, "BytesDownloaded", from, to).await,
+        );
+    }
+    out
+}
+
+/// Real-time records: the sample Kinesis event, delivered twice; then records put into a
+/// Kinesis stream on moto with boto3, read back with GetRecords and wrapped as the event source
+/// mapping does, published through a CloudWatch that fails, retried, then the rest. Every
+/// record counts exactly once.
+async fn realtime_through_kinesis(
+    cl: &Path,
+    port: u16,
+    stack: &MotoStack,
+    cw: &aws_sdk_cloudwatch::Client,
+) {
+    let sample =
+        std::fs::read_to_string(root().join("tests/fixtures/realtime/sample.tsv")).unwrap();
+    let mut want = [(0.0, 0.0); 2];
+    for l in sample.lines() {
+        let i = usize::from(!l.contains("E5EXAMPLE3456"));
+        want[i].0 += 1.0;
+        want[i].1 += l.split('\t').nth(3).unwrap().parse::<f64>().unwrap();
+    }
+    assert_eq!(want[0].0 + want[1].0, 60.0);
+    let event = root().join("events/kinesis-realtime.json");
+    for _ in 0..2 {
+        let r = response(&invoke(
+            cl,
+            port,
+            &["--data-file", &event.to_string_lossy()],
+        ));
+        assert_eq!(r, json!({"batchItemFailures": []}));
+        assert_eq!(
+            realtime_totals(cw).await,
+            want,
+            "the sample event, delivered again"
+        );
+    }
+
+    // The same lines through a real stream (another stream: its own shard state).
+    let kinesis_event = |first: usize, count: usize| -> String {
+        let out = Command::new(support::venv_python())
+            .arg(root().join("tests/support/kinesis_event.py"))
+            .args([&stack.moto, "cf-realtime-moto"])
+            .arg(root().join("tests/fixtures/realtime/sample.tsv"))
+            .args([first.to_string(), count.to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let a = kinesis_event(0, 40);
+    let a_json: Value = serde_json::from_str(&a).unwrap();
+    let last = a_json["Records"][39]["kinesis"]["sequenceNumber"].clone();
+    // CloudWatch fails every PutMetricData: the records are committed to the shard's state,
+    // and the response names the last record, so that the retry resumes the publish.
+    stack.fault(r#"{"rules": [{"operation": "PutMetricData", "action": "error500"}]}"#);
+    let r = response(&invoke(cl, port, &["--data-ascii", &a]));
+    assert_eq!(r, json!({"batchItemFailures": [{"itemIdentifier": last}]}));
+    stack.clear_faults();
+    assert_eq!(
+        realtime_totals(cw).await,
+        want,
+        "nothing of the failed publish"
+    );
+    // The event source mapping retries from that record; it is a duplicate, the publish resumes.
+    let retry = json!({"Records": [a_json["Records"][39].clone()]}).to_string();
+    let r = response(&invoke(cl, port, &["--data-ascii", &retry]));
+    assert_eq!(r, json!({"batchItemFailures": []}));
+    // The whole batch again (a redelivery), then the rest of the records.
+    response(&invoke(cl, port, &["--data-ascii", &a]));
+    let b = kinesis_event(40, 20);
+    let r = response(&invoke(cl, port, &["--data-ascii", &b]));
+    assert_eq!(r, json!({"batchItemFailures": []}));
+    let doubled = want.map(|(n, b)| (2.0 * n, 2.0 * b));
+    assert_eq!(realtime_totals(cw).await, doubled);
 }

@@ -124,11 +124,19 @@ struct SettingsArgs {
     /// MARKER_LEASE_SECONDS] [default: 45]
     #[arg(long, value_name = "SECONDS")]
     marker_lease_seconds: Option<String>,
+    /// The real-time log configuration's fields (comma-separated, any order): headerless lines
+    /// that start with an epoch timestamp are real-time records of them [env: REALTIME_FIELDS]
+    #[arg(long, value_name = "LIST")]
+    realtime_fields: Option<String>,
+    /// host=DISTID pairs (comma-separated): the distribution of real-time records without
+    /// primary-distribution-id, by their cs-host [env: DISTRIBUTION_HOSTS]
+    #[arg(long, value_name = "PAIRS")]
+    distribution_hosts: Option<String>,
 }
 
 impl SettingsArgs {
     /// Each flag with the variable it overrides.
-    fn flags(&self) -> [(&'static str, &'static str, Option<&String>); 14] {
+    fn flags(&self) -> [(&'static str, &'static str, Option<&String>); 16] {
         [
             (env::NOW, "--now", self.now.as_ref()),
             (env::NAMESPACE, "--namespace", self.namespace.as_ref()),
@@ -161,6 +169,16 @@ impl SettingsArgs {
                 self.put_concurrency.as_ref(),
             ),
             (env::IDEMPOTENCY, "--idempotency", self.idempotency.as_ref()),
+            (
+                env::REALTIME_FIELDS,
+                "--realtime-fields",
+                self.realtime_fields.as_ref(),
+            ),
+            (
+                env::DISTRIBUTION_HOSTS,
+                "--distribution-hosts",
+                self.distribution_hosts.as_ref(),
+            ),
             (
                 env::MARKER_BUCKET,
                 "--marker-bucket",

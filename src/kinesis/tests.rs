@@ -211,3 +211,82 @@ async fn kinesis_needs_its_fields_and_a_state_bucket() {
         .unwrap_err();
     assert!(e.to_string().contains("REALTIME_FIELDS"));
 }
+
+/// Issue 13's cost and delay targets at the defaults, in simulated time: a steady 1,000
+/// records/s on one shard, delivered as the event source mapping does at its defaults (batches of
+/// up to 10,000 records, every 10 s: the batching window, and the time 10,000 records take to
+/// arrive). Every minute must go out in at most 2 PutMetricData calls, within 90 s of its end.
+/// `scripts/realtime-cost.sh` prints the figures.
+#[tokio::test]
+async fn one_shard_at_1000_records_per_second_costs_and_delays() {
+    let (store, sink) = (MemoryStore::default(), MemorySink::default());
+    let mut s = settings();
+    s.metrics.dimension_sets = crate::config::parse_dimension_sets("t", "DistributionId").unwrap();
+    let config = realtime_config(&s).unwrap();
+    let minutes = 6;
+    let mut calls_per_minute: std::collections::BTreeMap<i64, usize> = Default::default();
+    let mut delay_ms: std::collections::BTreeMap<i64, i64> = Default::default();
+    let mut seq = 0u64;
+    for tick in 1..=(minutes * 6 + 6) {
+        // At START + 10 s x tick: the records of the last 10 s (none after `minutes`).
+        let now = START + tick * 10_000;
+        let records: Vec<StreamRecord> = if tick <= minutes * 6 {
+            (0..10_000)
+                .map(|j| {
+                    seq += 1;
+                    let ms = now - 10_000 + j / 10;
+                    StreamRecord {
+                        sequence_number: seq.to_string(),
+                        data: format!(
+                            "{}.{:03}\t200\t100\td111abcdef8.cloudfront.net\tIAD89-C1\n",
+                            ms / 1000,
+                            ms % 1000
+                        )
+                        .into_bytes(),
+                    }
+                })
+                .collect()
+        } else {
+            // No records: what a quiet stream's next invocation would flush.
+            vec![]
+        };
+        if records.is_empty() {
+            continue;
+        }
+        let batch = ShardBatch {
+            stream: "s".into(),
+            shard: "shardId-000000000000".into(),
+            records,
+        };
+        let before = sink.requests();
+        let seen = sink.datums().len();
+        process_shard(&store, &sink, &s, &config, BUCKET, &batch, now)
+            .await
+            .unwrap();
+        let mut minutes_sent: Vec<i64> = sink.datums()[seen..]
+            .iter()
+            .map(|d| d.timestamp_ms)
+            .collect();
+        minutes_sent.sort_unstable();
+        minutes_sent.dedup();
+        for m in minutes_sent {
+            *calls_per_minute.entry(m).or_default() += sink.requests() - before;
+            delay_ms.entry(m).or_insert(now - (m + 60_000));
+        }
+    }
+    // The minutes fully inside the run (the last one waits for a next batch: see README).
+    let full: Vec<i64> = (0..minutes - 1).map(|m| START + m * 60_000).collect();
+    for m in &full {
+        let calls = calls_per_minute.get(m).copied().unwrap_or(0);
+        let delay = delay_ms.get(m).copied().unwrap_or(i64::MAX);
+        eprintln!(
+            "minute {}: {calls} PutMetricData call(s), published {:.0} s after its end",
+            (m - START) / 60_000,
+            delay as f64 / 1000.0
+        );
+        assert!((1..=2).contains(&calls), "minute {m}: {calls} calls");
+        assert!(delay <= 90_000, "minute {m}: {delay} ms");
+    }
+    let (requests, _) = published(&sink);
+    assert_eq!(requests, (minutes as u64 - 1) * 60_000);
+}

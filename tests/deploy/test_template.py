@@ -27,7 +27,14 @@ GRAFANA = ROOT / "dashboards" / "grafana-cloudwatch.json"
 # Metrics the dashboards may read besides the catalogue's: AWS's own, and the metric filters the
 # template defines (checked separately below).
 AWS_METRICS = {
-    "AWS/Lambda": {"Invocations", "Errors", "Throttles", "Duration", "ConcurrentExecutions"},
+    "AWS/Lambda": {
+        "Invocations",
+        "Errors",
+        "Throttles",
+        "Duration",
+        "ConcurrentExecutions",
+        "IteratorAge",
+    },
     "AWS/SQS": {"ApproximateNumberOfMessagesVisible"},
 }
 # What the dashboards claim to show (issue 4): every one of these must be on both dashboards.
@@ -97,6 +104,10 @@ def role_statements(resources, function) -> list[dict]:
     assert role == {"Fn::GetAtt": ["FunctionRole", "Arn"]}, "the function uses FunctionRole"
     statements = []
     for policy in resources["FunctionRole"]["Properties"]["Policies"]:
+        if "Fn::If" in policy:
+            # A policy that exists with a feature (real-time logs): its true branch.
+            cond, policy, absent = policy["Fn::If"]
+            assert absent == {"Ref": "AWS::NoValue"}, cond
         for st in policy["PolicyDocument"]["Statement"]:
             statements.append(st)
     return statements
@@ -284,6 +295,12 @@ def test_role_actions_are_the_expected_few(role_statements):
         "s3:ListBucket",
         "cloudwatch:PutMetricData",
         "sqs:SendMessage",
+        # Real-time logs (EnableRealtimeLogs): reading its stream, see the test below.
+        "kinesis:DescribeStream",
+        "kinesis:DescribeStreamSummary",
+        "kinesis:GetRecords",
+        "kinesis:GetShardIterator",
+        "kinesis:ListShards",
     }
     assert all(s["Effect"] == "Allow" for s in role_statements)
     assert not any("*" in a for a in actions)
@@ -716,3 +733,77 @@ def test_readme_describes_every_parameter(template):
     docs = (ROOT / "README.md").read_text()
     missing = [p for p in template["Parameters"] if f"| `{p}` |" not in docs]
     assert not missing, f"README.md's parameter table lacks {missing}"
+
+
+# ----------------------------------------------------------------------------- real-time logs
+
+REALTIME_RESOURCES = {
+    "RealtimeStream",
+    "RealtimeLogRole",
+    "RealtimeLogConfig",
+    "RealtimeEventSourceMapping",
+    "IteratorAgeAlarm",
+}
+
+
+def test_realtime_resources_exist_only_when_enabled(resources, template):
+    assert template["Parameters"]["EnableRealtimeLogs"]["Default"] == "false"
+    for name in REALTIME_RESOURCES:
+        assert name in resources, name
+        assert resources[name].get("Condition") in ("Realtime", "IteratorAgeAlarmEnabled"), name
+
+
+def test_kinesis_reads_only_on_the_stream(role_statements):
+    kinesis = [s for s in role_statements if any(a.startswith("kinesis:") for a in as_list(s["Action"]))]
+    assert len(kinesis) == 1
+    assert kinesis[0]["Resource"] == {"Fn::GetAtt": ["RealtimeStream", "Arn"]}
+    assert not any("Put" in a for a in as_list(kinesis[0]["Action"]))
+
+
+def test_cloudfront_writes_only_to_the_stream(resources):
+    role = resources["RealtimeLogRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    (policy,) = role["Policies"]
+    (st,) = policy["PolicyDocument"]["Statement"]
+    assert st["Resource"] == {"Fn::GetAtt": ["RealtimeStream", "Arn"]}
+    assert set(st["Action"]) == {
+        "kinesis:DescribeStreamSummary",
+        "kinesis:DescribeStream",
+        "kinesis:PutRecord",
+        "kinesis:PutRecords",
+    }
+
+
+def test_event_source_mapping_serves_the_exactly_once_design(resources):
+    """README "Real-time logs": one batch per shard at a time, partial batch responses, retries
+    until a record expires rather than skipping it, failures to the queue."""
+    p = resources["RealtimeEventSourceMapping"]["Properties"]
+    assert p["ParallelizationFactor"] == 1
+    assert p["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert p["BisectBatchOnFunctionError"] is False
+    assert p["MaximumRetryAttempts"] == -1
+    assert p["MaximumRecordAgeInSeconds"] == -1
+    assert p["BatchSize"] == 10000
+    assert p["StartingPosition"] == "LATEST"
+    assert p["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["FailureQueue", "Arn"]}
+
+
+def test_default_realtime_fields_are_read_and_none_is_personal(template):
+    fields = template["Parameters"]["RealtimeLogFields"]["Default"]
+    names = fields.split(",")
+    for private in ["c-ip", "cs-cookie", "cs-uri-query", "x-edge-request-id", "cs-user-agent",
+                    "cs-referer", "x-forwarded-for", "cs-headers", "cs-uri-stem"]:
+        assert private not in names, private
+    # The function accepts the selection and reads the sample records written with it.
+    cmd = os.environ.get("CFLOGS")
+    argv = shlex.split(cmd) if cmd else ["cargo", "run", "-q", "--bin", "cflogs", "--"]
+    out = subprocess.run(
+        [*argv, "process", "--dry-run", "--output", "none", "--realtime-fields", fields,
+         "--distribution-hosts", "d333example.cloudfront.net=E6EXAMPLE7890",
+         "tests/fixtures/realtime/sample.tsv"],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "records: 60, rejected lines: 0," in out.stderr, out.stderr
