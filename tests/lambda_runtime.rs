@@ -158,7 +158,14 @@ async fn every_sample_event_through_the_runtime_api() {
         ));
     // An env file rather than --env-var, which splits values at commas (REALTIME_FIELDS).
     let env_file = std::env::temp_dir().join(format!("cflm-lambda-env-{port}"));
-    std::fs::write(&env_file, env.join("\n") + "\n").unwrap();
+    let lines: Vec<String> = env
+        .iter()
+        .map(|e| {
+            let (k, v) = e.split_once('=').unwrap();
+            format!("{k}=\"{v}\"\n")
+        })
+        .collect();
+    std::fs::write(&env_file, lines.concat()).unwrap();
     cmd.arg("--env-file").arg(&env_file);
     let _watch = Watch(cmd.spawn().unwrap());
 
