@@ -153,10 +153,10 @@ pub enum ConfigError {
     },
     #[error("{var}: {value:?} is not a CloudFront distribution ID")]
     BadDistributionId { var: &'static str, value: String },
-    #[error("{var}: {source}")]
+    #[error("{var}: {reason}")]
     RealtimeFields {
         var: &'static str,
-        source: RealtimeFieldsError,
+        reason: RealtimeFieldsError,
     },
 }
 
@@ -358,7 +358,7 @@ pub fn parse_distribution_hosts(var: &'static str, v: &str) -> Result<HostMap, C
 
 /// Parses a real-time field selection (comma-separated names, any order).
 pub fn parse_realtime_fields(var: &'static str, v: &str) -> Result<RealtimeFields, ConfigError> {
-    RealtimeFields::parse(v).map_err(|source| ConfigError::RealtimeFields { var, source })
+    RealtimeFields::parse(v).map_err(|reason| ConfigError::RealtimeFields { var, reason })
 }
 
 pub fn parse_distribution_id(var: &'static str, v: &str) -> Result<String, ConfigError> {

@@ -529,6 +529,32 @@ fn bad_now_is_a_usage_error() {
 /// Each setting: (variable, its flag, a value, `None` if accepted, else the error after
 /// "<variable or flag>: "), as the Lambda reads the variable.
 const SETTINGS: &[(&str, &str, &str, Option<&str>)] = &[
+    (
+        "REALTIME_FIELDS",
+        "--realtime-fields",
+        "sc-bytes,timestamp",
+        None,
+    ),
+    (
+        "REALTIME_FIELDS",
+        "--realtime-fields",
+        "timestamp,nope",
+        Some(
+            "unknown real-time log field \"nope\"; known fields: timestamp,c-ip,s-ip,time-to-first-byte,sc-status,sc-bytes,cs-method,cs-protocol,cs-host,cs-uri-stem,cs-bytes,x-edge-location,x-edge-request-id,x-host-header,time-taken,cs-protocol-version,c-ip-version,cs-user-agent,cs-referer,cs-cookie,cs-uri-query,x-edge-response-result-type,x-forwarded-for,ssl-protocol,ssl-cipher,x-edge-result-type,fle-encrypted-fields,fle-status,sc-content-type,sc-content-len,sc-range-start,sc-range-end,c-port,x-edge-detailed-result-type,c-country,cs-accept-encoding,cs-accept,cache-behavior-path-pattern,cs-headers,cs-header-names,cs-headers-count,primary-distribution-id,primary-distribution-dns-name,origin-fbl,origin-lbl,asn,cmcd-encoded-bitrate,cmcd-buffer-length,cmcd-buffer-starvation,cmcd-content-id,cmcd-object-duration,cmcd-deadline,cmcd-measured-throughput,cmcd-next-object-request,cmcd-next-range-request,cmcd-object-type,cmcd-playback-rate,cmcd-requested-maximum-throughput,cmcd-streaming-format,cmcd-session-id,cmcd-stream-type,cmcd-startup,cmcd-top-bitrate,cmcd-version,r-host,sr-reason,x-edge-mqcs,distribution-tenant-id,connection-id",
+        ),
+    ),
+    (
+        "DISTRIBUTION_HOSTS",
+        "--distribution-hosts",
+        "d1.cloudfront.net=E2EXAMPLE1234",
+        None,
+    ),
+    (
+        "DISTRIBUTION_HOSTS",
+        "--distribution-hosts",
+        "d1.cloudfront.net",
+        Some(r#""d1.cloudfront.net" is not one of host=DISTRIBUTIONID pairs separated by commas"#),
+    ),
     ("METRICS_NAMESPACE", "--namespace", "Test/CF", None),
     (
         "METRICS_NAMESPACE",
@@ -670,7 +696,10 @@ fn every_setting_reads_alike_from_the_environment_and_its_flag() {
     }
     for var in cloudfront_log_metrics::settings::env::LAMBDA {
         assert!(
-            covered.contains(var) || *var == "AWS_MAX_ATTEMPTS",
+            // AWS_MAX_ATTEMPTS is aws-config's; a Kinesis shard's publish delay is the Lambda's.
+            covered.contains(var)
+                || *var == "AWS_MAX_ATTEMPTS"
+                || *var == "REALTIME_PUBLISH_DELAY_SECONDS",
             "{var} is not tested"
         );
     }
