@@ -37,6 +37,8 @@ pub mod pipeline;
 pub mod shard_state;
 // Run summaries for people (tables, closing lines).
 pub mod report;
+// Stage "export": records to typed, privacy-safe JSON documents (NDJSON, OpenSearch _bulk).
+pub mod export;
 
 // ---- edges ------------------------------------------------------------------------------------
 // Runtime settings from the environment and flags, one reader for the Lambda and `cflogs`.

@@ -24,6 +24,7 @@ const CORE: &[&str] = &[
     "pipeline",
     "shard_state",
     "report",
+    "export",
 ];
 
 /// Names a core module may not contain.
