@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Writes the real-time log sample: tests/fixtures/realtime/sample.tsv (one record per line) and
+"""Writes the real-time log sample: tests/fixtures/realtime/sample.tsv (one record per line),
 events/kinesis-realtime.json (the same records as a Kinesis event, wrapped the way the Lambda
-event source mapping wraps them).
+event source mapping wraps them) and events/firehose-realtime.json (the first 20 as a Firehose
+transformation event from a Kinesis source), plus events/firehose-direct-put.json (standard log
+lines PUT directly to Firehose: a header record, records of lines, a comment, a broken line).
 
 The records follow the layout of a real CloudFront real-time record (aws-solutions/
 centralized-logging-with-opensearch's test record, tests/fixtures/samples/
@@ -84,6 +86,44 @@ def main() -> None:
             "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/cloudfront-realtime-logs",
         })
     (ROOT / "events/kinesis-realtime.json").write_text(json.dumps({"Records": records}, indent=2) + "\n")
+    stream = "arn:aws:kinesis:us-east-1:123456789012:stream/cloudfront-realtime-logs"
+    fh = []
+    for i, line in enumerate(lines[:20]):
+        seq = f"49656512877433437227350462735417268941318466537{i + 1:09d}"
+        fh.append({
+            "recordId": f"{seq}-0",
+            "approximateArrivalTimestamp": (START + i * 10) * 1000 + 1500,
+            "data": base64.b64encode(line.encode()).decode(),
+            "kinesisRecordMetadata": {
+                "shardId": "shardId-000000000000", "partitionKey": "d2omsvnrx2yu4i",
+                "approximateArrivalTimestamp": (START + i * 10) * 1000 + 1500,
+                "sequenceNumber": seq, "subsequenceNumber": 0,
+            },
+        })
+    (ROOT / "events/firehose-realtime.json").write_text(json.dumps({
+        "invocationId": "00540a87-5050-496a-84e4-e7d92bbaf5e2",
+        "deliveryStreamArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/cloudfront-export",
+        "sourceKinesisStreamArn": stream,
+        "region": "us-east-1",
+        "records": fh,
+    }, indent=2) + "\n")
+    direct = [
+        "#Version: 1.0\n#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id time-taken\n",
+        "2026-11-20\t12:01:02\tFRA56-P7\t2048\t198.51.100.23\tGET\td333example.cloudfront.net\t/img/a%20b.png\t200\thttps://www.example.org/page?utm=1\tMozilla/5.0%20(X11;%20Linux)\tsize=big\tsession=s3cr3t\tHit\tQxDmcEXAMPLEreqid==\t0.012\n"
+        "2026-11-20\t12:01:03\tFRA56-P7\t512\t2001:db8:85a3::8a2e:370:7334\tGET\td333example.cloudfront.net\t/api\t404\t-\tcurl/8.4.0\t-\t-\tError\tREQ2EXAMPLEid==\t0.003\n",
+        "# a comment line\n",
+        "2026-11-20\t12:01:04\tFRA56-P7\tnot-a-number\t198.51.100.24\tGET\td333example.cloudfront.net\t/x\t200\t-\t-\t-\t-\tHit\tREQ3==\t0.001\n",
+    ]
+    (ROOT / "events/firehose-direct-put.json").write_text(json.dumps({
+        "invocationId": "7d7f2c8a-2d4b-4f5e-9d1c-0a1b2c3d4e5f",
+        "deliveryStreamArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/cloudfront-direct",
+        "region": "us-east-1",
+        "records": [
+            {"recordId": f"direct-{i}", "approximateArrivalTimestamp": (START + 62) * 1000,
+             "data": base64.b64encode(d.encode()).decode()}
+            for i, d in enumerate(direct)
+        ],
+    }, indent=2) + "\n")
     print(",".join(FIELDS))
 
 

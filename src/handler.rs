@@ -134,6 +134,9 @@ impl<S: ObjectStore + MarkerStore, M: MetricSink> Handler<S, M> {
     /// event are malformed; those fail their unit afterwards ([`EventError::Malformed`], or the
     /// SQS message).
     pub async fn handle(&self, payload: &Value, now_ms: i64) -> Result<Value, HandlerError> {
+        if crate::firehose::is_firehose_event(payload) {
+            return Ok(crate::firehose::handle(payload, &self.settings));
+        }
         if crate::kinesis::is_kinesis_event(payload) {
             let (store, sink) = (&self.store, &self.sink);
             // Boxed: the Kinesis future nests deep enough to strain the compiler's layout limit.

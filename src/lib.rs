@@ -61,7 +61,11 @@ pub mod publish;
 pub mod s3_object;
 // Entry point: the Lambda handler over events.
 // The Kinesis entry point: real-time records per shard, through the shard's carried state.
+// The Firehose transformation entry point: records to documents.
+pub mod firehose;
 pub mod handler;
+// `cflogs export`: inputs streamed through the exporter into one output.
+pub mod export_run;
 pub mod kinesis;
 // Entry point: the `cflogs process` run over local files and S3 prefixes.
 pub mod backfill;

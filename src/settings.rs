@@ -52,6 +52,17 @@ pub mod env {
     /// Seconds after a minute's end before a Kinesis shard publishes the minute (default 20):
     /// records of the minute that arrive later are published in a further request.
     pub const REALTIME_PUBLISH_DELAY_SECONDS: &str = "REALTIME_PUBLISH_DELAY_SECONDS";
+    /// Export (Firehose transformation, `cflogs export`): client IPs `truncate` (default),
+    /// `remove` or `keep`.
+    pub const EXPORT_CLIENT_IP: &str = "EXPORT_CLIENT_IP";
+    /// Export: keep `cs-cookie` (default off).
+    pub const EXPORT_COOKIES: &str = "EXPORT_COOKIES";
+    /// Export: keep query strings (default off).
+    pub const EXPORT_QUERY_STRINGS: &str = "EXPORT_QUERY_STRINGS";
+    /// Export: keep `x-edge-request-id` (default off).
+    pub const EXPORT_REQUEST_IDS: &str = "EXPORT_REQUEST_IDS";
+    /// Export: keep `cs-headers` (default off).
+    pub const EXPORT_HEADERS: &str = "EXPORT_HEADERS";
 
     /// Every variable the Lambda function reads (besides the runtime's own `AWS_*` and `RUST_LOG`):
     /// the SAM template must set each of them or leave it to its documented default.
@@ -73,6 +84,11 @@ pub mod env {
         REALTIME_FIELDS,
         DISTRIBUTION_HOSTS,
         REALTIME_PUBLISH_DELAY_SECONDS,
+        EXPORT_CLIENT_IP,
+        EXPORT_COOKIES,
+        EXPORT_QUERY_STRINGS,
+        EXPORT_REQUEST_IDS,
+        EXPORT_HEADERS,
     ];
 
     /// Pins the time CloudWatch's two-week window is evaluated at (RFC 3339) instead of the wall
@@ -173,6 +189,8 @@ pub struct Settings {
     pub cloudwatch_window: bool,
     /// Seconds after a minute's end before a Kinesis shard publishes it.
     pub realtime_publish_delay_seconds: u64,
+    /// What exported documents leave out.
+    pub privacy: crate::export::privacy::Privacy,
 }
 
 impl Default for Settings {
@@ -190,6 +208,7 @@ impl Default for Settings {
             now_ms: None,
             cloudwatch_window: true,
             realtime_publish_delay_seconds: DEFAULT_REALTIME_PUBLISH_DELAY_SECONDS,
+            privacy: crate::export::privacy::Privacy::default(),
         }
     }
 }
@@ -235,6 +254,24 @@ impl Settings {
         }
         if let Some((v, from)) = get(env::REALTIME_PUBLISH_DELAY_SECONDS) {
             s.realtime_publish_delay_seconds = parse_positive(from, &v)?;
+        }
+        if let Some((v, from)) = get(env::EXPORT_CLIENT_IP) {
+            s.privacy.client_ip =
+                crate::export::privacy::IpMode::parse(&v).ok_or(ConfigError::BadChoice {
+                    var: from,
+                    value: v.clone(),
+                    choices: "truncate, remove, keep",
+                })?;
+        }
+        for (var, slot) in [
+            (env::EXPORT_COOKIES, &mut s.privacy.cookies),
+            (env::EXPORT_QUERY_STRINGS, &mut s.privacy.query_strings),
+            (env::EXPORT_REQUEST_IDS, &mut s.privacy.request_ids),
+            (env::EXPORT_HEADERS, &mut s.privacy.headers),
+        ] {
+            if let Some((v, from)) = get(var) {
+                *slot = parse_switch(from, &v)?;
+            }
         }
         Ok(s)
     }

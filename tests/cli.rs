@@ -529,6 +529,41 @@ fn bad_now_is_a_usage_error() {
 /// Each setting: (variable, its flag, a value, `None` if accepted, else the error after
 /// "<variable or flag>: "), as the Lambda reads the variable.
 const SETTINGS: &[(&str, &str, &str, Option<&str>)] = &[
+    ("EXPORT_CLIENT_IP", "--export-client-ip", "remove", None),
+    (
+        "EXPORT_CLIENT_IP",
+        "--export-client-ip",
+        "hash",
+        Some(r#""hash" is not one of truncate, remove, keep"#),
+    ),
+    ("EXPORT_COOKIES", "--export-cookies", "on", None),
+    (
+        "EXPORT_COOKIES",
+        "--export-cookies",
+        "maybe",
+        Some(r#""maybe" is not one of on, off (or true, false, 1, 0)"#),
+    ),
+    ("EXPORT_QUERY_STRINGS", "--export-query-strings", "on", None),
+    (
+        "EXPORT_QUERY_STRINGS",
+        "--export-query-strings",
+        "maybe",
+        Some(r#""maybe" is not one of on, off (or true, false, 1, 0)"#),
+    ),
+    ("EXPORT_REQUEST_IDS", "--export-request-ids", "on", None),
+    (
+        "EXPORT_REQUEST_IDS",
+        "--export-request-ids",
+        "maybe",
+        Some(r#""maybe" is not one of on, off (or true, false, 1, 0)"#),
+    ),
+    ("EXPORT_HEADERS", "--export-headers", "on", None),
+    (
+        "EXPORT_HEADERS",
+        "--export-headers",
+        "maybe",
+        Some(r#""maybe" is not one of on, off (or true, false, 1, 0)"#),
+    ),
     (
         "REALTIME_FIELDS",
         "--realtime-fields",

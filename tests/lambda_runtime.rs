@@ -345,4 +345,63 @@ async fn realtime_through_kinesis(
     assert_eq!(r, json!({"batchItemFailures": []}));
     let doubled = want.map(|(n, b)| (2.0 * n, 2.0 * b));
     assert_eq!(realtime_totals(cw).await, doubled);
+    firehose_transformations(cl, port);
+}
+
+/// The Firehose transformation events: every recordId answered, with the expected result, and
+/// every `Ok` document parses with the promised types and carries nothing private.
+fn firehose_transformations(cl: &Path, port: u16) {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for (file, want) in [
+        ("firehose-realtime.json", vec!["Ok"; 20]),
+        (
+            "firehose-direct-put.json",
+            vec!["Dropped", "Ok", "Dropped", "ProcessingFailed"],
+        ),
+    ] {
+        let path = root().join("events").join(file);
+        let event: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let r = response(&invoke(cl, port, &["--data-file", &path.to_string_lossy()]));
+        let records = r["records"].as_array().unwrap();
+        let ids: Vec<&Value> = event["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| &r["recordId"])
+            .collect();
+        assert_eq!(
+            records.iter().map(|r| &r["recordId"]).collect::<Vec<_>>(),
+            ids,
+            "{file}"
+        );
+        let results: Vec<&str> = records
+            .iter()
+            .map(|r| r["result"].as_str().unwrap())
+            .collect();
+        assert_eq!(results, want, "{file}");
+        for rec in records.iter().filter(|r| r["result"] == "Ok") {
+            let data = b64.decode(rec["data"].as_str().unwrap()).unwrap();
+            let text = String::from_utf8(data).unwrap();
+            for private in [
+                "198.51.100.23",
+                "s3cr3t",
+                "size=big",
+                "utm=1",
+                "EXAMPLEreqid",
+            ] {
+                assert!(!text.contains(private), "{file}: {private} in {text}");
+            }
+            for line in text.lines() {
+                let doc: Value = serde_json::from_str(line).unwrap();
+                assert!(doc["@timestamp"].as_str().unwrap().ends_with('Z'), "{doc}");
+                assert!(
+                    doc["sc-bytes"].is_u64() && doc["sc-status"].is_u64(),
+                    "{doc}"
+                );
+                assert!(doc["time-taken"].is_f64(), "{doc}");
+                assert!(doc["distribution_id"].is_string(), "{doc}");
+            }
+        }
+    }
 }

@@ -32,6 +32,40 @@ enum Command {
     Process(ProcessArgs),
     /// Print the metric catalogue, dimension keys and environment variables as JSON.
     Catalogue,
+    /// Export log records as typed, privacy-safe JSON documents (NDJSON or OpenSearch _bulk).
+    Export(ExportArgs),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ExportFormat {
+    /// One JSON document per line.
+    Ndjson,
+    /// OpenSearch / Elasticsearch `_bulk` action and document lines, with a deterministic `_id`.
+    OpensearchBulk,
+}
+
+#[derive(clap::Args)]
+struct ExportArgs {
+    /// Log files or directories (walked recursively), or S3 prefixes (s3://bucket/prefix/).
+    #[arg(required = true)]
+    paths: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "ndjson")]
+    format: ExportFormat,
+    /// Output file (gzip when it ends in .gz); `-` or none: stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<std::path::PathBuf>,
+    /// Index named in `_bulk` action lines.
+    #[arg(long, value_name = "NAME", default_value = "cloudfront-logs")]
+    index: String,
+    /// Only files whose name or path says they cover this UTC hour or later.
+    #[arg(long, value_parser = parse_hour, value_name = "HOUR")]
+    since: Option<i64>,
+    /// Only files whose name or path says they cover this UTC hour or earlier.
+    #[arg(long, value_parser = parse_hour, value_name = "HOUR")]
+    until: Option<i64>,
+    #[command(flatten)]
+    settings: SettingsArgs,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -132,11 +166,27 @@ struct SettingsArgs {
     /// primary-distribution-id, by their cs-host [env: DISTRIBUTION_HOSTS]
     #[arg(long, value_name = "PAIRS")]
     distribution_hosts: Option<String>,
+    /// Export: client IPs truncate (to /24 or /48), remove or keep [env: EXPORT_CLIENT_IP]
+    /// [default: truncate]
+    #[arg(long, value_name = "MODE")]
+    export_client_ip: Option<String>,
+    /// Export: keep cookies [env: EXPORT_COOKIES] [default: off]
+    #[arg(long, value_name = "SWITCH")]
+    export_cookies: Option<String>,
+    /// Export: keep query strings [env: EXPORT_QUERY_STRINGS] [default: off]
+    #[arg(long, value_name = "SWITCH")]
+    export_query_strings: Option<String>,
+    /// Export: keep request ids [env: EXPORT_REQUEST_IDS] [default: off]
+    #[arg(long, value_name = "SWITCH")]
+    export_request_ids: Option<String>,
+    /// Export: keep header values (cs-headers) [env: EXPORT_HEADERS] [default: off]
+    #[arg(long, value_name = "SWITCH")]
+    export_headers: Option<String>,
 }
 
 impl SettingsArgs {
     /// Each flag with the variable it overrides.
-    fn flags(&self) -> [(&'static str, &'static str, Option<&String>); 16] {
+    fn flags(&self) -> [(&'static str, &'static str, Option<&String>); 21] {
         [
             (env::NOW, "--now", self.now.as_ref()),
             (env::NAMESPACE, "--namespace", self.namespace.as_ref()),
@@ -178,6 +228,31 @@ impl SettingsArgs {
                 env::DISTRIBUTION_HOSTS,
                 "--distribution-hosts",
                 self.distribution_hosts.as_ref(),
+            ),
+            (
+                env::EXPORT_CLIENT_IP,
+                "--export-client-ip",
+                self.export_client_ip.as_ref(),
+            ),
+            (
+                env::EXPORT_COOKIES,
+                "--export-cookies",
+                self.export_cookies.as_ref(),
+            ),
+            (
+                env::EXPORT_QUERY_STRINGS,
+                "--export-query-strings",
+                self.export_query_strings.as_ref(),
+            ),
+            (
+                env::EXPORT_REQUEST_IDS,
+                "--export-request-ids",
+                self.export_request_ids.as_ref(),
+            ),
+            (
+                env::EXPORT_HEADERS,
+                "--export-headers",
+                self.export_headers.as_ref(),
             ),
             (
                 env::MARKER_BUCKET,
@@ -361,6 +436,88 @@ impl Run<'_> {
     }
 }
 
+/// `cflogs export`: the inputs `process` would read, streamed into one output.
+async fn export(a: ExportArgs) -> Result<bool> {
+    use cloudfront_log_metrics::export::{ExportConfig, OutputFormat};
+    let settings = a.settings.settings()?;
+    let config = ExportConfig {
+        format: match a.format {
+            ExportFormat::Ndjson => OutputFormat::Ndjson,
+            ExportFormat::OpensearchBulk => OutputFormat::OpenSearchBulk { index: a.index },
+        },
+        privacy: settings.privacy,
+        realtime: settings.metrics.realtime.clone(),
+        hosts: settings.metrics.distribution_hosts.clone(),
+    };
+    let s3 = if a.paths.iter().any(|p| p.starts_with("s3://")) {
+        Some(aws::s3_client(&aws::sdk_config().await))
+    } else {
+        None
+    };
+    let hours = HourWindow {
+        since: a.since,
+        until: a.until,
+    };
+    let inputs =
+        backfill::collect_inputs(s3.as_ref(), &a.paths, &settings.marker_prefix, hours).await?;
+    let mut out: Box<dyn Write> = match a.out.as_deref() {
+        None => Box::new(std::io::stdout().lock()),
+        Some(p) if p.as_os_str() == "-" => Box::new(std::io::stdout().lock()),
+        Some(p) => {
+            let f = std::fs::File::create(p).with_context(|| format!("{}", p.display()))?;
+            if p.extension().is_some_and(|e| e == "gz") {
+                Box::new(flate2::write::GzEncoder::new(
+                    f,
+                    flate2::Compression::default(),
+                ))
+            } else {
+                Box::new(f)
+            }
+        }
+    };
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, out.as_mut());
+    let progress = (inputs.len() > 1 && std::io::stderr().is_terminal())
+        .then(|| indicatif::ProgressBar::new(inputs.len() as u64));
+    let (mut files, mut failed, mut docs, mut rejected) = (0u64, 0u64, 0u64, 0u64);
+    let started = Instant::now();
+    for input in &inputs {
+        files += 1;
+        let r = cloudfront_log_metrics::export_run::export_input(
+            s3.as_ref(),
+            &settings,
+            &config,
+            input,
+            &mut out,
+        )
+        .await;
+        match r {
+            Ok(stats) => {
+                docs += stats.documents;
+                rejected += stats.rejected;
+                for (line, reason) in &stats.reject_samples {
+                    eprintln!("{}: line {line}: rejected: {reason}", input.name());
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {e}");
+            }
+        }
+        if let Some(bar) = &progress {
+            bar.inc(1);
+        }
+    }
+    out.flush()?;
+    drop(out);
+    // Finishes the gzip stream (a GzEncoder writes its trailer on drop).
+    drop(progress);
+    eprintln!(
+        "files: {files} ({failed} failed), documents: {docs}, rejected lines: {rejected}, in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(failed == 0)
+}
+
 /// The public contract as JSON, for the template and dashboard checks.
 fn catalogue() -> Result<bool> {
     use cloudfront_log_metrics::catalogue::Metric;
@@ -392,6 +549,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Process(a) => process(a).await,
         Command::Catalogue => catalogue(),
+        Command::Export(a) => export(a).await,
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -61,6 +61,8 @@ pub enum Reject {
     BadJson,
     /// A tab-separated line before any header, in no known layout.
     UnknownLayout,
+    /// Longer than [`crate::parse::MAX_RECORD_BYTES`].
+    TooLong,
 }
 
 impl std::fmt::Display for Reject {
@@ -72,6 +74,7 @@ impl std::fmt::Display for Reject {
             Reject::UnknownLayout => {
                 f.write_str("a tab-separated line before any #Fields header, in no known layout")
             }
+            Reject::TooLong => write!(f, "longer than {} bytes", crate::parse::MAX_RECORD_BYTES),
         }
     }
 }
@@ -149,12 +152,13 @@ impl<'c> Exporter<'c> {
         }
     }
 
-    /// Exports one line (without its newline), appending its document and the format's framing
-    /// to `out`.
-    pub fn line(&mut self, line: &[u8], out: &mut Vec<u8>) -> LineOutcome {
+    /// Counts a line the caller gave up on (longer than [`crate::parse::MAX_RECORD_BYTES`]).
+    pub fn reject_overlong(&mut self) {
         self.stats.lines += 1;
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let outcome = self.frame(line, out);
+        self.count(LineOutcome::Rejected(Reject::TooLong));
+    }
+
+    fn count(&mut self, outcome: LineOutcome) {
         match outcome {
             LineOutcome::Document => self.stats.documents += 1,
             LineOutcome::Header => {}
@@ -165,6 +169,15 @@ impl<'c> Exporter<'c> {
                 }
             }
         }
+    }
+
+    /// Exports one line (without its newline), appending its document and the format's framing
+    /// to `out`.
+    pub fn line(&mut self, line: &[u8], out: &mut Vec<u8>) -> LineOutcome {
+        self.stats.lines += 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let outcome = self.frame(line, out);
+        self.count(outcome);
         outcome
     }
 

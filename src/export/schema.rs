@@ -178,3 +178,40 @@ mod tests {
         assert_eq!(names.len(), FIELDS.len());
     }
 }
+
+#[cfg(test)]
+mod template_tests {
+    use super::*;
+
+    /// The shipped index template maps every field a document can carry, with its type, and
+    /// nothing else (it is `dynamic: strict`).
+    #[test]
+    fn the_index_template_covers_every_field_with_its_type() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/export/opensearch-index-template.json"
+        );
+        let t: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let props = t["template"]["mappings"]["properties"].as_object().unwrap();
+        assert_eq!(t["template"]["mappings"]["dynamic"], "strict");
+        let mut want = vec![
+            ("@timestamp", "date"),
+            ("distribution_id", "keyword"),
+            ("source", "keyword"),
+        ];
+        want.extend(
+            FIELDS
+                .iter()
+                .filter(|s| s.kind != Kind::Time)
+                .map(|s| (s.name, s.kind.mapping())),
+        );
+        for (name, ty) in &want {
+            assert_eq!(
+                props.get(*name).map(|p| &p["type"]),
+                Some(&(*ty).into()),
+                "{name}"
+            );
+        }
+        assert_eq!(props.len(), want.len());
+    }
+}

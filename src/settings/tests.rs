@@ -135,6 +135,15 @@ fn every_variable_valid_and_invalid() {
         (env::REALTIME_PUBLISH_DELAY_SECONDS, "5", |s| {
             s.realtime_publish_delay_seconds == 5
         }),
+        (env::EXPORT_CLIENT_IP, "Remove", |s| {
+            s.privacy.client_ip == crate::export::privacy::IpMode::Remove
+        }),
+        (env::EXPORT_COOKIES, "on", |s| s.privacy.cookies),
+        (env::EXPORT_QUERY_STRINGS, "true", |s| {
+            s.privacy.query_strings
+        }),
+        (env::EXPORT_REQUEST_IDS, "1", |s| s.privacy.request_ids),
+        (env::EXPORT_HEADERS, "on", |s| s.privacy.headers),
         (env::SINK, "EMF", |s| s.sink == crate::sink::SinkKind::Emf),
         (env::SINK, "cloudwatch", |s| {
             s.sink == crate::sink::SinkKind::CloudWatch
@@ -175,6 +184,31 @@ fn every_variable_valid_and_invalid() {
         }),
     ];
     let invalid: &[(&str, &str, &str)] = &[
+        (
+            env::EXPORT_CLIENT_IP,
+            "hash",
+            r#""hash" is not one of truncate, remove, keep"#,
+        ),
+        (
+            env::EXPORT_COOKIES,
+            "maybe",
+            r#""maybe" is not one of on, off (or true, false, 1, 0)"#,
+        ),
+        (
+            env::EXPORT_QUERY_STRINGS,
+            "maybe",
+            r#""maybe" is not one of on, off (or true, false, 1, 0)"#,
+        ),
+        (
+            env::EXPORT_REQUEST_IDS,
+            "maybe",
+            r#""maybe" is not one of on, off (or true, false, 1, 0)"#,
+        ),
+        (
+            env::EXPORT_HEADERS,
+            "maybe",
+            r#""maybe" is not one of on, off (or true, false, 1, 0)"#,
+        ),
         (
             env::REALTIME_FIELDS,
             "sc-status",

@@ -1,0 +1,111 @@
+//! `cflogs export`: log files (local paths and S3 objects, the inputs `cflogs process` selects)
+//! through the exporter ([`crate::export`]) into one output, streaming: each file is
+//! decompressed and exported chunk by chunk, so memory stays constant whatever its size. A file
+//! that cannot be read counts as failed and the run goes on.
+
+use crate::backfill::Input;
+use crate::decompress;
+use crate::decompress_async;
+use crate::distribution::key_info;
+use crate::error::FileError;
+use crate::export::{ExportConfig, ExportStats, Exporter};
+use crate::object_store::{Expected, ObjectStore};
+use crate::parse::MAX_RECORD_BYTES;
+use crate::settings::Settings;
+use crate::source::LocalInput;
+use std::io::{self, Write};
+
+/// Feeds decompressed chunks to an exporter, writing documents to `out` as they come.
+struct Feeder<'a, 'c, W: Write> {
+    exporter: Exporter<'c>,
+    carry: Vec<u8>,
+    buf: Vec<u8>,
+    out: &'a mut W,
+}
+
+impl<W: Write> Feeder<'_, '_, W> {
+    fn chunk(&mut self, chunk: &[u8], eof: bool) -> io::Result<()> {
+        self.carry.extend_from_slice(chunk);
+        let used = self.exporter.feed(&self.carry, eof, &mut self.buf);
+        self.carry.drain(..used);
+        if self.carry.len() > MAX_RECORD_BYTES {
+            // An overlong partial line: counted as one rejected line, skipped.
+            self.exporter.reject_overlong();
+            self.carry.clear();
+        }
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+/// What one input gave.
+pub type FileOutcome = Result<ExportStats, FileError>;
+
+/// Exports one input to `out`.
+pub async fn export_input<S: ObjectStore, W: Write>(
+    store: Option<&S>,
+    settings: &Settings,
+    config: &ExportConfig,
+    input: &Input,
+    out: &mut W,
+) -> FileOutcome {
+    let name = input.name();
+    let key = match input {
+        Input::Local(LocalInput::File(p)) => p.to_string_lossy().into_owned(),
+        Input::Local(LocalInput::Unreadable(_, e)) => {
+            return Err(FileError::Read {
+                file: name,
+                source: io::Error::other(e.clone()),
+            });
+        }
+        Input::S3(o) => o.key.clone(),
+    };
+    let distribution = key_info(&key)
+        .distribution_id
+        .or_else(|| settings.metrics.distribution_id.clone())
+        .unwrap_or_default();
+    let mut feeder = Feeder {
+        exporter: Exporter::new(config, &name, &distribution),
+        carry: Vec::new(),
+        buf: Vec::with_capacity(1 << 16),
+        out,
+    };
+    let limit = settings.max_decompressed_bytes;
+    let write_error = |source| FileError::Read {
+        file: name.clone(),
+        source,
+    };
+    match input {
+        Input::Local(LocalInput::File(path)) => {
+            let file = std::fs::File::open(path).map_err(|source| FileError::Read {
+                file: name.clone(),
+                source,
+            })?;
+            decompress::stream(&name, file, limit, |c| feeder.chunk(c, false))?
+                .map_err(write_error)?;
+        }
+        Input::S3(obj) => {
+            let Some(store) = store else {
+                return Err(FileError::Read {
+                    file: name,
+                    source: io::Error::other("no S3 client to read it with"),
+                });
+            };
+            let expected = Expected {
+                etag: obj.etag.as_deref(),
+                version_id: obj.version_id.as_deref(),
+            };
+            let (body, _) = store
+                .get(&obj.bucket, &obj.key, expected)
+                .await
+                .map_err(write_error)?;
+            decompress_async::stream_async(&name, body, limit, |c| feeder.chunk(c, false))
+                .await?
+                .map_err(write_error)?;
+        }
+        Input::Local(LocalInput::Unreadable(..)) => {}
+    }
+    feeder.chunk(b"", true).map_err(write_error)?;
+    Ok(feeder.exporter.stats().clone())
+}
