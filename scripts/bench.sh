@@ -127,6 +127,10 @@ if ((CFLOGS_OK)); then
         NAMES+=("cflogs (baseline)")
         CMDS+=("'$BASELINE_BIN' ${CFLOGS_ARGS[*]} '$FILE' > /dev/null")
     fi
+    # The export (issue 14): one JSON document per record, beside process on the same file.
+    EXPORT_ARGS=(export --distribution-id "$DIST_ID")
+    NAMES+=("cflogs export")
+    CMDS+=("'$CFLOGS' ${EXPORT_ARGS[*]} '$FILE' > /dev/null")
 fi
 
 declare -A MEDIAN MIN
@@ -180,6 +184,7 @@ if ((CFLOGS_OK)); then
     if [[ -n ${BASELINE_BIN:-} ]]; then
         RSS["cflogs (baseline)"]=$(peak_rss_kib "$OUT_DIR/rss-baseline" "$BASELINE_BIN" "${CFLOGS_ARGS[@]}" "$FILE")
     fi
+    RSS["cflogs export"]=$(peak_rss_kib "$OUT_DIR/rss-export" "$CFLOGS" "${EXPORT_ARGS[@]}" "$FILE")
     DATUMS=$("$CFLOGS" "${CFLOGS_ARGS[@]}" "$FILE" | wc -l)
 fi
 
@@ -230,6 +235,7 @@ REPORT=$OUT_DIR/report-$SIZE.md
         if [[ -n ${BASELINE_BIN:-} ]]; then
             echo "- cflogs vs its baseline build ($BASELINE_BIN): $(ratio "${MEDIAN["cflogs (baseline)"]}" "$C")×"
         fi
+        echo "- cflogs export time / cflogs process time: $(ratio "${MEDIAN["cflogs export"]}" "$C")× (documents per second per core: $(calc "printf \"%.0f\", $RECORDS / ${MEDIAN["cflogs export"]}"))"
         echo
         echo "Targets:"
         echo

@@ -807,3 +807,25 @@ def test_default_realtime_fields_are_read_and_none_is_personal(template):
     )
     assert out.returncode == 0, out.stderr
     assert "records: 60, rejected lines: 0," in out.stderr, out.stderr
+
+
+def test_firehose_export_writes_only_its_prefix_and_invokes_only_this_function(resources):
+    p = resources["FirehoseExport"]["Properties"]
+    assert resources["FirehoseExport"]["Condition"] == "FirehoseExport"
+    assert p["DeliveryStreamType"] == "KinesisStreamAsSource"
+    s3 = p["ExtendedS3DestinationConfiguration"]
+    assert s3["CompressionFormat"] == "GZIP"
+    (proc,) = s3["ProcessingConfiguration"]["Processors"]
+    lambda_arn = [x for x in proc["Parameters"] if x["ParameterName"] == "LambdaArn"]
+    assert lambda_arn[0]["ParameterValue"] == {"Fn::GetAtt": ["Function", "Arn"]}
+    role = resources["FirehoseExportRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "firehose.amazonaws.com"}
+    for policy in role["Policies"]:
+        for st in policy["PolicyDocument"]["Statement"]:
+            actions = as_list(st["Action"])
+            if "s3:PutObject" in actions:
+                assert sub_text(st["Resource"]).endswith("/${ExportPrefix}*"), st
+            if "lambda:InvokeFunction" in actions:
+                assert st["Resource"] == {"Fn::GetAtt": ["Function", "Arn"]}
+            assert st["Resource"] != "*", st
