@@ -1,0 +1,117 @@
+//! The Kinesis entry point against moto (S3 for the shard state, CloudWatch through the test
+//! adapter) with the real SDK clients: a crash between two PutMetricData calls. The handler
+//! future is dropped while the state write that records the first batch is in flight (the write
+//! lands; its answer never comes), as when Lambda's timeout or a crash stops the function there.
+//! The mapping's retry then sends the second batch only: CloudWatch's totals are exact.
+//! (Duplicate deliveries and a failed PutMetricData run through the runtime API in
+//! tests/lambda_runtime.rs; more scenarios over in-memory doubles in src/kinesis/tests.rs.)
+
+mod support;
+
+use base64::Engine as _;
+use cloudfront_log_metrics::handler::Handler;
+use cloudfront_log_metrics::parse::RealtimeFields;
+use cloudfront_log_metrics::settings::Settings;
+use serde_json::{Value, json};
+use std::time::Duration;
+use support::MotoStack;
+use support::metrics::total;
+
+const BUCKET: &str = "shard-state";
+/// 2026-11-20T12:00:00Z; the function's clock is 11 hours later.
+const START: i64 = 1_795_176_000_000;
+const NOW: i64 = START + 11 * 3_600_000;
+const RECORDS: u64 = 600;
+
+/// 600 records, one a minute for 10 hours: 600 minutes of datums, more than one PutMetricData
+/// batch.
+fn event() -> Value {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let records: Vec<Value> = (0..RECORDS)
+        .map(|i| {
+            let ms = START + i as i64 * 60_000;
+            // Canonical order: timestamp, sc-status, sc-bytes, x-edge-location, primary-distribution-id.
+            let line = format!(
+                "{}.{:03}\t200\t{}\tE{i:03}-C1\tE2CRASHTEST123\n",
+                ms / 1000,
+                ms % 1000,
+                100 + i
+            );
+            let seq = format!(
+                "4965651287743343722735046273541726894131846653{:010}",
+                i + 1
+            );
+            json!({"eventSource": "aws:kinesis",
+                   "eventID": format!("shardId-000000000000:{seq}"),
+                   "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/crash",
+                   "kinesis": {"sequenceNumber": seq, "data": b64.encode(line),
+                               "partitionKey": "p", "approximateArrivalTimestamp": 1795176000.0}})
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn crash_between_two_put_metric_data_calls() {
+    let Some(stack) = MotoStack::start() else {
+        return;
+    };
+    let sdk = stack.sdk_config().await;
+    stack
+        .s3_client(&sdk)
+        .create_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap();
+    let mut settings = Settings::default();
+    settings.metrics.realtime = Some(
+        RealtimeFields::parse(
+            "timestamp,sc-status,sc-bytes,primary-distribution-id,x-edge-location",
+        )
+        .unwrap(),
+    );
+    settings.marker_bucket = Some(BUCKET.into());
+    let handler = Handler {
+        store: stack.s3_client_via_adapter(&sdk),
+        sink: stack.cloudwatch_client(&sdk),
+        settings,
+    };
+    let ev = event();
+    // PutObject 1 commits the records; PutMetricData sends batch 0; PutObject 2 records it as
+    // settled: that write lands, its answer is held 30 s, and the function is stopped meanwhile.
+    stack.fault(
+        r#"{"rules":[{"operation":"PutObject","action":"slow","delay_ms":30000,"phase":"response","skip":1,"times":1}]}"#,
+    );
+    let crashed = tokio::time::timeout(Duration::from_secs(5), handler.handle(&ev, NOW)).await;
+    assert!(
+        crashed.is_err(),
+        "the handler should still be waiting: {crashed:?}; {}",
+        stack.stats()
+    );
+    let requests = stack.stats()["requests"]["PutMetricData"]
+        .as_u64()
+        .unwrap_or(0);
+    assert_eq!(requests, 1, "one batch out before the crash");
+    stack.clear_faults();
+
+    let cw = stack.cloudwatch_client(&sdk);
+    let dims = [("DistributionId", "E2CRASHTEST123")];
+    let (from, to) = (START - 60_000, START + 10 * 3_600_000 + 60_000);
+    let partial = total(&cw, &dims, "Requests", from, to).await;
+    // The retry (the mapping redelivers from the checkpoint: the same records) resumes.
+    let v = handler.handle(&ev, NOW).await.unwrap();
+    assert_eq!(v, json!({"batchItemFailures": []}));
+    assert_eq!(
+        stack.stats()["requests"]["PutMetricData"].as_u64().unwrap(),
+        2,
+        "the retry sends the second batch only"
+    );
+    let requests = total(&cw, &dims, "Requests", from, to).await;
+    let bytes = total(&cw, &dims, "BytesDownloaded", from, to).await;
+    assert_eq!(
+        requests, RECORDS as f64,
+        "partial before the retry: {partial}"
+    );
+    assert_eq!(bytes, (0..RECORDS).map(|i| (100 + i) as f64).sum::<f64>());
+}
