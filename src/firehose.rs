@@ -13,6 +13,7 @@ use crate::export::{ExportConfig, Exporter, LineOutcome, OutputFormat};
 use crate::settings::Settings;
 use aws_lambda_events::event::firehose::KinesisFirehoseEventRecord;
 use base64::Engine as _;
+use serde::Deserialize as _;
 use serde_json::{Value, json};
 
 /// Firehose's limit on a transformation's response.
@@ -70,7 +71,7 @@ pub fn transform(payload: &Value, settings: &Settings) -> Vec<Answer> {
                 .get("recordId")
                 .and_then(Value::as_str)
                 .map_or_else(|| format!("records[{i}]"), str::to_owned);
-            let data = serde_json::from_value::<KinesisFirehoseEventRecord>((*v).clone())
+            let data = KinesisFirehoseEventRecord::deserialize(*v)
                 .ok()
                 .map(|r| r.data.0);
             (id, data)

@@ -20,6 +20,7 @@ use crate::settings::Settings;
 use crate::shard_state::ShardState;
 use crate::sink::{MetricSink, SinkError};
 use aws_lambda_events::event::kinesis::KinesisEventRecord;
+use serde::Deserialize as _;
 use serde_json::{Value, json};
 
 /// Why a Kinesis invocation cannot be handled at all.
@@ -81,7 +82,8 @@ pub fn shard_batches(payload: &Value) -> (Vec<ShardBatch>, Vec<String>) {
     let mut errors = Vec::new();
     let records = payload.get("Records").and_then(Value::as_array);
     for (i, v) in records.into_iter().flatten().enumerate() {
-        let r: KinesisEventRecord = match serde_json::from_value(v.clone()) {
+        // Deserialised from the borrowed value: no copy of the record's JSON.
+        let r = match KinesisEventRecord::deserialize(v) {
             Ok(r) => r,
             Err(e) => {
                 errors.push(format!("Kinesis record Records[{i}]: {e}"));
