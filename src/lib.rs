@@ -57,6 +57,8 @@ pub mod publish;
 pub mod s3_object;
 // Entry point: the Lambda handler over events.
 pub mod handler;
+// Entry point: S3 Batch Operations tasks through the publish path, answered with result codes.
+pub mod batch_ops;
 // Entry point: the `cflogs process` run over local files and S3 prefixes.
 pub mod backfill;
 // AWS clients built from the environment.

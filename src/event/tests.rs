@@ -61,7 +61,7 @@ fn outcome(inv: Invocation) -> (Vec<String>, Vec<String>, Vec<Option<String>>) {
     let units = match inv {
         Invocation::Direct(u) => vec![u],
         Invocation::Sqs(us) => us,
-        Invocation::TestEvent => vec![],
+        Invocation::TestEvent | Invocation::BatchOperations(_) => vec![],
     };
     let objects = units
         .iter()
