@@ -34,10 +34,6 @@
 //! as a duplicate of the first publication nor colliding with its markers.
 
 use crate::aggregate::MAX_AGE_MS;
-use crate::config::{
-    ConfigError, parse_dimension_sets, parse_include, parse_max_values, parse_namespace,
-    parse_switch,
-};
 use crate::distribution::key_info;
 use crate::error::FileError;
 use crate::event::{BatchJob, ObjectRef};
@@ -46,10 +42,10 @@ use crate::object_store::ObjectStore;
 use crate::publish::{ObjectError, Published, in_order};
 use crate::s3_object::{publish_object, read_object};
 use crate::settings::Settings;
+use crate::settings::overrides::{JobSettings, job_settings};
 use crate::sink::{MetricSink, SinkError};
 use futures::StreamExt;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::io;
 use std::time::Instant;
 
@@ -107,63 +103,6 @@ impl TaskResult {
         }
         s
     }
-}
-
-/// The `userArguments` keys, each with the name errors give it.
-pub const ARGUMENTS: [(&str, &str); 5] = [
-    ("namespace", "userArguments.namespace"),
-    ("dimensions", "userArguments.dimensions"),
-    ("include", "userArguments.include"),
-    ("maxDimensionValues", "userArguments.maxDimensionValues"),
-    ("dryRun", "userArguments.dryRun"),
-];
-
-/// `userArguments` that cannot be used: every task of the job fails for good.
-#[derive(Debug, thiserror::Error)]
-pub enum ArgumentError {
-    #[error(
-        "userArguments: unknown key {0:?} (known: namespace, dimensions, include, maxDimensionValues, dryRun)"
-    )]
-    Unknown(String),
-    #[error(transparent)]
-    Value(#[from] ConfigError),
-}
-
-/// The settings a job runs with: the function's, with the job's overrides.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobSettings {
-    pub settings: Settings,
-    pub dry_run: bool,
-}
-
-/// Applies a job's `userArguments` to the function's settings (see the module documentation).
-pub fn job_settings(
-    base: &Settings,
-    args: &BTreeMap<String, String>,
-) -> Result<JobSettings, ArgumentError> {
-    let mut s = base.clone();
-    let mut dry_run = false;
-    for (key, value) in args {
-        let Some(&(_, from)) = ARGUMENTS.iter().find(|(k, _)| k == key) else {
-            return Err(ArgumentError::Unknown(key.clone()));
-        };
-        let m = &mut s.metrics;
-        match key.as_str() {
-            "namespace" => m.namespace = parse_namespace(from, value)?,
-            "dimensions" => m.dimension_sets = parse_dimension_sets(from, value)?,
-            "include" => m.include = parse_include(from, value)?,
-            "maxDimensionValues" => m.max_dimension_values = parse_max_values(from, value)?,
-            _ => dry_run = parse_switch(from, value)?,
-        }
-    }
-    let fingerprint = s.metrics.fingerprint();
-    if fingerprint != base.metrics.fingerprint() {
-        s.marker_prefix = format!("{}config-{fingerprint}/", base.marker_prefix);
-    }
-    Ok(JobSettings {
-        settings: s,
-        dry_run,
-    })
 }
 
 /// Whether every record of a file is older than CloudWatch accepts at `now_ms`, by the hour its

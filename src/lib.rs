@@ -61,6 +61,9 @@ pub mod handler;
 pub mod batch_ops;
 // Entry point: the `cflogs process` run over local files and S3 prefixes.
 pub mod backfill;
+// Entry point: `cflogs backfill`, a prefix as an S3 Batch Operations job (manifest, CreateJob,
+// progress and completion report).
+pub mod backfill_job;
 // AWS clients built from the environment.
 pub mod aws;
 // In-memory doubles of the object store, marker store and sink, for tests.

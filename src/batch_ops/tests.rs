@@ -6,6 +6,7 @@ use crate::event::{self, Invocation};
 use crate::memory::{MemorySink, MemoryStore};
 use crate::parse::value::format_rfc3339;
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 const BUCKET: &str = "logs";
