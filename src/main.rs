@@ -16,6 +16,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// Time kept before the invocation's deadline to answer (and release the claims of) Batch
 /// Operations tasks that are still running.
 const DEADLINE_MARGIN_MS: i64 = 3_000;
+/// 2001-09-09 in epoch milliseconds: a smaller invocation deadline is not a time.
+const EPOCH_2001_MS: i64 = 1_000_000_000_000;
 
 async fn run<S: ObjectStore + MarkerStore, M: MetricSink>(
     handler: Handler<S, M>,
@@ -30,9 +32,12 @@ async fn run<S: ObjectStore + MarkerStore, M: MetricSink>(
         let now_ms = handler.settings.window_now(wall_ms);
         // Batch Operations tasks still running this close to the invocation's deadline are
         // answered as temporary failures rather than lost to a timeout.
+        tracing::debug!(deadline_ms = event.context.deadline, wall_ms, "invocation");
+        // A deadline that is no epoch time (emulators such as `cargo lambda watch` send the
+        // timeout itself, 600000) is no deadline.
         let deadline = i64::try_from(event.context.deadline)
             .ok()
-            .filter(|&d| d > 0)
+            .filter(|&d| d > EPOCH_2001_MS)
             .map(|d| {
                 let left_ms = d.saturating_sub(wall_ms).saturating_sub(DEADLINE_MARGIN_MS);
                 Instant::now() + Duration::from_millis(u64::try_from(left_ms).unwrap_or(0))

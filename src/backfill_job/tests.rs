@@ -195,3 +195,57 @@ async fn report_totals_follow_the_reports_manifest() {
     assert_eq!(t.values().sum::<u64>(), 4);
     assert_eq!(t[&("Succeeded".to_owned(), "published".to_owned())], 2);
 }
+
+fn plan(url: &str) -> Plan {
+    Plan {
+        url: url.to_owned(),
+        hours: HourWindow::default(),
+        exclude: vec!["_cflm/processed/".into(), "_cflm/batch/".into()],
+        manifest_bucket: None,
+        manifest_prefix: "_cflm/batch/manifests/".into(),
+        function_arn: "arn:aws:lambda:us-east-1:123456789012:function:f".into(),
+        role_arn: "arn:aws:iam::123456789012:role/r".into(),
+        report_bucket: None,
+        report_prefix: "_cflm/batch/reports/".into(),
+        priority: 10,
+        user_arguments: BTreeMap::new(),
+        memory_mb: 512,
+        concurrency: 10,
+        requests_per_object: 2,
+        now_ms: 1_795_176_000_000,
+    }
+}
+
+/// An S3 Control client that must not be called: nothing listens at its endpoint.
+fn unused_control() -> aws_sdk_s3control::Client {
+    let conf = aws_sdk_s3control::Config::builder()
+        .behavior_version(aws_sdk_s3control::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3control::config::Region::new("us-east-1"))
+        .build();
+    aws_sdk_s3control::Client::from_conf(conf)
+}
+
+#[tokio::test]
+async fn more_than_ten_thousand_objects_need_confirm_and_a_dry_run_writes_nothing() {
+    let store = MemoryStore::default();
+    for i in 0..=CONFIRM_ABOVE {
+        store.put(
+            "logs",
+            &format!("cf/E2AAAAAAAAAAAA.2026-11-20-12.{i:05}.gz"),
+            Vec::new(),
+        );
+    }
+    let control = unused_control();
+    let p = plan("s3://logs/cf/");
+    let Started::NeedsConfirm(e) = start(&store, &control, &p, false, false).await.unwrap() else {
+        panic!("started without --confirm");
+    };
+    assert_eq!(e.objects, CONFIRM_ABOVE + 1);
+    let Started::DryRun(d) = start(&store, &control, &p, true, true).await.unwrap() else {
+        panic!("not a dry run");
+    };
+    assert_eq!(d, e);
+    assert!(store.keys("logs", "_cflm/").is_empty(), "nothing written");
+    let empty = start(&store, &control, &plan("s3://logs/none/"), false, true).await;
+    assert_eq!(empty.unwrap(), Started::Empty);
+}

@@ -61,7 +61,17 @@ fn outcome(inv: Invocation) -> (Vec<String>, Vec<String>, Vec<Option<String>>) {
     let units = match inv {
         Invocation::Direct(u) => vec![u],
         Invocation::Sqs(us) => us,
-        Invocation::TestEvent | Invocation::BatchOperations(_) => vec![],
+        Invocation::TestEvent => vec![],
+        Invocation::BatchOperations(job) => {
+            let mut unit = WorkUnit::default();
+            for t in job.tasks {
+                match t.object {
+                    Ok(o) => unit.objects.push(o),
+                    Err(e) => unit.errors.push(format!("task {}: {e}", t.task_id)),
+                }
+            }
+            vec![unit]
+        }
     };
     let objects = units
         .iter()
@@ -371,5 +381,5 @@ fn sample_events_parse_without_errors() {
         assert!(test_event || !objects.is_empty(), "{}", path.display());
         seen += 1;
     }
-    assert_eq!(seen, 6);
+    assert_eq!(seen, 8);
 }
