@@ -57,3 +57,8 @@ pub fn s3control_client(sdk: &SdkConfig) -> aws_sdk_s3control::Client {
     }
     aws_sdk_s3control::Client::from_conf(conf.build())
 }
+
+/// The CloudFormation client (`cflogs backfill --stack` reads the stack's outputs).
+pub fn cloudformation_client(sdk: &SdkConfig) -> aws_sdk_cloudformation::Client {
+    aws_sdk_cloudformation::Client::new(sdk)
+}

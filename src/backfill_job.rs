@@ -42,6 +42,8 @@ pub enum JobError {
         key: String,
         detail: String,
     },
+    #[error("stack {stack}: {detail}")]
+    Stack { stack: String, detail: String },
     #[error("{0:?} is not an ARN with an account ID")]
     Arn(String),
     #[error("S3 Control {operation}: {detail}")]
@@ -397,6 +399,58 @@ pub async fn describe_job(
         report,
         reasons,
     })
+}
+
+/// The stack outputs `cflogs backfill --stack` reads (template.yml `Outputs`).
+pub mod output {
+    pub const FUNCTION_ARN: &str = "FunctionArn";
+    pub const ROLE_ARN: &str = "BatchOperationsRoleArn";
+    pub const BUCKET: &str = "LogBucketName";
+    pub const MANIFEST_PREFIX: &str = "BatchManifestPrefix";
+    pub const REPORT_PREFIX: &str = "BatchReportPrefix";
+}
+
+/// A stack's outputs by key; an error names the outputs a backfill needs that it lacks.
+pub async fn stack_outputs(
+    client: &aws_sdk_cloudformation::Client,
+    stack: &str,
+) -> Result<BTreeMap<String, String>, JobError> {
+    let out = client
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(|e| JobError::Stack {
+            stack: stack.to_owned(),
+            detail: aws_sdk_cloudformation::error::DisplayErrorContext(e).to_string(),
+        })?;
+    let outputs: BTreeMap<String, String> = out
+        .stacks()
+        .iter()
+        .flat_map(|s| s.outputs())
+        .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
+        .collect();
+    let needed = [
+        output::FUNCTION_ARN,
+        output::ROLE_ARN,
+        output::BUCKET,
+        output::MANIFEST_PREFIX,
+        output::REPORT_PREFIX,
+    ];
+    let missing: Vec<&str> = needed
+        .into_iter()
+        .filter(|k| !outputs.contains_key(*k))
+        .collect();
+    if !missing.is_empty() {
+        return Err(JobError::Stack {
+            stack: stack.to_owned(),
+            detail: format!(
+                "no output {} (a stack of this project's template.yml has them)",
+                missing.join(", ")
+            ),
+        });
+    }
+    Ok(outputs)
 }
 
 /// A backfill to prepare: what to list, where the manifest and the report go, what the job runs.

@@ -163,6 +163,7 @@ fn cflogs(stack: &MotoStack, control: &Control, args: &[&str]) -> Output {
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ENDPOINT_URL_S3", &stack.moto)
         .env("AWS_ENDPOINT_URL_S3_CONTROL", &control.url)
+        .env("AWS_ENDPOINT_URL_CLOUDFORMATION", &stack.moto)
         .output()
         .unwrap()
 }
@@ -354,6 +355,75 @@ async fn backfill_writes_the_manifest_of_the_range_and_creates_the_job_on_it() {
     assert_eq!(one("ConfirmationRequired"), "false");
     assert_eq!(one("key"), "dimensions");
     assert_eq!(one("value"), "DistributionId,EdgeLocation");
+}
+
+#[tokio::test]
+async fn backfill_takes_the_function_role_bucket_and_prefixes_from_the_stack() {
+    let Some((stack, sdk, s3, _cw)) = MotoStack::with_bucket(BUCKET).await else {
+        return;
+    };
+    let control = Control::start(s3_control);
+    let cf = aws_sdk_cloudformation::Client::from_conf(
+        aws_sdk_cloudformation::config::Builder::from(&sdk)
+            .endpoint_url(&stack.moto)
+            .build(),
+    );
+    // The outputs of template.yml, on a stand-in resource (moto cannot run SAM's transform).
+    let template = json!({
+        "Resources": {"Stand": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {
+            "FunctionArn": {"Value": FUNCTION},
+            "BatchOperationsRoleArn": {"Value": ROLE},
+            "LogBucketName": {"Value": BUCKET},
+            "BatchManifestPrefix": {"Value": "ops/manifests/"},
+            "BatchReportPrefix": {"Value": "ops/reports/"}
+        }
+    });
+    cf.create_stack()
+        .stack_name("cflm")
+        .template_body(template.to_string())
+        .send()
+        .await
+        .unwrap();
+    put_object(
+        &s3,
+        BUCKET,
+        "cloudfront/E2EXAMPLE1234.2026-11-20-12.a.gz",
+        b"x".to_vec(),
+    )
+    .await;
+    put_object(&s3, BUCKET, "ops/manifests/backfill-old.csv", b"x".to_vec()).await;
+    let url = format!("s3://{BUCKET}/");
+    let run = cflogs(&stack, &control, &["backfill", &url, "--stack", "cflm"]);
+    let (out, err) = text(&run);
+    assert!(run.status.success(), "{out}{err}");
+    assert!(
+        out.starts_with("objects: 1 ("),
+        "only the log is listed: {out}"
+    );
+    let manifest = out
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("manifest: s3://{BUCKET}/")))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        manifest.starts_with("ops/manifests/backfill-"),
+        "{manifest}"
+    );
+    let requests = control.requests();
+    let body = &requests[0].body;
+    assert_eq!(elements(body, "RoleArn"), [ROLE]);
+    assert_eq!(elements(body, "FunctionArn"), [FUNCTION]);
+    assert_eq!(elements(body, "Prefix"), ["ops/reports"]);
+    assert_eq!(
+        elements(body, "Bucket")[0],
+        format!("arn:aws:s3:::{BUCKET}")
+    );
+
+    let none = cflogs(&stack, &control, &["backfill", &url, "--stack", "nope"]);
+    let (_, err) = text(&none);
+    assert_eq!(none.status.code(), Some(2), "{err}");
+    assert!(err.contains("stack nope"), "{err}");
+    assert_eq!(control.requests().len(), 1);
 }
 
 #[tokio::test]

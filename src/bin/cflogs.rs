@@ -93,6 +93,10 @@ struct BackfillArgs {
     /// Start a job of more than 10,000 objects.
     #[arg(long)]
     confirm: bool,
+    /// Read the function, the role, the bucket and the prefixes from this stack's outputs
+    /// (flags given as well win).
+    #[arg(long, value_name = "NAME")]
+    stack: Option<String>,
     /// The function the job invokes (stack output FunctionArn).
     #[arg(long, env = "CFLOGS_FUNCTION_ARN", value_name = "ARN")]
     function_arn: Option<String>,
@@ -105,15 +109,17 @@ struct BackfillArgs {
     /// Bucket of the manifest [default: the logs' bucket]
     #[arg(long, value_name = "BUCKET")]
     manifest_bucket: Option<String>,
-    /// Key prefix of the manifest (stack output BatchManifestPrefix).
-    #[arg(long, default_value = "_cflm/batch/manifests/", value_name = "PREFIX")]
-    manifest_prefix: String,
+    /// Key prefix of the manifest (stack output BatchManifestPrefix) [default:
+    /// _cflm/batch/manifests/]
+    #[arg(long, value_name = "PREFIX")]
+    manifest_prefix: Option<String>,
     /// Bucket of the completion report [default: the manifest's bucket]
     #[arg(long, value_name = "BUCKET")]
     report_bucket: Option<String>,
-    /// Key prefix of the completion report (stack output BatchReportPrefix).
-    #[arg(long, default_value = "_cflm/batch/reports/", value_name = "PREFIX")]
-    report_prefix: String,
+    /// Key prefix of the completion report (stack output BatchReportPrefix) [default:
+    /// _cflm/batch/reports/]
+    #[arg(long, value_name = "PREFIX")]
+    report_prefix: Option<String>,
     /// Key prefix of the function's marker objects, never listed [env: MARKER_PREFIX]
     #[arg(
         long,
@@ -421,12 +427,38 @@ async fn backfill_job(a: BackfillArgs) -> Result<bool> {
     let sdk = aws::sdk_config().await;
     let s3 = aws::s3_client(&sdk);
     let control = aws::s3control_client(&sdk);
+    let mut a = a;
+    if let Some(stack) = &a.stack {
+        let cf = aws::cloudformation_client(&sdk);
+        let mut out = job::stack_outputs(&cf, stack).await?;
+        let mut take = |key: &str| out.remove(key);
+        a.function_arn = a.function_arn.take().or(take(job::output::FUNCTION_ARN));
+        a.role_arn = a.role_arn.take().or(take(job::output::ROLE_ARN));
+        let bucket = take(job::output::BUCKET);
+        a.manifest_bucket = a.manifest_bucket.take().or(bucket.clone());
+        a.report_bucket = a.report_bucket.take().or(bucket);
+        a.manifest_prefix = a
+            .manifest_prefix
+            .take()
+            .or(take(job::output::MANIFEST_PREFIX));
+        a.report_prefix = a.report_prefix.take().or(take(job::output::REPORT_PREFIX));
+    }
+    let manifest_prefix = a
+        .manifest_prefix
+        .clone()
+        .unwrap_or_else(|| "_cflm/batch/manifests/".to_owned());
+    let report_prefix = a
+        .report_prefix
+        .clone()
+        .unwrap_or_else(|| "_cflm/batch/reports/".to_owned());
     if let Some(id) = &a.status {
         let arn = a.role_arn.as_deref().or(a.function_arn.as_deref());
         let account = match (&a.account_id, arn.and_then(job::account_of)) {
             (Some(account), _) => account.clone(),
             (None, Some(account)) => account.to_owned(),
-            (None, None) => bail!("--status needs --account-id, --role-arn or --function-arn"),
+            (None, None) => {
+                bail!("--status needs --stack, --account-id, --role-arn or --function-arn")
+            }
         };
         let st = job::describe_job(&control, &account, id).await?;
         println!(
@@ -473,15 +505,15 @@ async fn backfill_job(a: BackfillArgs) -> Result<bool> {
         },
         exclude: vec![
             a.marker_prefix.clone(),
-            a.manifest_prefix.clone(),
-            a.report_prefix.clone(),
+            manifest_prefix.clone(),
+            report_prefix.clone(),
         ],
         manifest_bucket: a.manifest_bucket.clone(),
-        manifest_prefix: a.manifest_prefix.clone(),
+        manifest_prefix,
         function_arn,
         role_arn,
         report_bucket: a.report_bucket.clone(),
-        report_prefix: a.report_prefix.clone(),
+        report_prefix,
         priority: a.priority,
         user_arguments,
         memory_mb: a.memory_mb,
