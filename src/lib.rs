@@ -39,7 +39,7 @@ pub mod report;
 // ---- edges ------------------------------------------------------------------------------------
 // Runtime settings from the environment and flags, one reader for the Lambda and `cflogs`.
 pub mod settings;
-// Lambda events: S3 notifications, SQS, EventBridge, on-failure records.
+// Lambda events: S3 notifications, SQS, EventBridge, on-failure records, Batch Operations jobs.
 pub mod event;
 // The S3 side of the object stream: GetObject and listing behind a small trait.
 pub mod object_store;

@@ -13,8 +13,8 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Time kept before the invocation's deadline to answer (and release the claims of) Batch
-/// Operations tasks that are still running.
+/// Time kept before the invocation's deadline to answer Batch Operations tasks that are still
+/// running (TemporaryFailure: the job retries them, and their claims' leases run out first).
 const DEADLINE_MARGIN_MS: i64 = 3_000;
 /// 2001-09-09 in epoch milliseconds: a smaller invocation deadline is not a time.
 const EPOCH_2001_MS: i64 = 1_000_000_000_000;
