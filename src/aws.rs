@@ -1,7 +1,9 @@
 //! AWS clients, built once per process from aws-config's default chain. Every endpoint can be
 //! redirected with the standard `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_S3` /
 //! `AWS_ENDPOINT_URL_CLOUDWATCH`; S3 then uses path-style addressing, so the same binary runs
-//! against moto, LocalStack or MinIO.
+//! against moto, LocalStack or MinIO. `AWS_ENDPOINT_URL_S3_CONTROL` is used as it is written,
+//! without the account ID that S3 Control puts in front of its host name, so that an emulator or
+//! a loopback listener on `127.0.0.1` can answer it.
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
@@ -27,4 +29,36 @@ pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
 /// The CloudWatch client (request compression on, as the SDK defaults).
 pub fn cloudwatch_client(sdk: &SdkConfig) -> aws_sdk_cloudwatch::Client {
     aws_sdk_cloudwatch::Client::new(sdk)
+}
+
+/// An S3 Control endpoint taken as written.
+#[derive(Debug)]
+struct VerbatimEndpoint(String);
+
+impl aws_sdk_s3control::config::endpoint::ResolveEndpoint for VerbatimEndpoint {
+    fn resolve_endpoint<'a>(
+        &'a self,
+        _: &'a aws_sdk_s3control::config::endpoint::Params,
+    ) -> aws_sdk_s3control::config::endpoint::EndpointFuture<'a> {
+        let endpoint = aws_sdk_s3control::config::endpoint::Endpoint::builder()
+            .url(self.0.clone())
+            .build();
+        aws_sdk_s3control::config::endpoint::EndpointFuture::ready(Ok(endpoint))
+    }
+}
+
+/// The S3 Control client (Batch Operations jobs); `AWS_ENDPOINT_URL_S3_CONTROL` as written.
+pub fn s3control_client(sdk: &SdkConfig) -> aws_sdk_s3control::Client {
+    let mut conf = aws_sdk_s3control::config::Builder::from(sdk);
+    if let Ok(url) = std::env::var("AWS_ENDPOINT_URL_S3_CONTROL")
+        && !url.trim().is_empty()
+    {
+        conf = conf.endpoint_resolver(VerbatimEndpoint(url.trim().to_owned()));
+    }
+    aws_sdk_s3control::Client::from_conf(conf.build())
+}
+
+/// The CloudFormation client (`cflogs backfill --stack` reads the stack's outputs).
+pub fn cloudformation_client(sdk: &SdkConfig) -> aws_sdk_cloudformation::Client {
+    aws_sdk_cloudformation::Client::new(sdk)
 }

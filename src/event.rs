@@ -7,6 +7,9 @@
 use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value};
 
+mod batch_job;
+pub use batch_job::{BatchJob, Task};
+
 /// S3 keys are at most this many bytes (UTF-8).
 const MAX_KEY_BYTES: usize = 1024;
 
@@ -56,6 +59,8 @@ pub enum Invocation {
     Sqs(Vec<WorkUnit>),
     /// `s3:TestEvent`, sent by S3 when a notification is configured.
     TestEvent,
+    /// An S3 Batch Operations job's tasks, each answered with its own result code.
+    BatchOperations(BatchJob),
 }
 
 /// The event, or some of its records, could not be understood.
@@ -87,6 +92,9 @@ pub enum EventError {
         .errors.join("; ")
     )]
     MessagesWithoutId { errors: Vec<String> },
+    /// An S3 Batch Operations event that cannot be answered (its tasks' own errors are answered).
+    #[error("S3 Batch Operations event: {0}")]
+    BatchJob(String),
 }
 
 fn files_outcome(files: &usize, failed: &usize, first: &Option<String>) -> String {
@@ -300,6 +308,9 @@ fn sqs_message(index: usize, m: &Value, marker_prefix: &str) -> WorkUnit {
         Ok(Ok(Invocation::Sqs(_))) => unit
             .errors
             .push(format!("{name}: body is an SQS batch itself")),
+        Ok(Ok(Invocation::BatchOperations(_))) => unit.errors.push(format!(
+            "{name}: body is an S3 Batch Operations event, which must invoke the function itself"
+        )),
         Ok(Err(body)) => unit.errors.push(format!(
             "{name}: body is {}, not an S3 notification, an EventBridge S3 event nor s3:TestEvent",
             if body.is_object() {
@@ -325,6 +336,10 @@ pub fn parse(payload: &Value, marker_prefix: &str) -> Result<Invocation, EventEr
     }
     if is_test_event(payload) {
         return Ok(Invocation::TestEvent);
+    }
+    if batch_job::is_batch_job(map) {
+        let job = batch_job::parse(payload, marker_prefix).map_err(EventError::BatchJob)?;
+        return Ok(Invocation::BatchOperations(job));
     }
     if let Some(records) = map.get("Records").and_then(Value::as_array) {
         // The first record that says where it comes from decides.

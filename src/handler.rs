@@ -9,6 +9,7 @@
 //! published fails its unit: the invocation (S3, EventBridge: Lambda retries it, then its
 //! on-failure destination gets it) or only its SQS message (`batchItemFailures`).
 
+use crate::batch_ops;
 use crate::event::{self, EventError, Invocation, ObjectRef, WorkUnit};
 use crate::idempotency::MarkerStore;
 use crate::object_store::ObjectStore;
@@ -134,6 +135,17 @@ impl<S: ObjectStore + MarkerStore, M: MetricSink> Handler<S, M> {
     /// event are malformed; those fail their unit afterwards ([`EventError::Malformed`], or the
     /// SQS message).
     pub async fn handle(&self, payload: &Value, now_ms: i64) -> Result<Value, HandlerError> {
+        self.handle_until(payload, now_ms, None).await
+    }
+
+    /// [`Self::handle`]; S3 Batch Operations tasks still running at `deadline` (the invocation's,
+    /// less a margin) are answered as temporary failures for the job to retry.
+    pub async fn handle_until(
+        &self,
+        payload: &Value,
+        now_ms: i64,
+        deadline: Option<Instant>,
+    ) -> Result<Value, HandlerError> {
         if crate::firehose::is_firehose_event(payload) {
             return Ok(crate::firehose::handle(payload, &self.settings));
         }
@@ -150,6 +162,10 @@ impl<S: ObjectStore + MarkerStore, M: MetricSink> Handler<S, M> {
             }
             Invocation::Direct(unit) => self.handle_direct(unit, now_ms).await,
             Invocation::Sqs(units) => self.handle_sqs(units, now_ms).await,
+            Invocation::BatchOperations(job) => {
+                let (store, sink, settings) = (&self.store, &self.sink, &self.settings);
+                Ok(batch_ops::answer(store, sink, settings, job, now_ms, deadline).await)
+            }
         }
     }
 

@@ -43,7 +43,7 @@ pub mod export;
 // ---- edges ------------------------------------------------------------------------------------
 // Runtime settings from the environment and flags, one reader for the Lambda and `cflogs`.
 pub mod settings;
-// Lambda events: S3 notifications, SQS, EventBridge, on-failure records.
+// Lambda events: S3 notifications, SQS, EventBridge, on-failure records, Batch Operations jobs.
 pub mod event;
 // The S3 side of the object stream: GetObject and listing behind a small trait.
 pub mod object_store;
@@ -59,16 +59,21 @@ pub mod idempotency;
 pub mod publish;
 // One S3 object read and published through the publish path.
 pub mod s3_object;
-// Entry point: the Lambda handler over events.
-// The Kinesis entry point: real-time records per shard, through the shard's carried state.
-// The Firehose transformation entry point: records to documents.
+// Entry point: the Kinesis data stream: real-time records per shard, through the shard's state.
+pub mod kinesis;
+// Entry point: the Firehose transformation: records to documents.
 pub mod firehose;
+// Entry point: S3 Batch Operations tasks through the publish path, answered with result codes.
+pub mod batch_ops;
+// Entry point: the Lambda handler over events (dispatches on the event's shape).
 pub mod handler;
 // `cflogs export`: inputs streamed through the exporter into one output.
 pub mod export_run;
-pub mod kinesis;
 // Entry point: the `cflogs process` run over local files and S3 prefixes.
 pub mod backfill;
+// Entry point: `cflogs backfill`, a prefix as an S3 Batch Operations job (manifest, CreateJob,
+// progress and completion report).
+pub mod backfill_job;
 // AWS clients built from the environment.
 pub mod aws;
 // In-memory doubles of the object store, marker store and sink, for tests.

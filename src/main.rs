@@ -11,7 +11,13 @@ use cloudfront_log_metrics::sink::emf::EmfSink;
 use cloudfront_log_metrics::sink::{MetricSink, SinkKind};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Time kept before the invocation's deadline to answer Batch Operations tasks that are still
+/// running (TemporaryFailure: the job retries them, and their claims' leases run out first).
+const DEADLINE_MARGIN_MS: i64 = 3_000;
+/// 2001-09-09 in epoch milliseconds: a smaller invocation deadline is not a time.
+const EPOCH_2001_MS: i64 = 1_000_000_000_000;
 
 async fn run<S: ObjectStore + MarkerStore, M: MetricSink>(
     handler: Handler<S, M>,
@@ -24,8 +30,20 @@ async fn run<S: ObjectStore + MarkerStore, M: MetricSink>(
             .unwrap_or(0);
         // CloudWatch's window is evaluated at CFLM_NOW when set (tests, replays).
         let now_ms = handler.settings.window_now(wall_ms);
+        // Batch Operations tasks still running this close to the invocation's deadline are
+        // answered as temporary failures rather than lost to a timeout.
+        tracing::debug!(deadline_ms = event.context.deadline, wall_ms, "invocation");
+        // A deadline that is no epoch time (emulators such as `cargo lambda watch` send the
+        // timeout itself, 600000) is no deadline.
+        let deadline = i64::try_from(event.context.deadline)
+            .ok()
+            .filter(|&d| d > EPOCH_2001_MS)
+            .map(|d| {
+                let left_ms = d.saturating_sub(wall_ms).saturating_sub(DEADLINE_MARGIN_MS);
+                Instant::now() + Duration::from_millis(u64::try_from(left_ms).unwrap_or(0))
+            });
         handler
-            .handle(&event.payload, now_ms)
+            .handle_until(&event.payload, now_ms, deadline)
             .await
             .map_err(Error::from)
     }))

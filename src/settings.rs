@@ -308,5 +308,7 @@ pub fn parse_time(var: &'static str, v: &str) -> Result<i64, ConfigError> {
         })
 }
 
+pub mod overrides;
+
 #[cfg(test)]
 mod tests;

@@ -34,6 +34,10 @@ enum Command {
     Catalogue,
     /// Export log records as typed, privacy-safe JSON documents (NDJSON or OpenSearch _bulk).
     Export(ExportArgs),
+    /// Backfill an S3 prefix with an S3 Batch Operations job that invokes the deployed function
+    /// once per log file (exactly once per object version, like its notifications), or show a
+    /// job's progress and totals (--status).
+    Backfill(BackfillArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -101,6 +105,79 @@ struct ProcessArgs {
     until: Option<i64>,
     #[command(flatten)]
     settings: SettingsArgs,
+}
+
+#[derive(clap::Args)]
+struct BackfillArgs {
+    /// The S3 prefix to backfill (s3://bucket/prefix/).
+    #[arg(required_unless_present = "status", conflicts_with = "status")]
+    url: Option<String>,
+    /// Show the progress of job JOB and, once it finished, its completion report's totals.
+    #[arg(long, value_name = "JOB")]
+    status: Option<String>,
+    /// Only files whose name or path says they cover this UTC hour or later (as `process`).
+    #[arg(long, value_parser = parse_hour, value_name = "HOUR")]
+    since: Option<i64>,
+    /// Only files whose name or path says they cover this UTC hour or earlier (as `process`).
+    #[arg(long, value_parser = parse_hour, value_name = "HOUR")]
+    until: Option<i64>,
+    /// Print the manifest's size and the expected cost and duration; write and create nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Start a job of more than 10,000 objects.
+    #[arg(long)]
+    confirm: bool,
+    /// Read the function, the role, the bucket and the prefixes from this stack's outputs
+    /// (flags given as well win).
+    #[arg(long, value_name = "NAME")]
+    stack: Option<String>,
+    /// The function the job invokes (stack output FunctionArn).
+    #[arg(long, env = "CFLOGS_FUNCTION_ARN", value_name = "ARN")]
+    function_arn: Option<String>,
+    /// The role the job assumes (stack output BatchOperationsRoleArn).
+    #[arg(long, env = "CFLOGS_BATCH_ROLE_ARN", value_name = "ARN")]
+    role_arn: Option<String>,
+    /// The account of the job for --status [default: the account of --role-arn or --function-arn]
+    #[arg(long, value_name = "ID")]
+    account_id: Option<String>,
+    /// Bucket of the manifest [default: the logs' bucket]
+    #[arg(long, value_name = "BUCKET")]
+    manifest_bucket: Option<String>,
+    /// Key prefix of the manifest (stack output BatchManifestPrefix) [default:
+    /// _cflm/batch/manifests/]
+    #[arg(long, value_name = "PREFIX")]
+    manifest_prefix: Option<String>,
+    /// Bucket of the completion report [default: the manifest's bucket]
+    #[arg(long, value_name = "BUCKET")]
+    report_bucket: Option<String>,
+    /// Key prefix of the completion report (stack output BatchReportPrefix) [default:
+    /// _cflm/batch/reports/]
+    #[arg(long, value_name = "PREFIX")]
+    report_prefix: Option<String>,
+    /// Key prefix of the function's marker objects, never listed [env: MARKER_PREFIX]
+    #[arg(
+        long,
+        env = "MARKER_PREFIX",
+        default_value = "_cflm/processed/",
+        value_name = "PREFIX"
+    )]
+    marker_prefix: String,
+    /// The job's priority.
+    #[arg(long, default_value_t = 10)]
+    priority: i32,
+    /// A userArguments entry for the function (namespace, dimensions, include,
+    /// maxDimensionValues, dryRun), checked here as the function checks it; repeatable.
+    #[arg(long = "argument", value_name = "KEY=VALUE")]
+    arguments: Vec<String>,
+    /// For the estimate: the function's MemorySize.
+    #[arg(long, default_value_t = 512, value_name = "MB")]
+    memory_mb: u32,
+    /// For the estimate: invocations at a time (the function's ReservedConcurrency).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    concurrency: u32,
+    /// For the estimate: PutMetricData requests per log file.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    requests_per_object: u64,
 }
 
 /// Flags over the environment variables the Lambda reads: each overrides its variable, and its
@@ -518,6 +595,144 @@ async fn export(a: ExportArgs) -> Result<bool> {
     Ok(failed == 0)
 }
 
+/// `cflogs backfill`: creates a Batch Operations job, or shows one (`--status`).
+async fn backfill_job(a: BackfillArgs) -> Result<bool> {
+    use cloudfront_log_metrics::backfill_job::{self as job, Started};
+    use cloudfront_log_metrics::settings::overrides::job_settings;
+    let sdk = aws::sdk_config().await;
+    let s3 = aws::s3_client(&sdk);
+    let control = aws::s3control_client(&sdk);
+    let mut a = a;
+    if let Some(stack) = &a.stack {
+        let cf = aws::cloudformation_client(&sdk);
+        let mut out = job::stack_outputs(&cf, stack).await?;
+        let mut take = |key: &str| out.remove(key);
+        a.function_arn = a.function_arn.take().or(take(job::output::FUNCTION_ARN));
+        a.role_arn = a.role_arn.take().or(take(job::output::ROLE_ARN));
+        let bucket = take(job::output::BUCKET);
+        a.manifest_bucket = a.manifest_bucket.take().or(bucket.clone());
+        a.report_bucket = a.report_bucket.take().or(bucket);
+        a.manifest_prefix = a
+            .manifest_prefix
+            .take()
+            .or(take(job::output::MANIFEST_PREFIX));
+        a.report_prefix = a.report_prefix.take().or(take(job::output::REPORT_PREFIX));
+    }
+    let manifest_prefix = a
+        .manifest_prefix
+        .clone()
+        .unwrap_or_else(|| "_cflm/batch/manifests/".to_owned());
+    let report_prefix = a
+        .report_prefix
+        .clone()
+        .unwrap_or_else(|| "_cflm/batch/reports/".to_owned());
+    if let Some(id) = &a.status {
+        let arn = a.role_arn.as_deref().or(a.function_arn.as_deref());
+        let account = match (&a.account_id, arn.and_then(job::account_of)) {
+            (Some(account), _) => account.clone(),
+            (None, Some(account)) => account.to_owned(),
+            (None, None) => {
+                bail!("--status needs --stack, --account-id, --role-arn or --function-arn")
+            }
+        };
+        let st = job::describe_job(&control, &account, id).await?;
+        println!(
+            "job {id}: {}, {} of {} tasks succeeded, {} failed",
+            st.status, st.succeeded, st.total, st.failed
+        );
+        for r in &st.reasons {
+            println!("  {r}");
+        }
+        if let Some((bucket, prefix)) = &st.report {
+            match job::report_totals(&s3, bucket, prefix, id).await? {
+                None => println!("no completion report yet (s3://{bucket}/{prefix})"),
+                Some(totals) => {
+                    println!("completion report:");
+                    for ((code, reason), n) in totals {
+                        println!("  {code:<17} {n:>9}  {reason}");
+                    }
+                }
+            }
+        }
+        return Ok(st.failed == 0);
+    }
+    let url = a.url.clone().unwrap_or_default();
+    let mut user_arguments = std::collections::BTreeMap::new();
+    for kv in &a.arguments {
+        let Some((k, v)) = kv.split_once('=') else {
+            bail!("--argument {kv:?}: expected KEY=VALUE");
+        };
+        user_arguments.insert(k.trim().to_owned(), v.to_owned());
+    }
+    job_settings(&Settings::default(), &user_arguments)?;
+    let (function_arn, role_arn) = match (&a.function_arn, &a.role_arn, a.dry_run) {
+        (Some(f), Some(r), _) => (f.clone(), r.clone()),
+        (f, r, true) => (f.clone().unwrap_or_default(), r.clone().unwrap_or_default()),
+        _ => bail!(
+            "creating a job needs --function-arn and --role-arn (the stack's outputs FunctionArn and BatchOperationsRoleArn)"
+        ),
+    };
+    let plan = job::Plan {
+        url: url.clone(),
+        hours: HourWindow {
+            since: a.since,
+            until: a.until,
+        },
+        exclude: vec![
+            a.marker_prefix.clone(),
+            manifest_prefix.clone(),
+            report_prefix.clone(),
+        ],
+        manifest_bucket: a.manifest_bucket.clone(),
+        manifest_prefix,
+        function_arn,
+        role_arn,
+        report_bucket: a.report_bucket.clone(),
+        report_prefix,
+        priority: a.priority,
+        user_arguments,
+        memory_mb: a.memory_mb,
+        concurrency: a.concurrency,
+        requests_per_object: a.requests_per_object,
+        now_ms: wall_clock_ms()?,
+    };
+    match job::start(&s3, &control, &plan, a.dry_run, a.confirm).await? {
+        Started::Empty => {
+            eprintln!("{url}: no log files in the range; no job created");
+            Ok(true)
+        }
+        Started::DryRun(e) => {
+            println!("{e}");
+            Ok(true)
+        }
+        Started::NeedsConfirm(e) => {
+            println!("{e}");
+            eprintln!(
+                "error: {} objects is more than {}: run again with --confirm to start the job",
+                e.objects,
+                job::CONFIRM_ABOVE
+            );
+            Ok(false)
+        }
+        Started::Created {
+            job_id,
+            manifest,
+            estimate,
+        } => {
+            println!("{estimate}");
+            println!("manifest: {manifest}");
+            println!("job: {job_id}");
+            let region = sdk.region().map_or("us-east-1", |r| r.as_ref());
+            println!("console: {}", job::console_url(region, &job_id));
+            println!(
+                "progress: cflogs backfill --status {job_id} --role-arn {}",
+                plan.role_arn
+            );
+            Ok(true)
+        }
+    }
+}
+
 /// The public contract as JSON, for the template and dashboard checks.
 fn catalogue() -> Result<bool> {
     use cloudfront_log_metrics::catalogue::Metric;
@@ -550,6 +765,7 @@ async fn main() -> ExitCode {
         Command::Process(a) => process(a).await,
         Command::Catalogue => catalogue(),
         Command::Export(a) => export(a).await,
+        Command::Backfill(a) => backfill_job(a).await,
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

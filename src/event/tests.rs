@@ -62,6 +62,16 @@ fn outcome(inv: Invocation) -> (Vec<String>, Vec<String>, Vec<Option<String>>) {
         Invocation::Direct(u) => vec![u],
         Invocation::Sqs(us) => us,
         Invocation::TestEvent => vec![],
+        Invocation::BatchOperations(job) => {
+            let mut unit = WorkUnit::default();
+            for t in job.tasks {
+                match t.object {
+                    Ok(o) => unit.objects.push(o),
+                    Err(e) => unit.errors.push(format!("task {}: {e}", t.task_id)),
+                }
+            }
+            vec![unit]
+        }
     };
     let objects = units
         .iter()
@@ -385,5 +395,5 @@ fn sample_events_parse_without_errors() {
         assert!(errors.is_empty(), "{}: {errors:?}", path.display());
         assert!(test_event || !objects.is_empty(), "{}", path.display());
     }
-    assert_eq!(seen, 9);
+    assert_eq!(seen, 11);
 }

@@ -354,6 +354,78 @@ def test_logs_and_queue_resources_are_own(role_statements):
     assert sqs["Resource"] == {"Fn::GetAtt": ["FailureQueue", "Arn"]}
 
 
+def batch_role_statements(resources) -> list[dict]:
+    return [
+        st
+        for policy in resources["BatchOperationsRole"]["Properties"]["Policies"]
+        for st in policy["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_batch_operations_role_is_assumed_only_by_this_account_s_jobs(resources):
+    role = resources["BatchOperationsRole"]
+    assert role["Type"] == "AWS::IAM::Role"
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Effect"] == "Allow" and trust["Action"] == "sts:AssumeRole"
+    assert trust["Principal"] == {"Service": "batchoperations.s3.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+def test_batch_operations_role_reads_manifests_invokes_the_function_writes_reports(resources):
+    grants = {}
+    for st in batch_role_statements(resources):
+        assert st["Effect"] == "Allow"
+        for action in as_list(st["Action"]):
+            for r in as_list(st["Resource"]):
+                grants.setdefault(action, []).append(
+                    r if isinstance(r, dict) and "Fn::GetAtt" in r else sub_text(r)
+                )
+    bucket = "arn:${AWS::Partition}:s3:::${LogBucketName}"
+    assert grants == {
+        "s3:GetObject": [f"{bucket}/${{BatchOperationsPrefix}}manifests/*"],
+        "s3:GetObjectVersion": [f"{bucket}/${{BatchOperationsPrefix}}manifests/*"],
+        "s3:PutObject": [f"{bucket}/${{BatchOperationsPrefix}}reports/*"],
+        "s3:GetBucketLocation": [bucket],
+        "lambda:InvokeFunction": [{"Fn::GetAtt": ["Function", "Arn"]}],
+    }
+
+
+def test_backfill_outputs_match_cflogs_defaults(template):
+    p = template["Parameters"]["BatchOperationsPrefix"]
+    out = template["Outputs"]
+    assert out["BatchOperationsRoleArn"]["Value"] == {"Fn::GetAtt": ["BatchOperationsRole", "Arn"]}
+    assert out["FunctionArn"]["Value"] == {"Fn::GetAtt": ["Function", "Arn"]}
+    manifests = sub_text(out["BatchManifestPrefix"]["Value"])
+    reports = sub_text(out["BatchReportPrefix"]["Value"])
+    assert manifests == "${BatchOperationsPrefix}manifests/"
+    assert reports == "${BatchOperationsPrefix}reports/"
+    cmd = os.environ.get("CFLOGS")
+    argv = shlex.split(cmd) if cmd else ["cargo", "run", "-q", "--bin", "cflogs", "--"]
+    help_text = subprocess.run(
+        [*argv, "backfill", "--help"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout
+    default = p["Default"]
+    for flag, value in [
+        ("--manifest-prefix", manifests.replace("${BatchOperationsPrefix}", default)),
+        ("--report-prefix", reports.replace("${BatchOperationsPrefix}", default)),
+    ]:
+        m = re.search(re.escape(flag) + r" <PREFIX>[^\n]*\[default: ([^\]]+)\]", help_text)
+        assert m and m.group(1) == value, (flag, value)
+    assert not default.startswith(template["Parameters"]["LogPrefix"]["Default"])
+
+
+def test_batch_operations_files_expire_and_reserved_concurrency_is_optional(resources, template):
+    rules = resources["LogBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    (rule,) = [r for r in rules if isinstance(r, dict) and r.get("Id") == "expire-batch-operations"]
+    assert rule["Prefix"] == {"Ref": "BatchOperationsPrefix"}
+    assert rule["ExpirationInDays"] == {"Ref": "MarkerExpirationDays"}
+    fn = resources["Function"]["Properties"]
+    assert fn["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["HasReservedConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert template["Parameters"]["ReservedConcurrency"]["Default"] == 0
+
+
 def test_invoke_permissions_name_their_source(resources):
     perms = {k: r for k, r in resources.items() if r["Type"] == "AWS::Lambda::Permission"}
     assert perms, "the triggers need invoke permissions"
