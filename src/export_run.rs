@@ -109,3 +109,92 @@ pub async fn export_input<S: ObjectStore, W: Write>(
     feeder.chunk(b"", true).map_err(write_error)?;
     Ok(feeder.exporter.stats().clone())
 }
+
+/// Where `cflogs export` writes: stdout, a file, or a gzip'd file (`.gz`).
+pub enum Output {
+    Stdout(io::BufWriter<io::Stdout>),
+    File(io::BufWriter<std::fs::File>),
+    Gzip(Box<flate2::write::GzEncoder<io::BufWriter<std::fs::File>>>),
+}
+
+impl Output {
+    /// Stdout for `None` or `-`, else the file (gzip'd when its name ends in `.gz`).
+    pub fn open(path: Option<&std::path::Path>) -> io::Result<Output> {
+        let Some(path) = path.filter(|p| p.as_os_str() != "-") else {
+            return Ok(Output::Stdout(io::BufWriter::with_capacity(
+                1 << 16,
+                io::stdout(),
+            )));
+        };
+        let file = io::BufWriter::with_capacity(1 << 16, std::fs::File::create(path)?);
+        Ok(if path.extension().is_some_and(|e| e == "gz") {
+            Output::Gzip(Box::new(flate2::write::GzEncoder::new(
+                file,
+                flate2::Compression::default(),
+            )))
+        } else {
+            Output::File(file)
+        })
+    }
+
+    /// Flushes everything (and writes the gzip trailer), reporting any error.
+    pub fn finish(self) -> io::Result<()> {
+        match self {
+            Output::Stdout(mut w) => w.flush(),
+            Output::File(mut w) => w.flush(),
+            Output::Gzip(gz) => gz.finish()?.flush(),
+        }
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Output::Stdout(w) => w.write(buf),
+            Output::File(w) => w.write(buf),
+            Output::Gzip(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Output::Stdout(w) => w.flush(),
+            Output::File(w) => w.flush(),
+            Output::Gzip(w) => w.flush(),
+        }
+    }
+}
+
+/// Totals of an export run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub files: u64,
+    pub failed: u64,
+    pub documents: u64,
+    pub rejected: u64,
+}
+
+/// Exports every input in turn to `out`; `on_file` hears of each (its rejections, its error).
+pub async fn export_all<S: ObjectStore, W: Write>(
+    store: Option<&S>,
+    settings: &Settings,
+    config: &ExportConfig,
+    inputs: &[Input],
+    out: &mut W,
+    mut on_file: impl FnMut(&Input, &FileOutcome),
+) -> Totals {
+    let mut t = Totals::default();
+    for input in inputs {
+        t.files += 1;
+        let r = export_input(store, settings, config, input, out).await;
+        match &r {
+            Ok(stats) => {
+                t.documents += stats.documents;
+                t.rejected += stats.rejected;
+            }
+            Err(_) => t.failed += 1,
+        }
+        on_file(input, &r);
+    }
+    t
+}

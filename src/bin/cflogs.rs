@@ -516,6 +516,7 @@ impl Run<'_> {
 /// `cflogs export`: the inputs `process` would read, streamed into one output.
 async fn export(a: ExportArgs) -> Result<bool> {
     use cloudfront_log_metrics::export::{ExportConfig, OutputFormat};
+    use cloudfront_log_metrics::export_run;
     let settings = a.settings.settings()?;
     let config = ExportConfig {
         format: match a.format {
@@ -537,62 +538,43 @@ async fn export(a: ExportArgs) -> Result<bool> {
     };
     let inputs =
         backfill::collect_inputs(s3.as_ref(), &a.paths, &settings.marker_prefix, hours).await?;
-    let mut out: Box<dyn Write> = match a.out.as_deref() {
-        None => Box::new(std::io::stdout().lock()),
-        Some(p) if p.as_os_str() == "-" => Box::new(std::io::stdout().lock()),
-        Some(p) => {
-            let f = std::fs::File::create(p).with_context(|| format!("{}", p.display()))?;
-            if p.extension().is_some_and(|e| e == "gz") {
-                Box::new(flate2::write::GzEncoder::new(
-                    f,
-                    flate2::Compression::default(),
-                ))
-            } else {
-                Box::new(f)
-            }
-        }
-    };
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, out.as_mut());
+    let mut out =
+        export_run::Output::open(a.out.as_deref()).with_context(|| format!("--out {:?}", a.out))?;
     let progress = (inputs.len() > 1 && std::io::stderr().is_terminal())
         .then(|| indicatif::ProgressBar::new(inputs.len() as u64));
-    let (mut files, mut failed, mut docs, mut rejected) = (0u64, 0u64, 0u64, 0u64);
     let started = Instant::now();
-    for input in &inputs {
-        files += 1;
-        let r = cloudfront_log_metrics::export_run::export_input(
-            s3.as_ref(),
-            &settings,
-            &config,
-            input,
-            &mut out,
-        )
-        .await;
-        match r {
-            Ok(stats) => {
-                docs += stats.documents;
-                rejected += stats.rejected;
-                for (line, reason) in &stats.reject_samples {
-                    eprintln!("{}: line {line}: rejected: {reason}", input.name());
+    let t = export_run::export_all(
+        s3.as_ref(),
+        &settings,
+        &config,
+        &inputs,
+        &mut out,
+        |i, r| {
+            match r {
+                Ok(stats) => {
+                    for (line, reason) in &stats.reject_samples {
+                        eprintln!("{}: line {line}: rejected: {reason}", i.name());
+                    }
                 }
+                Err(e) => eprintln!("error: {e}"),
             }
-            Err(e) => {
-                failed += 1;
-                eprintln!("error: {e}");
+            if let Some(bar) = &progress {
+                bar.inc(1);
             }
-        }
-        if let Some(bar) = &progress {
-            bar.inc(1);
-        }
-    }
-    out.flush()?;
-    drop(out);
-    // Finishes the gzip stream (a GzEncoder writes its trailer on drop).
+        },
+    )
+    .await;
+    out.finish().context("writing the export")?;
     drop(progress);
     eprintln!(
-        "files: {files} ({failed} failed), documents: {docs}, rejected lines: {rejected}, in {:.2} s",
+        "files: {} ({} failed), documents: {}, rejected lines: {}, in {:.2} s",
+        t.files,
+        t.failed,
+        t.documents,
+        t.rejected,
         started.elapsed().as_secs_f64()
     );
-    Ok(failed == 0)
+    Ok(t.failed == 0)
 }
 
 /// `cflogs backfill`: creates a Batch Operations job, or shows one (`--status`).
