@@ -115,3 +115,92 @@ async fn crash_between_two_put_metric_data_calls() {
     );
     assert_eq!(bytes, (0..RECORDS).map(|i| (100 + i) as f64).sum::<f64>());
 }
+
+/// Issue 13's cost and delay targets over the moto stack, in simulated time: one shard at a
+/// steady 1,000 records/s, delivered as the event source mapping does at its defaults (batches
+/// of 10,000 every 10 s), through the real S3 (shard state) and CloudWatch clients. Counts the
+/// PutMetricData requests moto's adapter sees per invocation and when each minute went out; the
+/// totals read back from CloudWatch are exact. `scripts/realtime-cost.sh` prints the figures.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_shard_at_1000_records_per_second_over_moto() {
+    let Some(stack) = MotoStack::start() else {
+        return;
+    };
+    let sdk = stack.sdk_config().await;
+    stack
+        .s3_client(&sdk)
+        .create_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap();
+    let mut settings = Settings::default();
+    settings.metrics.realtime = Some(
+        RealtimeFields::parse(
+            "timestamp,sc-status,sc-bytes,x-edge-location,primary-distribution-id",
+        )
+        .unwrap(),
+    );
+    settings.marker_bucket = Some(BUCKET.into());
+    let handler = Handler {
+        store: stack.s3_client(&sdk),
+        sink: stack.cloudwatch_client(&sdk),
+        settings,
+    };
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let minutes = 5i64;
+    let mut seq = 0u64;
+    let mut calls: std::collections::BTreeMap<i64, (u64, i64)> = Default::default();
+    for tick in 1..=minutes * 6 {
+        let now = START + tick * 10_000;
+        let records: Vec<Value> = (0..10_000i64)
+            .map(|j| {
+                seq += 1;
+                let ms = now - 10_000 + j;
+                let line = format!(
+                    "{}.{:03}\t200\t100\tIAD89-C1\tE2COSTTEST1234\n",
+                    ms / 1000,
+                    ms % 1000
+                );
+                let sn = format!("{seq:020}");
+                json!({"eventSource": "aws:kinesis",
+                       "eventID": format!("shardId-000000000000:{sn}"),
+                       "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/cost",
+                       "kinesis": {"sequenceNumber": sn, "data": b64.encode(line),
+                                   "partitionKey": "p", "approximateArrivalTimestamp": 0.0}})
+            })
+            .collect();
+        let before = stack.stats()["requests"]["PutMetricData"]
+            .as_u64()
+            .unwrap_or(0);
+        let v = handler
+            .handle(&json!({ "Records": records }), now)
+            .await
+            .unwrap();
+        assert_eq!(v, json!({"batchItemFailures": []}));
+        let sent = stack.stats()["requests"]["PutMetricData"]
+            .as_u64()
+            .unwrap_or(0)
+            - before;
+        if sent > 0 {
+            // The minute that closed at this tick: the last whose end is 20 s behind `now`.
+            let minute = (now - 20_000 - 60_000).div_euclid(60_000) * 60_000;
+            let e = calls.entry(minute).or_insert((0, now - (minute + 60_000)));
+            e.0 += sent;
+        }
+    }
+    let cw = stack.cloudwatch_client(&sdk);
+    let dims = [("DistributionId", "E2COSTTEST1234")];
+    for m in 0..minutes - 1 {
+        let minute = START + m * 60_000;
+        let (sent, delay) = calls.get(&minute).copied().unwrap_or((0, i64::MAX));
+        println!(
+            "minute {m}: {sent} PutMetricData call(s), published {} s after its end",
+            delay / 1000
+        );
+        assert!((1..=2).contains(&sent), "minute {m}: {sent} calls");
+        assert!(delay <= 90_000, "minute {m}: {delay} ms");
+        let n = total(&cw, &dims, "Requests", minute, minute + 60_000).await;
+        assert_eq!(n, 60_000.0, "minute {m}");
+    }
+}
