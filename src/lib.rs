@@ -37,6 +37,8 @@ pub mod pipeline;
 pub mod shard_state;
 // Run summaries for people (tables, closing lines).
 pub mod report;
+// The traffic report (`cflogs report`): sketches, top-N lists, the report and its renderers.
+pub mod traffic;
 
 // ---- edges ------------------------------------------------------------------------------------
 // Runtime settings from the environment and flags, one reader for the Lambda and `cflogs`.

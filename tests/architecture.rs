@@ -24,6 +24,7 @@ const CORE: &[&str] = &[
     "pipeline",
     "shard_state",
     "report",
+    "traffic",
 ];
 
 /// Names a core module may not contain.
