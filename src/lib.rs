@@ -65,6 +65,8 @@ pub mod handler;
 pub mod kinesis;
 // Entry point: the `cflogs process` run over local files and S3 prefixes.
 pub mod backfill;
+// Entry point: the `cflogs report` run over the same inputs, through the traffic core.
+pub mod traffic_run;
 // AWS clients built from the environment.
 pub mod aws;
 // In-memory doubles of the object store, marker store and sink, for tests.

@@ -222,7 +222,7 @@ fn distribution(s: &mut String, d: &Distribution) {
         );
     }
     s.push_str("</table></div>");
-    for l in d.top.values() {
+    for l in d.lists() {
         let _ = write!(s, "<h3>{}</h3><div class=pair>", esc(l.title));
         ranking(s, "requests", &l.by_requests, false);
         ranking(s, "bytes", &l.by_bytes, true);

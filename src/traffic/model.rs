@@ -52,6 +52,13 @@ pub struct Distribution {
     pub top: BTreeMap<&'static str, TopList>,
 }
 
+impl Distribution {
+    /// The lists in report order.
+    pub fn lists(&self) -> impl Iterator<Item = &TopList> {
+        List::ALL.iter().filter_map(|l| self.top.get(l.key()))
+    }
+}
+
 /// Totals over the range.
 #[derive(Debug, Clone, Serialize)]
 pub struct Totals {

@@ -158,9 +158,9 @@ impl SpaceSaving {
         }
     }
 
-    /// Adds another summary (of other records) into this one. Counts of values in both add up;
-    /// a value in one only may have been counted up to the other's bound there, which the merged
-    /// bound covers. When more values than the capacity remain, the smallest are dropped and the
+    /// Adds another summary (of other records) into this one (the mergeable Space-Saving of
+    /// Agarwal et al. 2012). Counts of values in both add up; a value in one only may have been
+    /// counted up to the other's bound there, which is added to its count and its error. When more values than the capacity remain, the smallest are dropped and the
     /// bound rises to the largest dropped count. Exact summaries whose values fit stay exact.
     pub fn merge(&mut self, other: &SpaceSaving) {
         let mut all: FxHashMap<Box<[u8]>, (u64, u64)> = FxHashMap::default();
@@ -170,6 +170,9 @@ impl SpaceSaving {
                 e.0 = e.0.saturating_add(c.count);
                 e.1 = e.1.saturating_add(c.error);
                 if !dst.ids.contains_key(&c.key) {
+                    // The other side may have dropped up to its bound of this value: counts
+                    // stay over-estimates, by at most their error.
+                    e.0 = e.0.saturating_add(dst.bound);
                     e.1 = e.1.saturating_add(dst.bound);
                 }
             }

@@ -166,7 +166,7 @@ fn distribution(s: &mut String, d: &Distribution) {
             ms(h.p99_ms)
         );
     }
-    for l in d.top.values() {
+    for l in d.lists() {
         let _ = writeln!(s);
         ranking(s, l.title, "requests", &l.by_requests, false);
         ranking(s, l.title, "bytes", &l.by_bytes, true);
