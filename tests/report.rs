@@ -491,3 +491,47 @@ fn the_html_page_renders_in_headless_chromium_without_a_network_request() {
         "the net log check is blind"
     );
 }
+
+#[test]
+fn real_time_records_report_by_their_own_distribution_with_the_real_time_field_names() {
+    // A real record of 45 fields (headerless real-time layout): cs-user-agent, cs-referer and
+    // c-ip by their real-time names, the query inside cs-uri-stem.
+    let sample = fixture("samples/aws-solutions_centralized-logging_realtime-kinesis-record.tsv");
+    let out = stdout(&report(&["--format", "json", &sample]));
+    for secret in ["27.0.3.156", "v=v1.2.0", "cGX9Jx7KFX7UwY8KwRFS5F"] {
+        assert!(!out.contains(secret), "output contains {secret}");
+    }
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let d = &doc["distributions"][0];
+    let top = |list: &str| d["top"][list]["by_requests"]["entries"][0]["value"].clone();
+    assert_eq!(top("uris"), "/locales/en/common.json");
+    assert_eq!(top("user_agents"), "Chrome (browser)");
+    assert_eq!(top("tls_versions"), "TLSv1.3");
+    assert_eq!(d["totals"]["unique_visitors"], 1);
+
+    // A configured selection: records name their distribution by primary-distribution-id or by
+    // cs-host through the host map.
+    const FIELDS: &str = "timestamp,time-to-first-byte,sc-status,sc-bytes,cs-method,cs-protocol,\
+        cs-host,cs-bytes,x-edge-location,x-host-header,time-taken,cs-protocol-version,\
+        x-edge-result-type,sc-content-type,x-edge-detailed-result-type,c-country,\
+        cache-behavior-path-pattern,primary-distribution-id,origin-fbl,origin-lbl";
+    let doc: Value = serde_json::from_str(&stdout(&report(&[
+        "--format",
+        "json",
+        "--realtime-fields",
+        FIELDS,
+        "--distribution-hosts",
+        "d333example.cloudfront.net=E6EXAMPLE7890",
+        &fixture("realtime/sample.tsv"),
+    ])))
+    .unwrap();
+    let ids: Vec<&str> = doc["distributions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["E5EXAMPLE3456", "E6EXAMPLE7890"]);
+    assert_eq!(doc["records"], 60);
+    assert_eq!(doc["unresolved"], 0);
+}
