@@ -46,11 +46,10 @@ pub fn referrer_host(referer: &[u8], out: &mut Vec<u8>) -> bool {
     if referer.is_empty() || referer == b"-" {
         return false;
     }
-    let decoded: Vec<u8> = percent_decode(referer).collect();
-    let rest = match memchr::memmem::find(&decoded, b"://") {
-        Some(i) => &decoded[i + 3..],
-        None => &decoded[..],
-    };
+    // Decoded into `out` first (no allocation per record), the host then moved to its start.
+    out.extend(percent_decode(referer));
+    let start = memchr::memmem::find(out, b"://").map_or(0, |i| i + 3);
+    let rest = &out[start..];
     let end = rest
         .iter()
         .position(|&b| matches!(b, b'/' | b'?' | b'#'))
@@ -62,7 +61,10 @@ pub fn referrer_host(referer: &[u8], out: &mut Vec<u8>) -> bool {
         Some(i) if !host.starts_with(b"[") => &host[..i],
         _ => host,
     };
-    out.extend(host.iter().map(u8::to_ascii_lowercase));
+    let (from, len) = (host.as_ptr() as usize - out.as_ptr() as usize, host.len());
+    out.copy_within(from..from + len, 0);
+    out.truncate(len);
+    out.make_ascii_lowercase();
     clean(out);
     !out.is_empty()
 }

@@ -135,7 +135,7 @@ pub struct DistTraffic {
     pub hours: BTreeMap<i64, Hour>,
     /// One per [`List::ALL`].
     pub lists: Vec<Pair>,
-    /// `x-host-header` and `cs(Host)` values seen (at most [`MAX_OWN_HOSTS`]).
+    /// `x-host-header` and `cs(Host)` values seen, as logged (at most [`MAX_OWN_HOSTS`]).
     pub own_hosts: BTreeSet<Vec<u8>>,
     pub first_ms: Option<i64>,
     pub last_ms: Option<i64>,
@@ -370,7 +370,7 @@ fn add_record(
     for f in [Field::XHostHeader, Field::CsHostStandard, Field::CsHost] {
         let host = r.field(f);
         if !host.is_empty() && d.own_hosts.len() < MAX_OWN_HOSTS && !d.own_hosts.contains(host) {
-            d.own_hosts.insert(host.to_ascii_lowercase());
+            d.own_hosts.insert(host.to_vec());
         }
     }
     let lists = &mut d.lists;

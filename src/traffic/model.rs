@@ -176,7 +176,10 @@ fn percentiles(l: &super::sketch::Latency) -> Percentiles {
 
 fn distribution(id: &str, d: &DistTraffic, top: usize) -> Distribution {
     let visitors = d.visitors.estimate() as u64;
-    let own = &d.own_hosts;
+    // Referrer hosts are lower-cased; so are the own hosts they are compared with.
+    let own: std::collections::BTreeSet<Vec<u8>> =
+        d.own_hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
+    let own = &own;
     let mut lists = BTreeMap::new();
     for l in List::ALL {
         let p = d.list(l);
