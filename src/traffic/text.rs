@@ -206,11 +206,8 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(s, "Broken files and lines:");
         for p in &r.problems {
             let at = p.line.map_or(String::new(), |l| format!(" line {l}"));
-            let _ = writeln!(
-                s,
-                "{}",
-                fit(&format!("  {}{at}: {}", p.file, p.reason), WIDTH)
-            );
+            let _ = writeln!(s, "{}", fit(&format!("  {}{at}:", p.file), WIDTH));
+            let _ = writeln!(s, "{}", fit(&format!("      {}", p.reason), WIDTH));
         }
         if r.problems_omitted > 0 {
             let _ = writeln!(s, "  ... and {} more", thousands(r.problems_omitted));
