@@ -3,6 +3,7 @@
 
 use percent_encoding::percent_decode;
 use rustc_hash::FxHashMap;
+use std::sync::Arc;
 
 /// Longest key kept for a list, in bytes (a longer URI is cut, marked with `…`).
 pub const MAX_KEY_BYTES: usize = 200;
@@ -98,7 +99,7 @@ const UA_CACHE_ENTRIES: usize = 8192;
 #[derive(Default)]
 pub struct UaFamilies {
     parser: Option<woothee::parser::Parser>,
-    cache: FxHashMap<Box<[u8]>, (UaClass, Box<str>)>,
+    cache: FxHashMap<Box<[u8]>, (UaClass, Arc<str>)>,
 }
 
 impl std::fmt::Debug for UaFamilies {
@@ -112,19 +113,18 @@ impl std::fmt::Debug for UaFamilies {
 impl UaFamilies {
     /// The class and family name (`Chrome`, `Googlebot`, `curl` ...) of a raw `cs(User-Agent)`
     /// value (percent-encoded in standard logs, sometimes twice).
-    pub fn family(&mut self, raw: &[u8]) -> (UaClass, &str) {
-        if !self.cache.contains_key(raw) {
-            if self.cache.len() >= UA_CACHE_ENTRIES {
-                self.cache.clear();
-            }
-            let parser = self.parser.get_or_insert_with(woothee::parser::Parser::new);
-            let found = classify(parser, raw);
-            self.cache.insert(raw.into(), found);
+    pub fn family(&mut self, raw: &[u8]) -> (UaClass, Arc<str>) {
+        if let Some((class, name)) = self.cache.get(raw) {
+            return (*class, name.clone());
         }
-        match self.cache.get(raw) {
-            Some((class, name)) => (*class, name),
-            None => (UaClass::Other, "unknown"),
+        if self.cache.len() >= UA_CACHE_ENTRIES {
+            self.cache.clear();
         }
+        let parser = self.parser.get_or_insert_with(woothee::parser::Parser::new);
+        let (class, name) = classify(parser, raw);
+        let name: Arc<str> = name.into();
+        self.cache.insert(raw.into(), (class, name.clone()));
+        (class, name)
     }
 }
 
@@ -196,11 +196,11 @@ mod tests {
     fn user_agent_families() {
         let mut f = UaFamilies::default();
         let chrome = b"Mozilla/5.0%20(Windows%20NT%2010.0;%20Win64;%20x64)%20AppleWebKit/537.36%20(KHTML,%20like%20Gecko)%20Chrome/120.0.0.0%20Safari/537.36";
-        assert_eq!(f.family(chrome), (UaClass::Browser, "Chrome"));
+        assert_eq!(f.family(chrome), (UaClass::Browser, "Chrome".into()));
         let bot =
             b"Mozilla/5.0%2520(compatible;%2520Googlebot/2.1;%2520+http://www.google.com/bot.html)";
-        assert_eq!(f.family(bot), (UaClass::Crawler, "Googlebot"));
-        assert_eq!(f.family(b"curl/8.5.0"), (UaClass::Library, "curl"));
+        assert_eq!(f.family(bot), (UaClass::Crawler, "Googlebot".into()));
+        assert_eq!(f.family(b"curl/8.5.0"), (UaClass::Library, "curl".into()));
         assert_eq!(f.family(b"-").0, UaClass::Other);
     }
 }

@@ -19,12 +19,32 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct Pair {
     pub by_requests: SpaceSaving,
     pub by_bytes: SpaceSaving,
+    /// Whether both summaries number their values alike: true while they were only ever added
+    /// to together and neither evicted, so one look-up serves both.
+    aligned: bool,
 }
 
 impl Pair {
+    #[inline]
     fn add(&mut self, key: &[u8], bytes: u64) {
+        if self.aligned
+            && self.by_requests.is_exact()
+            && self.by_bytes.is_exact()
+            && let Some(id) = self.by_requests.id_of(key)
+        {
+            self.by_requests.bump(id, 1);
+            self.by_bytes.bump(id, bytes);
+            return;
+        }
         self.by_requests.add(key, 1);
         self.by_bytes.add(key, bytes);
+    }
+
+    /// Adds another pair's counts (see [`SpaceSaving::merge`]).
+    pub fn merge(&mut self, other: &Pair) {
+        self.by_requests.merge(&other.by_requests);
+        self.by_bytes.merge(&other.by_bytes);
+        self.aligned = false;
     }
 }
 
@@ -73,6 +93,7 @@ impl DistTraffic {
         let pair = Pair {
             by_requests: SpaceSaving::new(capacity),
             by_bytes: SpaceSaving::new(capacity),
+            aligned: true,
         };
         DistTraffic {
             requests: 0,
@@ -120,8 +141,7 @@ impl DistTraffic {
             e.time_taken.merge(&oh.time_taken);
         }
         for (a, b) in self.lists.iter_mut().zip(&o.lists) {
-            a.by_requests.merge(&b.by_requests);
-            a.by_bytes.merge(&b.by_bytes);
+            a.merge(b);
         }
         for h in &o.own_hosts {
             if self.own_hosts.len() < MAX_OWN_HOSTS {
@@ -317,6 +337,7 @@ fn add_record(
     let agent = r.field(Field::CsUserAgent);
     if !agent.is_empty() {
         let (class, name) = ua.family(agent);
+        let name: &str = &name;
         key.clear();
         key.extend_from_slice(name.as_bytes());
         key.extend_from_slice(b" (");

@@ -10,11 +10,12 @@
 
 use crate::aggregate::Histogram;
 use rustc_hash::FxHashMap;
+use std::sync::Arc;
 
 /// One monitored value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Counter {
-    key: Box<[u8]>,
+    key: Arc<[u8]>,
     count: u64,
     /// What `count` may over-count by (the count it inherited on taking over a counter).
     error: u64,
@@ -26,7 +27,7 @@ struct Counter {
 #[derive(Debug, Clone)]
 pub struct SpaceSaving {
     capacity: usize,
-    ids: FxHashMap<Box<[u8]>, u32>,
+    ids: FxHashMap<Arc<[u8]>, u32>,
     counters: Vec<Counter>,
     /// Counter ids, a binary min-heap by count.
     heap: Vec<u32>,
@@ -79,19 +80,31 @@ impl SpaceSaving {
         self.counters.is_empty()
     }
 
+    /// The counter of `key`, when it is monitored.
+    #[inline]
+    pub fn id_of(&self, key: &[u8]) -> Option<u32> {
+        self.ids.get(key).copied()
+    }
+
+    /// Counts `weight` more for the value of counter `id` (from [`SpaceSaving::id_of`]).
+    #[inline]
+    pub fn bump(&mut self, id: u32, weight: u64) {
+        let c = &mut self.counters[id as usize];
+        c.count = c.count.saturating_add(weight);
+        let pos = c.heap_pos as usize;
+        self.sift_down(pos);
+    }
+
     /// Counts `weight` more for `key`.
     #[inline]
     pub fn add(&mut self, key: &[u8], weight: u64) {
-        if let Some(&id) = self.ids.get(key) {
-            let c = &mut self.counters[id as usize];
-            c.count = c.count.saturating_add(weight);
-            let pos = c.heap_pos as usize;
-            self.sift_down(pos);
+        if let Some(id) = self.id_of(key) {
+            self.bump(id, weight);
             return;
         }
         if self.counters.len() < self.capacity {
             let id = self.counters.len() as u32;
-            let boxed: Box<[u8]> = key.into();
+            let boxed: Arc<[u8]> = key.into();
             self.ids.insert(boxed.clone(), id);
             self.counters.push(Counter {
                 key: boxed,
@@ -106,7 +119,7 @@ impl SpaceSaving {
         }
         // Full: the smallest counter is taken over.
         let id = self.heap[0];
-        let boxed: Box<[u8]> = key.into();
+        let boxed: Arc<[u8]> = key.into();
         let c = &mut self.counters[id as usize];
         self.ids.remove(&c.key);
         self.overflowed = true;
@@ -163,7 +176,7 @@ impl SpaceSaving {
     /// counted up to the other's bound there, which is added to its count and its error. When more values than the capacity remain, the smallest are dropped and the
     /// bound rises to the largest dropped count. Exact summaries whose values fit stay exact.
     pub fn merge(&mut self, other: &SpaceSaving) {
-        let mut all: FxHashMap<Box<[u8]>, (u64, u64)> = FxHashMap::default();
+        let mut all: FxHashMap<Arc<[u8]>, (u64, u64)> = FxHashMap::default();
         for (src, dst) in [(&*self, other), (other, &*self)] {
             for c in &src.counters {
                 let e = all.entry(c.key.clone()).or_insert((0, 0));
@@ -178,7 +191,7 @@ impl SpaceSaving {
             }
         }
         let mut entries: Vec<_> = all.into_iter().collect();
-        entries.sort_unstable_by(|a: &(Box<[u8]>, (u64, u64)), b| {
+        entries.sort_unstable_by(|a: &(Arc<[u8]>, (u64, u64)), b| {
             b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(&b.0))
         });
         let mut bound = self.bound.saturating_add(other.bound);
