@@ -39,6 +39,8 @@ pub mod shard_state;
 pub mod report;
 // Stage "export": records to typed, privacy-safe JSON documents (NDJSON, OpenSearch _bulk).
 pub mod export;
+// The traffic report (`cflogs report`): sketches, top-N lists, the report and its renderers.
+pub mod traffic;
 
 // ---- edges ------------------------------------------------------------------------------------
 // Runtime settings from the environment and flags, one reader for the Lambda and `cflogs`.
@@ -74,6 +76,8 @@ pub mod backfill;
 // Entry point: `cflogs backfill`, a prefix as an S3 Batch Operations job (manifest, CreateJob,
 // progress and completion report).
 pub mod backfill_job;
+// Entry point: the `cflogs report` run over the same inputs, through the traffic core.
+pub mod traffic_run;
 // AWS clients built from the environment.
 pub mod aws;
 // In-memory doubles of the object store, marker store and sink, for tests.

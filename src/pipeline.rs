@@ -11,15 +11,82 @@ use crate::datum::{Datum, datums};
 use crate::decompress::{self, StreamStats};
 use crate::distribution::key_info;
 use crate::error::FileError;
-use crate::parse::{Format, LogParser, MAX_RECORD_BYTES, NotALog, ParseStats};
+use crate::parse::{Format, LogParser, MAX_RECORD_BYTES, NotALog, ParseStats, Record};
 use std::io::Read;
+
+/// One file's parser fed decompressed chunks of any size: the partial line at the end of a chunk
+/// is carried and completed by the next. Shared by the metric path ([`FileProcessor`]) and the
+/// traffic report.
+#[derive(Debug)]
+pub struct ChunkFeeder {
+    parser: LogParser,
+    carry: Vec<u8>,
+}
+
+impl ChunkFeeder {
+    /// Feeds `parser` (a new one, for one file).
+    pub fn new(parser: LogParser) -> Self {
+        ChunkFeeder {
+            parser,
+            carry: Vec::new(),
+        }
+    }
+
+    /// Feeds the next chunk of decompressed bytes, calling `on_record` for each accepted record.
+    pub fn feed<F: FnMut(&Record<'_>)>(
+        &mut self,
+        mut chunk: &[u8],
+        mut on_record: F,
+    ) -> Result<(), NotALog> {
+        let Self { parser, carry } = self;
+        if !carry.is_empty() {
+            // Complete the carried partial line with the start of this chunk, cut at a newline,
+            // then go on in place. While the carry cannot be consumed (a JSON record spanning
+            // lines), each step at least doubles it, so rescans stay linear overall.
+            while !carry.is_empty() && !chunk.is_empty() {
+                let from = carry.len().max(4096).min(chunk.len()) - 1;
+                let take =
+                    memchr::memchr(b'\n', &chunk[from..]).map_or(chunk.len(), |i| from + i + 1);
+                carry.extend_from_slice(&chunk[..take]);
+                chunk = &chunk[take..];
+                let used = parser.process(carry, false, &mut on_record)?;
+                carry.drain(..used);
+                if carry.len() > MAX_RECORD_BYTES {
+                    parser.reject_overlong();
+                    carry.clear();
+                }
+            }
+            if !carry.is_empty() {
+                return Ok(());
+            }
+        }
+        let used = parser.process(chunk, false, &mut on_record)?;
+        let rest = &chunk[used..];
+        if rest.len() > MAX_RECORD_BYTES {
+            parser.reject_overlong();
+        } else {
+            carry.extend_from_slice(rest);
+        }
+        Ok(())
+    }
+
+    /// Ends the file: parses what is left (a last line without newline); returns the detected
+    /// format and the line counts.
+    pub fn finish<F: FnMut(&Record<'_>)>(
+        mut self,
+        on_record: F,
+    ) -> Result<(Option<Format>, ParseStats), NotALog> {
+        self.parser.process(&self.carry, true, on_record)?;
+        let format = self.parser.format();
+        Ok((format, self.parser.into_stats()))
+    }
+}
 
 /// Parses and aggregates one file fed in chunks.
 #[derive(Debug)]
 pub struct FileProcessor<'c> {
-    parser: LogParser,
+    feeder: ChunkFeeder,
     aggregator: Aggregator<'c>,
-    carry: Vec<u8>,
 }
 
 impl<'c> FileProcessor<'c> {
@@ -36,60 +103,22 @@ impl<'c> FileProcessor<'c> {
             None => LogParser::reading(aggregator.fields()),
         };
         FileProcessor {
-            parser,
+            feeder: ChunkFeeder::new(parser),
             aggregator,
-            carry: Vec::new(),
         }
     }
 
     /// Feeds the next chunk of decompressed bytes.
-    pub fn feed(&mut self, mut chunk: &[u8]) -> Result<(), NotALog> {
-        let Self {
-            parser,
-            aggregator,
-            carry,
-        } = self;
-        if !carry.is_empty() {
-            // Complete the carried partial line with the start of this chunk, cut at a newline,
-            // then go on in place. While the carry cannot be consumed (a JSON record spanning
-            // lines), each step at least doubles it, so rescans stay linear overall.
-            while !carry.is_empty() && !chunk.is_empty() {
-                let from = carry.len().max(4096).min(chunk.len()) - 1;
-                let take =
-                    memchr::memchr(b'\n', &chunk[from..]).map_or(chunk.len(), |i| from + i + 1);
-                carry.extend_from_slice(&chunk[..take]);
-                chunk = &chunk[take..];
-                let used = parser.process(carry, false, |r| aggregator.add(r))?;
-                carry.drain(..used);
-                if carry.len() > MAX_RECORD_BYTES {
-                    parser.reject_overlong();
-                    carry.clear();
-                }
-            }
-            if !carry.is_empty() {
-                return Ok(());
-            }
-        }
-        let used = parser.process(chunk, false, |r| aggregator.add(r))?;
-        let rest = &chunk[used..];
-        if rest.len() > MAX_RECORD_BYTES {
-            parser.reject_overlong();
-        } else {
-            carry.extend_from_slice(rest);
-        }
-        Ok(())
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), NotALog> {
+        let aggregator = &mut self.aggregator;
+        self.feeder.feed(chunk, |r| aggregator.add(r))
     }
 
     /// Ends the file: parses what is left (a last line without newline) and aggregates.
-    pub fn finish(mut self) -> Result<(Option<Format>, ParseStats, FileAggregate), NotALog> {
-        let Self {
-            parser,
-            aggregator,
-            carry,
-        } = &mut self;
-        parser.process(carry, true, |r| aggregator.add(r))?;
-        let format = self.parser.format();
-        Ok((format, self.parser.into_stats(), self.aggregator.finish()))
+    pub fn finish(self) -> Result<(Option<Format>, ParseStats, FileAggregate), NotALog> {
+        let mut aggregator = self.aggregator;
+        let (format, stats) = self.feeder.finish(|r| aggregator.add(r))?;
+        Ok((format, stats, aggregator.finish()))
     }
 }
 

@@ -25,6 +25,7 @@ const CORE: &[&str] = &[
     "shard_state",
     "report",
     "export",
+    "traffic",
 ];
 
 /// Names a core module may not contain.

@@ -9,6 +9,8 @@ use cloudfront_log_metrics::report::RunSummary;
 use cloudfront_log_metrics::settings::{self, Settings, env};
 use cloudfront_log_metrics::sink::emf::EmfSink;
 use cloudfront_log_metrics::sink::{MetricSink, SinkKind, jsonl};
+use cloudfront_log_metrics::traffic::{self, Traffic, TrafficOptions};
+use cloudfront_log_metrics::traffic_run;
 use futures::StreamExt;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -30,6 +32,9 @@ struct Cli {
 enum Command {
     /// Parse and aggregate log files (files or directories, recursively) into metric datums.
     Process(ProcessArgs),
+    /// A traffic report (totals, hours, top URIs, referrers, user agents, countries ...) of log
+    /// files, directories or S3 prefixes, as text, JSON or one self-contained HTML page.
+    Report(ReportArgs),
     /// Print the metric catalogue, dimension keys and environment variables as JSON.
     Catalogue,
     /// Export log records as typed, privacy-safe JSON documents (NDJSON or OpenSearch _bulk).
@@ -68,6 +73,51 @@ struct ExportArgs {
     /// Only files whose name or path says they cover this UTC hour or earlier.
     #[arg(long, value_parser = parse_hour, value_name = "HOUR")]
     until: Option<i64>,
+    #[command(flatten)]
+    settings: SettingsArgs,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReportFormat {
+    /// Aligned tables within 100 columns.
+    Text,
+    /// One JSON document (schema cflogs-report/1, see README).
+    Json,
+    /// One self-contained HTML page (inline CSS and SVG, no network request).
+    Html,
+}
+
+#[derive(clap::Args)]
+struct ReportArgs {
+    /// Log files or directories (walked recursively), or S3 prefixes (s3://bucket/prefix/).
+    #[arg(required = true)]
+    paths: Vec<String>,
+    /// Only records from this UTC hour on, and files whose name or path says they cover it or
+    /// later (YYYY-MM-DDTHH, or an RFC 3339 time: its hour).
+    #[arg(long, value_parser = parse_hour, value_name = "HOUR")]
+    since: Option<i64>,
+    /// Only records up to the end of this UTC hour, and files whose name or path says they cover
+    /// it or earlier (YYYY-MM-DDTHH, or an RFC 3339 time: its hour).
+    #[arg(long, value_parser = parse_hour, value_name = "HOUR")]
+    until: Option<i64>,
+    /// Entries per top list.
+    #[arg(long, value_name = "N", default_value_t = traffic::DEFAULT_TOP as u64,
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    top: u64,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: ReportFormat,
+    /// Write the report to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<std::path::PathBuf>,
+    /// Keep query strings on URIs (off by default: they may carry tokens and personal data).
+    #[arg(long)]
+    keep_query: bool,
+    /// Counters per top-N sketch: lists are exact while a distribution has at most this many
+    /// distinct values of them; memory grows with it.
+    #[arg(long, value_name = "N", default_value_t = traffic::DEFAULT_CAPACITY as u64,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    sketch_capacity: u64,
     #[command(flatten)]
     settings: SettingsArgs,
 }
@@ -435,6 +485,96 @@ async fn process(a: ProcessArgs) -> Result<bool> {
     Ok(summary.failed_files == 0)
 }
 
+/// A progress bar over `files` files, on a terminal only.
+fn progress_bar(files: usize) -> Option<indicatif::ProgressBar> {
+    (files > 1 && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(files as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    })
+}
+
+async fn report(a: ReportArgs) -> Result<bool> {
+    let settings = a.settings.settings()?;
+    let has_s3 = a.paths.iter().any(|p| p.starts_with("s3://"));
+    let sdk = if has_s3 {
+        Some(aws::sdk_config().await)
+    } else {
+        None
+    };
+    let s3 = sdk.as_ref().map(aws::s3_client);
+    let hours = HourWindow {
+        since: a.since,
+        until: a.until,
+    };
+    let inputs =
+        backfill::collect_inputs(s3.as_ref(), &a.paths, &settings.marker_prefix, hours).await?;
+    let since_ms = a.since.map(|h| h * 3_600_000);
+    let until_ms = a.until.map(|h| (h + 1) * 3_600_000);
+    let top = a.top as usize;
+    let capacity = (a.sketch_capacity as usize).max(top);
+    let opts = std::sync::Arc::new(TrafficOptions {
+        capacity,
+        keep_query: a.keep_query,
+        since_ms,
+        until_ms,
+        realtime: settings.metrics.realtime.clone(),
+        distribution_hosts: settings.metrics.distribution_hosts.clone(),
+    });
+    let progress = progress_bar(inputs.len());
+    let mut run = Traffic::default();
+    let mut results = std::pin::pin!(traffic_run::read_inputs(
+        s3.as_ref(),
+        &settings,
+        opts,
+        inputs
+    ));
+    while let Some((file, result)) = results.next().await {
+        match result {
+            Ok(t) => run.add_file(&file, &t),
+            Err(e) => {
+                eprintln!("error: {e}");
+                let reason = e.to_string();
+                let reason = reason
+                    .strip_prefix(&format!("{file}: "))
+                    .unwrap_or(&reason)
+                    .to_owned();
+                run.add_failure(&file, reason);
+            }
+        }
+        if let Some(bar) = &progress {
+            bar.inc(1);
+        }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    let doc = traffic::Report::new(&run, top, capacity, since_ms, until_ms);
+    let rendered = match a.format {
+        ReportFormat::Text => traffic::text::render(&doc),
+        ReportFormat::Json => doc.to_json() + "\n",
+        ReportFormat::Html => traffic::html::render(&doc),
+    };
+    match &a.out {
+        Some(path) => {
+            std::fs::write(path, rendered).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(rendered.as_bytes())?;
+            out.flush()?;
+        }
+    }
+    eprintln!(
+        "{} files read, {} failed; {} records, {} lines rejected",
+        run.files_read, run.files_failed, run.records, run.rejected_lines
+    );
+    Ok(run.files_failed == 0)
+}
+
 /// One `cflogs process` run over its inputs.
 struct Run<'a> {
     s3: Option<&'a aws_sdk_s3::Client>,
@@ -448,14 +588,7 @@ impl Run<'_> {
     /// datums or the table as asked, and per-file errors on stderr.
     async fn go<M: MetricSink>(&self, sink: Option<&M>, inputs: Vec<Input>) -> Result<RunSummary> {
         let settings = self.settings;
-        let progress = (inputs.len() > 1 && std::io::stderr().is_terminal()).then(|| {
-            let bar = indicatif::ProgressBar::new(inputs.len() as u64);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {msg}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            bar
-        });
+        let progress = progress_bar(inputs.len());
         let mut summary = RunSummary::default();
         let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
         let mut results = std::pin::pin!(backfill::process_inputs(
@@ -745,6 +878,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Process(a) => process(a).await,
+        Command::Report(a) => report(a).await,
         Command::Catalogue => catalogue(),
         Command::Export(a) => export(a).await,
         Command::Backfill(a) => backfill_job(a).await,

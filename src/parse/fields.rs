@@ -3,8 +3,11 @@
 
 /// A log field this project reads, named after CloudFront's own field name.
 ///
-/// Every other field (viewer IPs, cookies, query strings, request ids ...) is skipped without being
-/// looked at: it can never reach a metric, a dimension or a log line.
+/// Every other field (cookies, request ids, `x-forwarded-for` ...) is skipped without being looked
+/// at. The private fields that are mapped ([`Field::PRIVATE`]: the viewer's IP and the query string,
+/// read by `cflogs report` for its unique-visitor sketch and its optional query-keeping URIs) are
+/// never in [`FieldSet::CORE`] nor the source of a metric dimension: the metric path never fills
+/// them, so they can never reach a metric, a dimension or a log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum Field {
@@ -55,10 +58,27 @@ pub enum Field {
     CsHost,
     /// `primary-distribution-id` (real-time logs only, see [`Field::from_realtime_name`]).
     PrimaryDistributionId,
+    /// `cs-uri-stem`: the request path (the traffic report's URIs).
+    CsUriStem,
+    /// `cs(Referer)` (standard logs) or `cs-referer` (real-time logs).
+    CsReferer,
+    /// `cs(User-Agent)` (standard logs) or `cs-user-agent` (real-time logs).
+    CsUserAgent,
+    /// `ssl-protocol`: the TLS version.
+    SslProtocol,
+    /// `cs(Host)` of standard logs: the distribution's domain name, read by the traffic report
+    /// only (to tell the distribution's own referrers from external ones); never [`Field::CsHost`],
+    /// which resolves real-time records' distribution.
+    CsHostStandard,
+    /// `c-ip`: private, read only by the traffic report's unique-visitor sketch (hashed, never
+    /// kept or written).
+    CIp,
+    /// `cs-uri-query`: private, read only by the traffic report when asked to keep query strings.
+    CsUriQuery,
 }
 
 /// Number of [`Field`] variants: the size of per-record slot arrays.
-pub const FIELD_COUNT: usize = 23;
+pub const FIELD_COUNT: usize = 30;
 
 impl Field {
     /// Every field, in slot order.
@@ -86,7 +106,18 @@ impl Field {
         Field::CacheBehaviorPathPattern,
         Field::CsHost,
         Field::PrimaryDistributionId,
+        Field::CsUriStem,
+        Field::CsReferer,
+        Field::CsUserAgent,
+        Field::SslProtocol,
+        Field::CsHostStandard,
+        Field::CIp,
+        Field::CsUriQuery,
     ];
+
+    /// The private fields this project maps: never in [`FieldSet::CORE`], never a dimension's
+    /// source, never written anywhere.
+    pub const PRIVATE: [Field; 2] = [Field::CIp, Field::CsUriQuery];
 
     /// CloudFront's name for the field, as written in `#Fields` lines and JSON keys.
     pub fn name(self) -> &'static str {
@@ -114,6 +145,24 @@ impl Field {
             Field::CacheBehaviorPathPattern => "cache-behavior-path-pattern",
             Field::CsHost => "cs-host",
             Field::PrimaryDistributionId => "primary-distribution-id",
+            Field::CsUriStem => "cs-uri-stem",
+            Field::CsReferer => "cs(Referer)",
+            Field::CsUserAgent => "cs(User-Agent)",
+            Field::SslProtocol => "ssl-protocol",
+            Field::CsHostStandard => "cs(Host)",
+            Field::CIp => "c-ip",
+            Field::CsUriQuery => "cs-uri-query",
+        }
+    }
+
+    /// The field's name in real-time log records, where it differs from [`Field::name`]; `None`
+    /// for the fields real-time logs do not have.
+    pub fn realtime_name(self) -> Option<&'static str> {
+        match self {
+            Field::Date | Field::Time | Field::TimestampMs | Field::CsHostStandard => None,
+            Field::CsReferer => Some("cs-referer"),
+            Field::CsUserAgent => Some("cs-user-agent"),
+            f => Some(f.name()),
         }
     }
 
@@ -129,7 +178,9 @@ impl Field {
     /// Looks a field of a real-time log record up by its name: also the fields that name the
     /// record's distribution, which only real-time records are resolved by.
     pub fn from_realtime_name(name: &[u8]) -> Option<Field> {
-        Field::ALL.into_iter().find(|f| f.name().as_bytes() == name)
+        Field::ALL
+            .into_iter()
+            .find(|f| f.realtime_name().is_some_and(|n| n.as_bytes() == name))
     }
 
     /// Whether the field is read from real-time records only.
@@ -324,10 +375,25 @@ mod tests {
     fn slots_follow_declaration_order() {
         for (i, f) in Field::ALL.into_iter().enumerate() {
             assert_eq!(f.slot(), i);
-            assert_eq!(Field::from_realtime_name(f.name().as_bytes()), Some(f));
+            if let Some(n) = f.realtime_name() {
+                assert_eq!(Field::from_realtime_name(n.as_bytes()), Some(f));
+            }
             let standard = Field::from_name(f.name().as_bytes());
             assert_eq!(standard, (!f.realtime_only()).then_some(f));
         }
+        // Both spellings of the header fields, each in its own kind of log.
+        assert_eq!(Field::from_name(b"cs(Referer)"), Some(Field::CsReferer));
+        assert_eq!(
+            Field::from_realtime_name(b"cs-referer"),
+            Some(Field::CsReferer)
+        );
+        assert_eq!(
+            Field::from_realtime_name(b"cs-user-agent"),
+            Some(Field::CsUserAgent)
+        );
+        assert_eq!(Field::from_name(b"cs(Host)"), Some(Field::CsHostStandard));
+        assert_eq!(Field::from_realtime_name(b"cs(Host)"), None);
+        assert_eq!(Field::from_realtime_name(b"cs-host"), Some(Field::CsHost));
     }
 
     #[test]
@@ -335,27 +401,42 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         assert!(REALTIME_FIELDS.iter().all(|n| seen.insert(*n)));
         for f in Field::ALL {
-            let realtime = REALTIME_FIELDS.contains(&f.name());
+            let realtime = f
+                .realtime_name()
+                .is_some_and(|n| REALTIME_FIELDS.contains(&n));
             assert_eq!(
                 realtime,
-                !matches!(f, Field::Date | Field::Time | Field::TimestampMs),
+                !matches!(
+                    f,
+                    Field::Date | Field::Time | Field::TimestampMs | Field::CsHostStandard
+                ),
                 "{f:?}"
             );
         }
     }
 
     #[test]
-    fn private_fields_are_never_mapped() {
+    fn private_fields_are_never_read_by_the_metric_path() {
+        // Cookies, request ids and forwarded-for chains are never mapped at all.
         for name in [
-            "c-ip",
             "cs(Cookie)",
-            "cs-uri-query",
+            "cs-cookie",
             "x-edge-request-id",
             "x-forwarded-for",
         ] {
             assert_eq!(Field::from_name(name.as_bytes()), None, "{name}");
             assert_eq!(Field::from_realtime_name(name.as_bytes()), None, "{name}");
         }
+        // The viewer's IP and the query string are mapped for the traffic report only: never in
+        // the fields every record fills, never a dimension's source.
+        for f in Field::PRIVATE {
+            assert!(!FieldSet::CORE.contains(f), "{f:?} in CORE");
+            for k in crate::config::DimensionKey::ALL {
+                assert_ne!(k.source(), Some(f), "{k:?}");
+            }
+        }
+        assert_eq!(Field::from_name(b"c-ip"), Some(Field::CIp));
+        assert_eq!(Field::from_name(b"cs-uri-query"), Some(Field::CsUriQuery));
     }
 
     #[test]

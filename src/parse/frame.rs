@@ -27,7 +27,7 @@ pub(crate) struct State {
     /// Unescaped JSON values, one buffer per field slot (allocated once per parser).
     pub scratch: Vec<Vec<u8>>,
     pub days: DayCache,
-    /// The fields records fill (tab-separated ones; JSON records fill all).
+    /// The fields records fill (the others read as empty).
     pub fields: FieldSet,
     pub starts: ColumnStarts,
     /// The configured real-time layout, taken by the first headerless line that starts with an

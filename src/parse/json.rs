@@ -2,7 +2,7 @@
 //! field names, every value a string. A hand-written scanner over bytes: values are borrowed from
 //! the input and only unescaped when they hold a backslash.
 
-use super::fields::{FIELD_COUNT, Field};
+use super::fields::{FIELD_COUNT, Field, FieldSet};
 
 /// Why an object could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,12 +112,14 @@ fn scan_value(buf: &[u8], i: usize) -> Result<(usize, &[u8], bool), JsonError> {
     }
 }
 
-/// Scans one object starting at `buf[0] == '{'`, filling the slots of the fields we read.
+/// Scans one object starting at `buf[0] == '{'`, filling the slots of the fields in `fields`
+/// (the others, private ones included, are skipped unread).
 /// Returns the index just after the closing brace and a bit mask of slots whose value holds
 /// escapes (to be unescaped with [`unescape`]).
 pub fn scan_object<'a>(
     buf: &'a [u8],
     raw: &mut [&'a [u8]; FIELD_COUNT],
+    fields: FieldSet,
 ) -> Result<(usize, u32), JsonError> {
     if buf.first() != Some(&b'{') {
         return Err(JsonError::Invalid);
@@ -147,7 +149,10 @@ pub fn scan_object<'a>(
         }
         i = skip_ws(buf, i + 1);
         let (vend, value, vesc) = scan_value(buf, i)?;
-        if !kesc && let Some(f) = Field::from_name(key) {
+        if !kesc
+            && let Some(f) = Field::from_name(key)
+            && fields.contains(f)
+        {
             raw[f.slot()] = value;
             if vesc {
                 escapes |= 1 << f.slot();
@@ -228,7 +233,7 @@ mod tests {
 
     fn scan(s: &str) -> Result<(usize, u32, [Vec<u8>; FIELD_COUNT]), JsonError> {
         let mut raw = [&b""[..]; FIELD_COUNT];
-        let (end, esc) = scan_object(s.as_bytes(), &mut raw)?;
+        let (end, esc) = scan_object(s.as_bytes(), &mut raw, FieldSet::ALL)?;
         Ok((end, esc, raw.map(|v| v.to_vec())))
     }
 

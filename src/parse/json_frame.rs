@@ -30,7 +30,7 @@ pub(crate) fn object<F: FnMut(&Record<'_>)>(
     let start = pos + line.text.iter().position(|&b| b == b'{').unwrap_or(0);
     let mut raw = [&b""[..]; FIELD_COUNT];
     let window = &data[start..data.len().min(start + MAX_JSON_RECORD_BYTES)];
-    let (end, escapes) = match json::scan_object(window, &mut raw) {
+    let (end, escapes) = match json::scan_object(window, &mut raw, st.fields) {
         Ok((end, escapes)) => (start + end, escapes),
         Err(json::JsonError::Incomplete) if !eof && window.len() < MAX_JSON_RECORD_BYTES => {
             return Step::NeedMore;
