@@ -51,11 +51,12 @@ fn event() -> Value {
     json!({ "Records": records })
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn crash_between_two_put_metric_data_calls() {
-    let Some(stack) = MotoStack::start() else {
-        return;
-    };
+type MotoHandler = Handler<aws_sdk_s3::Client, aws_sdk_cloudwatch::Client>;
+
+/// A moto stack with the state bucket, and the handler over the real S3 (through the fault
+/// adapter when `via_adapter`) and CloudWatch clients, reading the records of [`event`].
+async fn setup(via_adapter: bool) -> Option<(MotoStack, aws_config::SdkConfig, MotoHandler)> {
+    let stack = MotoStack::start()?;
     let sdk = stack.sdk_config().await;
     stack
         .s3_client(&sdk)
@@ -67,15 +68,32 @@ async fn crash_between_two_put_metric_data_calls() {
     let mut settings = Settings::default();
     settings.metrics.realtime = Some(
         RealtimeFields::parse(
-            "timestamp,sc-status,sc-bytes,primary-distribution-id,x-edge-location",
+            "timestamp,sc-status,sc-bytes,x-edge-location,primary-distribution-id",
         )
         .unwrap(),
     );
     settings.marker_bucket = Some(BUCKET.into());
-    let handler = Handler {
-        store: stack.s3_client_via_adapter(&sdk),
-        sink: stack.cloudwatch_client(&sdk),
-        settings,
+    let store = if via_adapter {
+        stack.s3_client_via_adapter(&sdk)
+    } else {
+        stack.s3_client(&sdk)
+    };
+    let sink = stack.cloudwatch_client(&sdk);
+    Some((
+        stack,
+        sdk,
+        Handler {
+            store,
+            sink,
+            settings,
+        },
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn crash_between_two_put_metric_data_calls() {
+    let Some((stack, sdk, handler)) = setup(true).await else {
+        return;
     };
     let ev = event();
     // PutObject 1 commits the records; PutMetricData sends batch 0; PutObject 2 records it as
@@ -123,29 +141,8 @@ async fn crash_between_two_put_metric_data_calls() {
 /// totals read back from CloudWatch are exact. `scripts/realtime-cost.sh` prints the figures.
 #[tokio::test(flavor = "multi_thread")]
 async fn one_shard_at_1000_records_per_second_over_moto() {
-    let Some(stack) = MotoStack::start() else {
+    let Some((stack, sdk, handler)) = setup(false).await else {
         return;
-    };
-    let sdk = stack.sdk_config().await;
-    stack
-        .s3_client(&sdk)
-        .create_bucket()
-        .bucket(BUCKET)
-        .send()
-        .await
-        .unwrap();
-    let mut settings = Settings::default();
-    settings.metrics.realtime = Some(
-        RealtimeFields::parse(
-            "timestamp,sc-status,sc-bytes,x-edge-location,primary-distribution-id",
-        )
-        .unwrap(),
-    );
-    settings.marker_bucket = Some(BUCKET.into());
-    let handler = Handler {
-        store: stack.s3_client(&sdk),
-        sink: stack.cloudwatch_client(&sdk),
-        settings,
     };
     let b64 = base64::engine::general_purpose::STANDARD;
     let minutes = 5i64;
