@@ -146,7 +146,7 @@ pub async fn read_local(
             file: file.clone(),
             source,
         })?;
-        pipeline::process_reader(
+        pipeline::process_local(
             &file,
             &path.to_string_lossy(),
             reader,
@@ -254,7 +254,18 @@ mod tests {
             _: &str,
             _: &str,
             _: crate::object_store::Expected<'_>,
+            _: u64,
         ) -> io::Result<(Self::Body, ObjectMeta)> {
+            Err(io::Error::from(io::ErrorKind::NotFound))
+        }
+
+        async fn get_range(
+            &self,
+            _: &str,
+            _: &str,
+            _: crate::object_store::Expected<'_>,
+            _: std::ops::Range<u64>,
+        ) -> io::Result<(bytes::Bytes, ObjectMeta)> {
             Err(io::Error::from(io::ErrorKind::NotFound))
         }
 

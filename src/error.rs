@@ -1,6 +1,7 @@
 //! Errors that fail a whole file. Each names the file and what is wrong; a broken line is never
 //! one of these (it is counted as rejected), and one failed file never stops the others.
 
+use crate::columnar::ParquetError;
 use crate::parse::NotALog;
 use std::io;
 
@@ -34,6 +35,13 @@ pub enum FileError {
         file: String,
         #[source]
         source: NotALog,
+    },
+    /// A Parquet file that cannot be read (its footer, a column, a row group).
+    #[error("{file}: Parquet: {source}")]
+    Parquet {
+        file: String,
+        #[source]
+        source: ParquetError,
     },
     /// More decompressed bytes than the configured limit (a decompression bomb).
     #[error(

@@ -97,7 +97,7 @@ pub async fn export_input<S: ObjectStore, W: Write>(
                 version_id: obj.version_id.as_deref(),
             };
             let (body, _) = store
-                .get(&obj.bucket, &obj.key, expected)
+                .get(&obj.bucket, &obj.key, expected, 0)
                 .await
                 .map_err(write_error)?;
             decompress_async::stream_async(&name, body, limit, |c| feeder.chunk(c, false))

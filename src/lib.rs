@@ -15,6 +15,8 @@ pub mod hash;
 pub mod catalogue;
 // Stage "parse": decompressed bytes to borrowed records, per line, format detected.
 pub mod parse;
+// Stage "decode", columnar: standard logging v2's Parquet files to the same records.
+pub mod columnar;
 // A log file's distribution ID and hour, from its key.
 pub mod distribution;
 // Errors that fail a whole file, naming it.

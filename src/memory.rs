@@ -33,6 +33,8 @@ type Objects = BTreeMap<(String, String), (Vec<u8>, String)>;
 pub struct MemoryStore {
     objects: Mutex<Objects>,
     next: AtomicUsize,
+    /// Ranged reads served so far.
+    pub range_reads: AtomicUsize,
     /// Faults injected into marker writes.
     pub faults: Mutex<MarkerFaults>,
 }
@@ -77,7 +79,46 @@ impl ObjectStore for MemoryStore {
         bucket: &str,
         key: &str,
         expected: Expected<'_>,
+        from: u64,
     ) -> io::Result<(Self::Body, ObjectMeta)> {
+        let end = u64::MAX;
+        let (bytes, meta) = self.read(bucket, key, expected, from..end)?;
+        Ok((io::Cursor::new(bytes), meta))
+    }
+
+    async fn get_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        expected: Expected<'_>,
+        range: std::ops::Range<u64>,
+    ) -> io::Result<(bytes::Bytes, ObjectMeta)> {
+        let (bytes, meta) = self.read(bucket, key, expected, range)?;
+        self.range_reads.fetch_add(1, Ordering::SeqCst);
+        Ok((bytes.into(), meta))
+    }
+
+    async fn list(&self, bucket: &str, prefix: &str) -> io::Result<Vec<ListedObject>> {
+        Ok(locked(&self.objects)
+            .iter()
+            .filter(|((b, k), _)| b == bucket && k.starts_with(prefix))
+            .map(|((_, k), (body, _))| ListedObject {
+                key: k.clone(),
+                size: i64::try_from(body.len()).ok(),
+            })
+            .collect())
+    }
+}
+
+impl MemoryStore {
+    /// The bytes `range` of an object (clamped to its end), as a GET with `If-Match` reads it.
+    fn read(
+        &self,
+        bucket: &str,
+        key: &str,
+        expected: Expected<'_>,
+        range: std::ops::Range<u64>,
+    ) -> io::Result<(Vec<u8>, ObjectMeta)> {
         let objects = locked(&self.objects);
         let Some((body, etag)) = objects.get(&(bucket.to_owned(), key.to_owned())) else {
             return Err(io::Error::new(io::ErrorKind::NotFound, "NoSuchKey"));
@@ -93,18 +134,9 @@ impl ObjectStore for MemoryStore {
             etag: Some(etag.clone()),
             size: i64::try_from(body.len()).ok(),
         };
-        Ok((io::Cursor::new(body.clone()), meta))
-    }
-
-    async fn list(&self, bucket: &str, prefix: &str) -> io::Result<Vec<ListedObject>> {
-        Ok(locked(&self.objects)
-            .iter()
-            .filter(|((b, k), _)| b == bucket && k.starts_with(prefix))
-            .map(|((_, k), (body, _))| ListedObject {
-                key: k.clone(),
-                size: i64::try_from(body.len()).ok(),
-            })
-            .collect())
+        let len = body.len() as u64;
+        let (start, end) = (range.start.min(len), range.end.min(len));
+        Ok((body[start as usize..end.max(start) as usize].to_vec(), meta))
     }
 }
 

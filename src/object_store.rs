@@ -2,14 +2,17 @@
 //! the handler is generic over it (tests and other stores can swap it), implemented for the real
 //! `aws_sdk_s3::Client`.
 
+use bytes::Bytes;
 use std::future::Future;
 use std::io;
+use std::ops::Range;
 use tokio::io::AsyncRead;
 
 /// What GetObject said about the object.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ObjectMeta {
     pub etag: Option<String>,
+    /// The whole object's size (of a ranged read too).
     pub size: Option<i64>,
 }
 
@@ -57,15 +60,27 @@ pub trait ObjectStore: Send + Sync {
     /// The streamed body of an object.
     type Body: AsyncRead + Unpin + Send;
 
-    /// Opens an object for streaming (GetObject), the version `expected` names when it names one.
-    /// A missing object is `io::ErrorKind::NotFound`; another version than the one expected is
-    /// an error carrying [`VersionChanged`].
+    /// Opens an object for streaming (GetObject) from byte `from` to its end, the version
+    /// `expected` names when it names one. A missing object is `io::ErrorKind::NotFound`;
+    /// another version than the one expected is an error carrying [`VersionChanged`].
     fn get(
         &self,
         bucket: &str,
         key: &str,
         expected: Expected<'_>,
+        from: u64,
     ) -> impl Future<Output = io::Result<(Self::Body, ObjectMeta)>> + Send;
+
+    /// Reads the bytes `range` of an object (a ranged GetObject), fewer where the object ends
+    /// first, none for an empty object; errors as [`ObjectStore::get`]. The meta's size is the
+    /// whole object's.
+    fn get_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        expected: Expected<'_>,
+        range: Range<u64>,
+    ) -> impl Future<Output = io::Result<(Bytes, ObjectMeta)>> + Send;
 
     /// Lists every object under a prefix, following pagination, in key order.
     fn list(
@@ -89,6 +104,45 @@ where
     io::Error::new(kind, aws_sdk_s3::error::DisplayErrorContext(e).to_string())
 }
 
+/// GetObject of the version `expected` names, with an optional `Range` header. 412 is
+/// [`VersionChanged`], 416 (range not satisfiable) `UnexpectedEof`.
+async fn get_object(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    expected: Expected<'_>,
+    range: Option<String>,
+) -> io::Result<aws_sdk_s3::operation::get_object::GetObjectOutput> {
+    client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .set_if_match(expected.etag.map(quoted))
+        .set_version_id(expected.version_id.map(str::to_owned))
+        .set_range(range)
+        .send()
+        .await
+        .map_err(|e| match e.raw_response().map(|r| r.status().as_u16()) {
+            Some(412) => io::Error::other(VersionChanged {
+                expected: expected.etag.unwrap_or_default().to_owned(),
+            }),
+            Some(416) => io::Error::new(io::ErrorKind::UnexpectedEof, "range not satisfiable"),
+            _ => {
+                let nf = e.as_service_error().is_some_and(|s| s.is_no_such_key());
+                sdk_error(e, nf)
+            }
+        })
+}
+
+/// The whole object's size: after the `/` of a `Content-Range` (`bytes 0-99/1234`), else the
+/// response's length (a whole object).
+fn whole_size(content_range: Option<&str>, content_length: Option<i64>) -> Option<i64> {
+    match content_range {
+        Some(cr) => cr.rsplit_once('/').and_then(|(_, n)| n.trim().parse().ok()),
+        None => content_length,
+    }
+}
+
 impl ObjectStore for aws_sdk_s3::Client {
     type Body = std::pin::Pin<Box<dyn AsyncRead + Send>>;
 
@@ -97,29 +151,47 @@ impl ObjectStore for aws_sdk_s3::Client {
         bucket: &str,
         key: &str,
         expected: Expected<'_>,
+        from: u64,
     ) -> io::Result<(Self::Body, ObjectMeta)> {
-        let out = self
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .set_if_match(expected.etag.map(quoted))
-            .set_version_id(expected.version_id.map(str::to_owned))
-            .send()
-            .await
-            .map_err(|e| {
-                if e.raw_response().map(|r| r.status().as_u16()) == Some(412) {
-                    return io::Error::other(VersionChanged {
-                        expected: expected.etag.unwrap_or_default().to_owned(),
-                    });
-                }
-                let nf = e.as_service_error().is_some_and(|s| s.is_no_such_key());
-                sdk_error(e, nf)
-            })?;
+        let range = (from > 0).then(|| format!("bytes={from}-"));
+        let out = get_object(self, bucket, key, expected, range).await?;
         let meta = ObjectMeta {
             etag: out.e_tag.clone(),
-            size: out.content_length,
+            size: whole_size(out.content_range(), out.content_length),
         };
         Ok((Box::pin(out.body.into_async_read()), meta))
+    }
+
+    async fn get_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        expected: Expected<'_>,
+        range: Range<u64>,
+    ) -> io::Result<(Bytes, ObjectMeta)> {
+        if range.is_empty() {
+            return Ok((Bytes::new(), ObjectMeta::default()));
+        }
+        let header = format!("bytes={}-{}", range.start, range.end - 1);
+        let out = match get_object(self, bucket, key, expected, Some(header)).await {
+            Ok(out) => out,
+            // 416: the range starts at or past the end (an empty object).
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                return Ok((Bytes::new(), ObjectMeta::default()));
+            }
+            Err(e) => return Err(e),
+        };
+        let meta = ObjectMeta {
+            etag: out.e_tag.clone(),
+            size: whole_size(out.content_range(), out.content_length),
+        };
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| io::Error::other(e.to_string()))?
+            .into_bytes();
+        Ok((bytes, meta))
     }
 
     async fn list(&self, bucket: &str, prefix: &str) -> io::Result<Vec<ListedObject>> {

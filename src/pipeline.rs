@@ -2,17 +2,22 @@
 //!
 //! [`FileProcessor`] is the core, fed chunks of any size by a synchronous reader
 //! ([`process_reader`], used by `cflogs` on local files) or by the Lambda's asynchronous S3
-//! stream. Nothing of a file is published before it has been read to the end.
+//! stream. A Parquet file is read by ranges instead ([`ParquetProcessor`]: local files through
+//! [`process_local`], S3 objects by the edge's ranged GETs). Nothing of a file is published before
+//! it has been read to the end.
 
 use crate::aggregate::{Aggregator, FileAggregate, Window};
 use crate::batch::{Batch, batches};
+use crate::columnar::{self, FileRead, ParquetError};
 use crate::config::MetricsConfig;
 use crate::datum::{Datum, datums};
 use crate::decompress::{self, StreamStats};
 use crate::distribution::key_info;
 use crate::error::FileError;
 use crate::parse::{Format, LogParser, MAX_RECORD_BYTES, NotALog, ParseStats, Record};
-use std::io::Read;
+use bytes::Bytes;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::ops::Range;
 
 /// One file's parser fed decompressed chunks of any size: the partial line at the end of a chunk
 /// is carried and completed by the next. Shared by the metric path ([`FileProcessor`]) and the
@@ -119,6 +124,53 @@ impl<'c> FileProcessor<'c> {
         let mut aggregator = self.aggregator;
         let (format, stats) = self.feeder.finish(|r| aggregator.add(r))?;
         Ok((format, stats, aggregator.finish()))
+    }
+}
+
+/// Parses and aggregates one Parquet file, fed the byte ranges it asks for
+/// ([`columnar::FileRead`] with the file's aggregator).
+#[derive(Debug)]
+pub struct ParquetProcessor<'c> {
+    read: FileRead,
+    aggregator: Aggregator<'c>,
+}
+
+impl<'c> ParquetProcessor<'c> {
+    /// A processor for one Parquet file of `file_size` bytes (see [`FileProcessor::new`]).
+    pub fn new(
+        config: &'c MetricsConfig,
+        distribution_id: &str,
+        window: impl Into<Window>,
+        file_size: u64,
+    ) -> Self {
+        let aggregator = Aggregator::new(config, distribution_id, window);
+        ParquetProcessor {
+            read: FileRead::new(file_size, aggregator.fields()),
+            aggregator,
+        }
+    }
+
+    /// The byte ranges to fetch next, `None` once the file is read.
+    pub fn wants(&self) -> Result<Option<Vec<Range<u64>>>, ParquetError> {
+        self.read.wants()
+    }
+
+    /// Takes the fetched `(offset, bytes)` of the ranges [`ParquetProcessor::wants`] named.
+    pub fn supply(&mut self, fetched: Vec<(u64, Bytes)>) -> Result<(), ParquetError> {
+        let aggregator = &mut self.aggregator;
+        self.read.supply(fetched, |r| aggregator.add(r))
+    }
+
+    /// Ends the file: its report, aggregate and batches.
+    pub fn finish(self, file: &str, config: &MetricsConfig) -> ProcessedFile {
+        let (parse, fetches) = self.read.finish();
+        let stream = StreamStats {
+            compressed_bytes: fetches.bytes,
+            bytes: fetches.uncompressed,
+            gzip: false,
+        };
+        let finished = (Some(Format::Parquet), parse, self.aggregator.finish());
+        complete(file, config, stream, finished)
     }
 }
 
@@ -232,6 +284,61 @@ pub fn process_reader<R: Read + Send>(
         .map_err(not_a_log)?;
     let finished = processor.finish().map_err(not_a_log)?;
     Ok(complete(file, config, stream, finished))
+}
+
+/// Processes a local file: Parquet (told by its first bytes) through positioned reads of the
+/// ranges it needs, anything else streamed as [`process_reader`] does.
+pub fn process_local(
+    file: &str,
+    key: &str,
+    mut f: std::fs::File,
+    config: &MetricsConfig,
+    window: impl Into<Window>,
+    max_bytes: u64,
+) -> Result<ProcessedFile, FileError> {
+    let read_error = |source| FileError::Read {
+        file: file.to_owned(),
+        source,
+    };
+    let mut head = [0u8; 4];
+    let n = read_up_to(&mut f, &mut head).map_err(read_error)?;
+    if !columnar::is_parquet(&head[..n]) {
+        f.seek(SeekFrom::Start(0)).map_err(read_error)?;
+        return process_reader(file, key, f, config, window, max_bytes);
+    }
+    let size = f.metadata().map_err(read_error)?.len();
+    let distribution_id = distribution_for(file, key, config)?;
+    let mut p = ParquetProcessor::new(config, &distribution_id, window, size);
+    let parquet_error = |source| FileError::Parquet {
+        file: file.to_owned(),
+        source,
+    };
+    while let Some(ranges) = p.wants().map_err(parquet_error)? {
+        let mut fetched = Vec::with_capacity(ranges.len());
+        for r in ranges {
+            let mut buf = vec![0u8; (r.end - r.start) as usize];
+            f.seek(SeekFrom::Start(r.start))
+                .and_then(|_| f.read_exact(&mut buf))
+                .map_err(read_error)?;
+            fetched.push((r.start, Bytes::from(buf)));
+        }
+        p.supply(fetched).map_err(parquet_error)?;
+    }
+    Ok(p.finish(file, config))
+}
+
+/// Reads up to `buf.len()` bytes (fewer only at the end of the file).
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 #[cfg(test)]

@@ -2,15 +2,19 @@
 //! the async inflate into the core stages, then its batches through the one publish path,
 //! exactly once per object version when `IDEMPOTENCY=on`.
 
+use crate::columnar;
 use crate::decompress_async;
 use crate::error::FileError;
 use crate::event::ObjectRef;
 use crate::idempotency::{self, FileVersion, MarkerLocation, MarkerStore};
 use crate::object_store::{Expected, ObjectStore, version_changed};
-use crate::pipeline::{self, FileProcessor, ProcessedFile};
+use crate::pipeline::{self, FileProcessor, ParquetProcessor, ProcessedFile};
 use crate::publish::{ObjectError, Published, publish_claimed, publish_file};
 use crate::settings::Settings;
 use crate::sink::MetricSink;
+use std::io;
+use tokio::io::AsyncReadExt;
+use tokio_util::either::Either;
 
 /// Streams one object through the core stages (GetObject → gzip → parse → aggregate → batches);
 /// publishes nothing.
@@ -23,8 +27,17 @@ pub async fn read_object<S: ObjectStore>(
     read_object_at(store, settings, obj, |_| now_ms).await
 }
 
+/// Bytes read first: enough to tell Parquet from text by content, and a whole small log in one
+/// GET.
+pub const HEAD_BYTES: u64 = 64 * 1024;
+
 /// [`read_object`], evaluating the publishable window at the time `window` picks once it knows
 /// the object's ETag (a resumed file must be read as its first attempt read it).
+///
+/// The first GET reads the object's first [`HEAD_BYTES`]. Parquet (told by its magic bytes) is
+/// then read by ranged GETs of its footer and of the column chunks it needs; anything else
+/// streams on from where the head ended. Every read after the first is bound (`If-Match`) to
+/// the ETag the first one returned.
 pub async fn read_object_at<S: ObjectStore>(
     store: &S,
     settings: &Settings,
@@ -38,33 +51,88 @@ pub async fn read_object_at<S: ObjectStore>(
         etag: obj.etag.as_deref(),
         version_id: obj.version_id.as_deref(),
     };
-    let (body, meta) = store
-        .get(&obj.bucket, &obj.key, expected)
-        .await
-        .map_err(|source| match version_changed(&source) {
-            Some(v) => FileError::Superseded {
-                file: file.clone(),
-                expected: v.expected.clone(),
-            },
-            None => FileError::Read {
-                file: file.clone(),
-                source,
-            },
-        })?;
-    let now_ms = window(meta.etag.as_deref());
-    let mut processor = FileProcessor::new(config, &distribution, settings.window(now_ms));
-    let not_a_log = |source| FileError::NotALog {
-        file: file.clone(),
-        source,
+    let read_error = |source: io::Error| match version_changed(&source) {
+        Some(v) => FileError::Superseded {
+            file: file.clone(),
+            expected: v.expected.clone(),
+        },
+        None => FileError::Read {
+            file: file.clone(),
+            source,
+        },
     };
-    let stream =
-        decompress_async::stream_async(&file, body, settings.max_decompressed_bytes, |chunk| {
-            processor.feed(chunk)
-        })
+    let (head, mut meta) = store
+        .get_range(&obj.bucket, &obj.key, expected, 0..HEAD_BYTES)
+        .await
+        .map_err(read_error)?;
+    if head.is_empty() {
+        // An empty object answers a ranged read with 416 and no ETag: ask for it whole.
+        meta = store
+            .get(&obj.bucket, &obj.key, expected, 0)
+            .await
+            .map_err(read_error)?
+            .1;
+    }
+    let pinned = Expected {
+        etag: meta.etag.as_deref().or(expected.etag),
+        version_id: expected.version_id,
+    };
+    let size = meta
+        .size
+        .and_then(|s| u64::try_from(s).ok())
+        .unwrap_or(head.len() as u64);
+    let window = settings.window(window(meta.etag.as_deref()));
+    let mut processed = if columnar::is_parquet(&head) {
+        let mut p = ParquetProcessor::new(config, &distribution, window, size);
+        let parquet_error = |source| FileError::Parquet {
+            file: file.clone(),
+            source,
+        };
+        while let Some(ranges) = p.wants().map_err(parquet_error)? {
+            let mut fetched = Vec::with_capacity(ranges.len());
+            for r in ranges {
+                let start = r.start;
+                let bytes = if r.end <= head.len() as u64 {
+                    head.slice(r.start as usize..r.end as usize)
+                } else {
+                    let got = store.get_range(&obj.bucket, &obj.key, pinned, r).await;
+                    got.map_err(read_error)?.0
+                };
+                fetched.push((start, bytes));
+            }
+            p.supply(fetched).map_err(parquet_error)?;
+        }
+        p.finish(&file, config)
+    } else {
+        let mut processor = FileProcessor::new(config, &distribution, window);
+        let rest = if size > head.len() as u64 {
+            let from = head.len() as u64;
+            let got = store.get(&obj.bucket, &obj.key, pinned, from).await;
+            Some(got.map_err(read_error)?.0)
+        } else {
+            None
+        };
+        // The head, then (for a larger object) the rest from where it ended.
+        let head = std::io::Cursor::new(head);
+        let reader = match rest {
+            Some(rest) => Either::Left(head.chain(rest)),
+            None => Either::Right(head),
+        };
+        let not_a_log = |source| FileError::NotALog {
+            file: file.clone(),
+            source,
+        };
+        let stream = decompress_async::stream_async(
+            &file,
+            reader,
+            settings.max_decompressed_bytes,
+            |chunk| processor.feed(chunk),
+        )
         .await?
         .map_err(not_a_log)?;
-    let finished = processor.finish().map_err(not_a_log)?;
-    let mut processed = pipeline::complete(&file, config, stream, finished);
+        let finished = processor.finish().map_err(not_a_log)?;
+        pipeline::complete(&file, config, stream, finished)
+    };
     processed.etag = meta.etag;
     Ok(processed)
 }

@@ -90,7 +90,7 @@ pub async fn read_input<S: ObjectStore>(
                 version_id: None,
             };
             let (body, _) = store
-                .get(&obj.bucket, &obj.key, expected)
+                .get(&obj.bucket, &obj.key, expected, 0)
                 .await
                 .map_err(|source| FileError::Read {
                     file: file.clone(),

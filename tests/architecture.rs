@@ -13,6 +13,7 @@ const CORE: &[&str] = &[
     "hash",
     "catalogue",
     "parse",
+    "columnar",
     "distribution",
     "error",
     "config",

@@ -54,6 +54,8 @@ pub enum Format {
     Json,
     /// Real-time log records of a configured field selection (no header).
     Realtime,
+    /// Apache Parquet (standard logging v2), read by `crate::columnar`.
+    Parquet,
 }
 
 impl fmt::Display for Format {
@@ -63,6 +65,7 @@ impl fmt::Display for Format {
             Format::W3cHeaderless => "w3c_headerless",
             Format::Json => "json",
             Format::Realtime => "realtime",
+            Format::Parquet => "parquet",
         })
     }
 }
@@ -142,6 +145,10 @@ pub enum NotALog {
         "first line is neither a #-header, a JSON object nor a tab-separated CloudFront record"
     )]
     UnknownText,
+    #[error(
+        "Apache Parquet: read for metrics (`cflogs process`, the Lambda); this command reads the text formats"
+    )]
+    Parquet,
 }
 
 /// Line counts of one file.
@@ -218,6 +225,9 @@ impl LogParser {
     }
 
     fn check_text(data: &[u8]) -> Result<(), NotALog> {
+        if data.starts_with(b"PAR1") {
+            return Err(NotALog::Parquet);
+        }
         let head = &data[..data.len().min(1024)];
         if let Some(offset) = head
             .iter()
