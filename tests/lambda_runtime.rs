@@ -132,7 +132,8 @@ async fn every_sample_event_through_the_runtime_api() {
         "AWS_ACCESS_KEY_ID=testing".to_owned(),
         "AWS_SECRET_ACCESS_KEY=testing".to_owned(),
         "AWS_REGION=us-east-1".to_owned(),
-        format!("AWS_ENDPOINT_URL_S3={}", stack.moto),
+        // S3 through the adapter, which counts GETs and the bytes they return (Parquet below).
+        format!("AWS_ENDPOINT_URL_S3={}", stack.adapter),
         format!("AWS_ENDPOINT_URL_CLOUDWATCH={}", stack.adapter),
         format!("CFLM_NOW={NOW}"),
         format!("AWS_ENDPOINT_URL_KINESIS={}", stack.moto),
@@ -253,7 +254,82 @@ async fn every_sample_event_through_the_runtime_api() {
     let sum = total(&cw, &dims, "BytesDownloaded", ts - 60_000, ts + 120_000).await;
     assert_eq!(sum, (0..25).map(|i| 100.0 + f64::from(i)).sum::<f64>());
 
+    parquet_through_the_runtime_api(&cl, port, &stack, &s3, &cw, &env).await;
     realtime_through_kinesis(&cl, port, &stack, &cw).await;
+}
+
+/// A standard logging v2 Parquet object (Hive path, AWS's underscored column names, four row
+/// groups, long viewer columns the metrics never read): published exactly, reading only the
+/// first 64 KiB, the footer and the column chunks the catalogue needs, as the function's own
+/// core plans them from the same file.
+async fn parquet_through_the_runtime_api(
+    cl: &Path,
+    port: u16,
+    stack: &MotoStack,
+    s3: &aws_sdk_s3::Client,
+    cw: &aws_sdk_cloudwatch::Client,
+    env: &[String],
+) {
+    use cloudfront_log_metrics::pipeline::ParquetProcessor;
+    use cloudfront_log_metrics::s3_object::HEAD_BYTES;
+    use cloudfront_log_metrics::settings::Settings;
+    use support::parquet_writer::{Options, cloudfront_file};
+
+    let start = at("2026-11-20T12:00:00Z");
+    let options = Options {
+        row_group_rows: 10_000,
+        ..Options::default()
+    };
+    let (file, totals) = cloudfront_file(40_000, start, 10, options, 16);
+    let key =
+        "v2parquet/DistributionId=EPARQUETDEMO1/year=2026/month=11/day=20/hour=12/part-1.parquet";
+    put_object(s3, BUCKET, key, file.clone()).await;
+
+    // What the function must fetch, planned by the core from the same settings and bytes.
+    let settings = Settings::from_lookup(|k| {
+        env.iter()
+            .find_map(|e| e.strip_prefix(k)?.strip_prefix('='))
+            .map(|v| (v.to_owned(), "test"))
+    })
+    .unwrap();
+    let size = file.len() as u64;
+    let window = at(NOW);
+    let mut plan = ParquetProcessor::new(&settings.metrics, "EPARQUETDEMO1", window, size);
+    let (mut gets, mut bytes) = (1u64, HEAD_BYTES.min(size));
+    while let Some(ranges) = plan.wants().unwrap() {
+        let mut fetched = Vec::new();
+        for r in ranges {
+            if r.end > HEAD_BYTES {
+                gets += 1;
+                bytes += r.end - r.start;
+            }
+            let b = bytes::Bytes::copy_from_slice(&file[r.start as usize..r.end as usize]);
+            fetched.push((r.start, b));
+        }
+        plan.supply(fetched).unwrap();
+    }
+    assert!(
+        bytes * 3 < size,
+        "{bytes} of {size}: more than the needed columns"
+    );
+
+    stack.reset_stats();
+    let event = s3_event(BUCKET, &[key]);
+    let r = response(&invoke(cl, port, &["--data-ascii", &event.to_string()]));
+    assert_eq!(r["files"], json!(1), "{r}");
+    assert_eq!(r["records"], json!(totals.requests), "{r}");
+    assert_eq!(r["rejected"], json!(0), "{r}");
+    let stats = stack.stats();
+    // Ranged GETs are the data's; the marker's reads are whole-object GETs.
+    assert_eq!(stats["ranged"]["GetObject"], json!(gets), "{stats}");
+    assert_eq!(stats["ranged_bytes"]["GetObject"], json!(bytes), "{stats}");
+
+    let dims = [("DistributionId", "EPARQUETDEMO1")];
+    let (from, to) = (start - 60_000, start + 11 * 60_000);
+    let requests = total(cw, &dims, "Requests", from, to).await;
+    assert_eq!(requests, totals.requests as f64);
+    let sent = total(cw, &dims, "BytesDownloaded", from, to).await;
+    assert_eq!(sent, totals.sc_bytes as f64);
 }
 
 /// Requests and bytes per distribution in CloudWatch, over the sample's minutes.

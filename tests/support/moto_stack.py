@@ -101,6 +101,9 @@ Stats (GET /__stats)
      "faults_total": 2,
      "gzip": {"PutMetricData": 1},                             CBOR requests that came gzip'd
      "limit_rejections": {"PutMetricData": 0},
+     "response_bytes": {"GetObject": 65536},                    body bytes answered (S3 and others)
+     "ranged": {"GetObject": 3},                               requests with a Range header
+     "ranged_bytes": {"GetObject": 70000},                     body bytes answered to those
      "rules": [RULE + {"matched": n, "injected": n}, ...]}
 
 Requests are counted per operation name only (services do not share names here).
@@ -348,6 +351,9 @@ class Faults:
         self.faults: dict[str, dict[str, int]] = {}
         self.gzip: dict[str, int] = {}
         self.limit_rejections: dict[str, int] = {}
+        self.response_bytes: dict[str, int] = {}
+        self.ranged: dict[str, int] = {}
+        self.ranged_bytes: dict[str, int] = {}
 
     @staticmethod
     def _check(rule: Any) -> dict[str, Any]:
@@ -384,10 +390,10 @@ class Faults:
         with self.lock:
             self.rules = []
 
-    def count(self, table: str, op: str) -> None:
+    def count(self, table: str, op: str, n: int = 1) -> None:
         with self.lock:
             d = getattr(self, table)
-            d[op] = d.get(op, 0) + 1
+            d[op] = d.get(op, 0) + n
 
     def decide(self, service: str, op: str) -> dict[str, Any] | None:
         """Counts the request and returns the rule to inject, if any."""
@@ -421,6 +427,9 @@ class Faults:
                 "faults_total": sum(sum(v.values()) for v in self.faults.values()),
                 "gzip": dict(self.gzip),
                 "limit_rejections": dict(self.limit_rejections),
+                "response_bytes": dict(self.response_bytes),
+                "ranged": dict(self.ranged),
+                "ranged_bytes": dict(self.ranged_bytes),
                 "rules": [dict(r) for r in self.rules],
             }
 
@@ -711,6 +720,10 @@ class Handler(BaseHTTPRequestHandler):
             status, headers, data = self.forward(self.command, self.path, list(self.headers.items()), body)
         if self.apply_fault(rule, "response", kind):
             return
+        self.stack.faults.count("response_bytes", op, len(data))
+        if self.headers.get("Range"):
+            self.stack.faults.count("ranged", op)
+            self.stack.faults.count("ranged_bytes", op, len(data))
         self.send(status, headers, data)
 
     # ------------------------------------------------------------ CloudWatch
