@@ -117,6 +117,21 @@ fn hive_hour(segments: &[&str]) -> Option<i64> {
     Some(crate::parse::value::days_from_civil(i64::from(y), m, d) * 24 + i64::from(h))
 }
 
+/// The hour of a path whose directories hold `yyyy/MM/dd/HH` as four consecutive segments (a v2
+/// suffix path without Hive-style names); the first such run counts.
+fn path_hour(dirs: &[&str]) -> Option<i64> {
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    dirs.windows(4).find_map(|w| {
+        if !(digits(w[0], 4) && digits(w[1], 2) && digits(w[2], 2) && digits(w[3], 2)) {
+            return None;
+        }
+        let date = format!("{}-{}-{}", w[0], w[1], w[2]);
+        let days = crate::parse::value::date_field(date.as_bytes()).ok()?;
+        let hour: i64 = w[3].parse().ok().filter(|h| (0..24).contains(h))?;
+        Some(days * 24 + hour)
+    })
+}
+
 /// Reads the distribution ID and hour from an object key or file path (already URL-decoded).
 pub fn key_info(key: &str) -> KeyInfo {
     let segments: Vec<&str> = key.split(['/', '\\']).filter(|s| !s.is_empty()).collect();
@@ -131,15 +146,11 @@ pub fn key_info(key: &str) -> KeyInfo {
         let (k, v) = s.split_once('=')?;
         (k.eq_ignore_ascii_case("distributionid") && is_distribution_id(v)).then_some(v)
     });
-    let plain = || {
-        segments[..segments.len().saturating_sub(1)]
-            .iter()
-            .copied()
-            .find(|s| is_distribution_id(s))
-    };
+    let dirs = &segments[..segments.len().saturating_sub(1)];
+    let plain = || dirs.iter().copied().find(|s| is_distribution_id(s));
     KeyInfo {
         distribution_id: hive.or_else(plain).map(str::to_owned),
-        hour: hive_hour(&segments),
+        hour: hive_hour(&segments).or_else(|| path_hour(dirs)),
     }
 }
 
@@ -176,11 +187,110 @@ mod tests {
         assert_eq!(k.hour, Some(days * 24 + 3));
         let k = key_info("AWSLogs/123/CloudFront/E2Q4ABCDEFGH/2025/01/02/03/x.gz");
         assert_eq!(k.distribution_id.as_deref(), Some("E2Q4ABCDEFGH"));
-        assert_eq!(k.hour, None);
+        assert_eq!(k.hour, Some(days * 24 + 3));
+        // Not a date: a month 13, a 30 February, or the four segments not consecutive.
+        assert_eq!(key_info("cf/E2Q4ABCDEFGH/2025/13/02/03/x.gz").hour, None);
+        assert_eq!(key_info("cf/E2Q4ABCDEFGH/2025/02/30/03/x.gz").hour, None);
+        assert_eq!(key_info("cf/2025/01/E2Q4ABCDEFGH/02/03/x.gz").hour, None);
+        // The file name is not a directory: no hour from "…/2025/01/02/03".
+        assert_eq!(key_info("cf/E2Q4ABCDEFGH/2025/01/02/03").hour, None);
         // A name shaped like a legacy one but without a distribution ID does not win over the path.
         let k = key_info("v2/DistributionId=E2Q4ABCDEFGH/ABC.2024-11-15-11.json.gz");
         assert_eq!(k.distribution_id.as_deref(), Some("E2Q4ABCDEFGH"));
         let k = key_info("logs/some file.gz");
         assert_eq!(k.distribution_id, None);
+    }
+
+    /// Expands a v2 suffix path as CloudFront does: each variable becomes its value, or with
+    /// Hive-compatible paths a `name=value` segment.
+    fn expand(suffix: &str, hive: bool, id: &str, (y, m, d, h): (i64, u32, u32, u32)) -> String {
+        let vars = [
+            ("{DistributionId}", "DistributionId", id.to_owned()),
+            ("{distributionid}", "distributionid", id.to_owned()),
+            ("{accountid}", "accountid", ACCOUNT.to_owned()),
+            ("{yyyy}", "year", format!("{y:04}")),
+            ("{MM}", "month", format!("{m:02}")),
+            ("{dd}", "day", format!("{d:02}")),
+            ("{HH}", "hour", format!("{h:02}")),
+        ];
+        let mut out = suffix.to_owned();
+        for (var, hive_name, value) in vars {
+            let with = if hive {
+                format!("{hive_name}={value}")
+            } else {
+                value
+            };
+            out = out.replace(var, &with);
+        }
+        out
+    }
+
+    const ACCOUNT: &str = "123456789012";
+
+    #[test]
+    fn every_v2_path_layout_names_distribution_and_hour() {
+        // The destination's prefix (LogPrefix), or none: then CloudFront's own AWSLogs/… prefix.
+        let prefixes = |hive: bool| {
+            let default = if hive {
+                format!("AWSLogs/aws-account-id={ACCOUNT}/CloudFront/")
+            } else {
+                format!("AWSLogs/{ACCOUNT}/CloudFront/")
+            };
+            ["cloudfront/".to_owned(), "logs/v2/".to_owned(), default]
+        };
+        // The template's default first; then either spelling, with and without {accountid},
+        // the variables in other orders, literal segments, the AWS documentation's examples.
+        let suffixes = [
+            "{DistributionId}/{yyyy}/{MM}/{dd}/{HH}",
+            "{distributionid}/{yyyy}/{MM}/{dd}/{HH}",
+            "{accountid}/{DistributionId}/{yyyy}/{MM}/{dd}/{HH}",
+            "{DistributionId}/{accountid}/{yyyy}/{MM}/{dd}/{HH}",
+            "{yyyy}/{MM}/{dd}/{HH}/{DistributionId}",
+            "{yyyy}/{MM}/{dd}/{HH}/{accountid}/{distributionid}",
+            "{accountid}/{yyyy}/{MM}/{dd}/{HH}/{distributionid}/logs",
+            "/cloudfront/{DistributionId}/my_distribution_log_data/{yyyy}/{MM}/{dd}/{HH}/logs",
+        ];
+        let names = ["a1b2c3d4.log.gz", "a1b2c3d4.parquet", "a1b2c3d4"];
+        let ids = ["E2Q4ABCDEFGH", "EMLARXS9EXAMPLE"];
+        // A leap day at midnight, the last hour of a year.
+        let hours = [(2024, 2, 29, 0), (2025, 12, 31, 23)];
+        let mut checked = 0;
+        for hive in [false, true] {
+            for prefix in prefixes(hive) {
+                for suffix in suffixes {
+                    for name in names {
+                        for (id, when) in ids.iter().zip(hours) {
+                            let key = format!("{prefix}{}/{name}", expand(suffix, hive, id, when));
+                            assert_eq!(key.contains("year="), hive, "{key}");
+                            let k = key_info(&key);
+                            assert_eq!(k.distribution_id.as_deref(), Some(*id), "{key}");
+                            let (y, m, d, h) = when;
+                            let hour = crate::parse::value::days_from_civil(y, m, d) * 24;
+                            assert_eq!(k.hour, Some(hour + i64::from(h)), "{key}");
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 2 * 3 * suffixes.len() * names.len() * ids.len());
+    }
+
+    #[test]
+    fn account_ids_and_lookalikes_are_never_distribution_ids() {
+        // Only the account in the path: no distribution ID, whatever the layout.
+        for key in [
+            format!("AWSLogs/{ACCOUNT}/CloudFront/2025/01/02/03/a.gz"),
+            format!("AWSLogs/aws-account-id={ACCOUNT}/CloudFront/accountid={ACCOUNT}/x.parquet"),
+            format!("cf/distributionid={ACCOUNT}/year=2025/month=01/day=02/hour=03/a.gz"),
+            "cf/distributionid=e2q4abcdefgh/a.gz".to_owned(),
+            // A file named like an ID is not a directory segment.
+            "cf/E2Q4ABCDEFGH".to_owned(),
+        ] {
+            assert_eq!(key_info(&key).distribution_id, None, "{key}");
+        }
+        // The Hive segment wins over an earlier plain segment that looks like an ID.
+        let k = key_info("EARCHIVE2025X/distributionid=E2Q4ABCDEFGH/a.gz");
+        assert_eq!(k.distribution_id.as_deref(), Some("E2Q4ABCDEFGH"));
     }
 }

@@ -464,15 +464,22 @@ def test_bucket_policy_denies_plain_http(resources):
 
 
 def test_s3_notification_for_created_bucket(resources):
-    (cfg,) = resources["LogBucket"]["Properties"]["NotificationConfiguration"][
-        "LambdaConfigurations"
+    cond, with_prefix, whole_bucket = resources["LogBucket"]["Properties"][
+        "NotificationConfiguration"
+    ]["LambdaConfigurations"]["Fn::If"]
+    assert cond == "HasLogPrefix"
+    for cfg in with_prefix + whole_bucket:
+        assert cfg["Function"] == {"Fn::GetAtt": ["Function", "Arn"]}
+        assert cfg["Event"] == "s3:ObjectCreated:*"
+    # Every object under LogPrefix (any v2 format); without one only log-like names (the
+    # markers end in .json). tests/deploy/test_logging_v2.py applies them to generated keys.
+    assert [c["Filter"]["S3Key"]["Rules"] for c in with_prefix] == [
+        [{"Name": "prefix", "Value": {"Ref": "LogPrefix"}}]
     ]
-    assert cfg["Function"] == {"Fn::GetAtt": ["Function", "Arn"]}
-    assert cfg["Event"] == "s3:ObjectCreated:*"
-    rules = cfg["Filter"]["S3Key"]["Rules"]
-    assert {"Name": "suffix", "Value": ".gz"} in rules
-    prefix = [r["Fn::If"][1] for r in rules if "Fn::If" in r]
-    assert prefix == [{"Name": "prefix", "Value": {"Ref": "LogPrefix"}}]
+    assert [c["Filter"]["S3Key"]["Rules"] for c in whole_bucket] == [
+        [{"Name": "suffix", "Value": ".gz"}],
+        [{"Name": "suffix", "Value": ".parquet"}],
+    ]
     assert resources["LogBucket"]["DependsOn"] == "LogBucketInvokePermission"
 
 
@@ -485,6 +492,7 @@ def test_eventbridge_rule_for_existing_bucket(resources):
     assert pat["detail"]["bucket"]["name"] == [{"Ref": "LogBucketName"}]
     key = pat["detail"]["object"]["key"]["Fn::If"]
     assert key[1] == [{"prefix": {"Ref": "LogPrefix"}}]
+    assert key[2] == [{"suffix": ".gz"}, {"suffix": ".parquet"}]
     (target,) = rule["Properties"]["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": ["Function", "Arn"]}
 
@@ -578,10 +586,14 @@ def test_logging_v2(resources, template):
         "w3c",
         "json",
         "plain",
+        "parquet",
     ]
     d = resources["LoggingV2Delivery"]["Properties"]
     assert d["RecordFields"] == {"Ref": "LoggingV2RecordFields"}
-    assert d["S3SuffixPath"] == "{DistributionId}/{yyyy}/{MM}/{dd}/{HH}"
+    assert d["S3SuffixPath"] == {"Ref": "LoggingV2SuffixPath"}
+    assert template["Parameters"]["LoggingV2SuffixPath"]["Default"] == (
+        "{DistributionId}/{yyyy}/{MM}/{dd}/{HH}"
+    )
     fields = template["Parameters"]["LoggingV2RecordFields"]["Default"].split(",")
     for needed in ("date", "time", "sc-bytes", "sc-status", "x-edge-result-type", "time-taken"):
         assert needed in fields
