@@ -158,10 +158,12 @@ proptest! {
         underscored: bool,
         typed: bool,
     ) {
-        let mut config = MetricsConfig::default();
-        config.distribution_id = Some("E2Q4ABCDEFGH".to_owned());
-        config.dimension_sets =
-            parse_dimension_sets("t", "DistributionId;DistributionId,EdgeLocation").unwrap();
+        let config = MetricsConfig {
+            distribution_id: Some("E2Q4ABCDEFGH".to_owned()),
+            dimension_sets: parse_dimension_sets("t", "DistributionId;DistributionId,EdgeLocation")
+                .unwrap(),
+            ..MetricsConfig::default()
+        };
         let dir = tempfile::tempdir().unwrap();
         let text = process(dir.path(), "a.log", &w3c(&rows), &config);
         let js = process(dir.path(), "b.json", &json(&rows), &config);
