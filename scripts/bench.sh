@@ -16,6 +16,8 @@
 #   `cflogs process --dry-run --output jsonl` is not usable yet (unless ALLOW_NO_CFLOGS=1).
 # `cflogs report` (issue 15) is timed on the same file in the same run, against
 #   `cflogs process --dry-run --output none`: targets peak RSS <= 64 MiB, time <= 1.5x that.
+# Then scripts/bench-parquet.sh (issue 16): Parquet vs gzip'd W3C, 1.4 M records (SKIP_PARQUET=1
+#   skips it).
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -270,5 +272,11 @@ REPORT=$OUT_DIR/report-$SIZE.md
 
 if ((!CFLOGS_OK)) && [[ ${ALLOW_NO_CFLOGS:-0} != 1 ]]; then
     exit 3
+fi
+
+# Parquet vs gzip'd W3C on the same 1.4 M records (issue 16), its own table; SKIP_PARQUET=1 skips.
+if [[ ${SKIP_PARQUET:-0} != 1 ]]; then
+    echo
+    RUNS=$RUNS bash scripts/bench-parquet.sh
 fi
 exit 0
