@@ -120,6 +120,13 @@ pub struct StreamStats {
 
 fn fill<R: Read>(r: &mut R, buf: &mut Vec<u8>) -> io::Result<()> {
     buf.resize(CHUNK_BYTES, 0);
+    let n = read_up_to(r, buf)?;
+    buf.truncate(n);
+    Ok(())
+}
+
+/// Reads until `buf` is full or the input ends; returns how many bytes were read.
+pub fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match r.read(&mut buf[n..]) {
@@ -129,8 +136,7 @@ fn fill<R: Read>(r: &mut R, buf: &mut Vec<u8>) -> io::Result<()> {
             Err(e) => return Err(e),
         }
     }
-    buf.truncate(n);
-    Ok(())
+    Ok(n)
 }
 
 /// Decompresses `reader` on a separate thread and calls `on_chunk` with each chunk of

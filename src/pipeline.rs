@@ -16,7 +16,7 @@ use crate::distribution::key_info;
 use crate::error::FileError;
 use crate::parse::{Format, LogParser, MAX_RECORD_BYTES, NotALog, ParseStats, Record};
 use bytes::Bytes;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
 
 /// One file's parser fed decompressed chunks of any size: the partial line at the end of a chunk
@@ -301,7 +301,7 @@ pub fn process_local(
         source,
     };
     let mut head = [0u8; 4];
-    let n = read_up_to(&mut f, &mut head).map_err(read_error)?;
+    let n = decompress::read_up_to(&mut f, &mut head).map_err(read_error)?;
     if !columnar::is_parquet(&head[..n]) {
         f.seek(SeekFrom::Start(0)).map_err(read_error)?;
         return process_reader(file, key, f, config, window, max_bytes);
@@ -325,20 +325,6 @@ pub fn process_local(
         p.supply(fetched).map_err(parquet_error)?;
     }
     Ok(p.finish(file, config))
-}
-
-/// Reads up to `buf.len()` bytes (fewer only at the end of the file).
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 #[cfg(test)]

@@ -273,7 +273,8 @@ async fn parquet_through_the_runtime_api(
     use cloudfront_log_metrics::pipeline::ParquetProcessor;
     use cloudfront_log_metrics::s3_object::HEAD_BYTES;
     use cloudfront_log_metrics::settings::Settings;
-    use support::parquet_writer::{Options, cloudfront_file};
+    use support::parquet_logs::cloudfront_file;
+    use support::parquet_writer::Options;
 
     let start = at("2026-11-20T12:00:00Z");
     let options = Options {

@@ -38,6 +38,7 @@
 pub mod events;
 pub mod logs;
 pub mod metrics;
+pub mod parquet_logs;
 pub mod parquet_writer;
 pub mod view;
 
