@@ -5,7 +5,7 @@
 //! over bytes, testable with a string, each stage importing only the stages below it. The
 //! **edges** (event shapes, object stores, sinks, markers, settings, entry points) depend on the
 //! core, never the other way. `tests/architecture.rs` checks both, and that no imports form a
-//! circle. The binaries (`src/main.rs`, the Lambda; `src/bin/cflogs.rs`) only read settings,
+//! circle. The binaries (`src/main.rs`, the Lambda; `src/bin/cflogs/`) only read settings,
 //! wire clients and map results to exit codes.
 
 // ---- core, lowest stage first ----------------------------------------------------------------
