@@ -19,22 +19,19 @@ use cloudfront_log_metrics::pipeline::process_reader;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::logs::at;
 use support::metrics::total;
+use support::runtime::{Function, response, root};
 use support::{MotoStack, put_object};
 
 const BUCKET: &str = "cloudfront-logs-example";
 const ROLE: &str = "arn:aws:iam::123456789012:role/cflm-BatchOperationsRole-X1";
 const FUNCTION: &str = "arn:aws:lambda:us-east-1:123456789012:function:cflm";
 const JOB: &str = "8c6a1b2e-0f3d-4e5a-9b7c-112233445566";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// One request S3 Control received.
 #[derive(Debug, Clone)]
@@ -499,47 +496,6 @@ async fn status_shows_progress_and_the_completion_report_by_code_and_reason() {
 /// The function's clock (`CFLM_NOW`): just after the sample logs.
 const NOW: &str = "2026-11-20T12:30:00Z";
 
-fn cargo_lambda() -> Option<PathBuf> {
-    let bin = support::venv_python().with_file_name("cargo-lambda");
-    if bin.exists() {
-        return Some(bin);
-    }
-    let msg = format!(
-        "cargo-lambda not installed at {}: run scripts/dev-venv.sh",
-        bin.display()
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{msg}");
-    }
-    eprintln!("SKIPPING: {msg}");
-    None
-}
-
-struct Watch(Child);
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn invoke(cl: &Path, port: u16, event: &Value) -> Output {
-    Command::new(cl)
-        .args(["lambda", "invoke", "--invoke-address", "127.0.0.1"])
-        .args(["--invoke-port", &port.to_string()])
-        .args(["--data-ascii", &event.to_string()])
-        .arg("cloudfront-log-metrics")
-        .current_dir(root())
-        .output()
-        .unwrap()
-}
-
-fn response(out: &Output) -> Value {
-    let (stdout, stderr) = text(out);
-    assert!(out.status.success(), "invoke failed: {stdout}\n{stderr}");
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
-}
-
 fn sample_event(name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(root().join("events").join(name)).unwrap()).unwrap()
 }
@@ -574,7 +530,6 @@ fn records_in(rel: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn batch_operations_events_through_the_runtime_api_publish_each_log_once() {
-    let Some(cl) = cargo_lambda() else { return };
     let Some((stack, _sdk, s3, cw)) = MotoStack::with_bucket(BUCKET).await else {
         return;
     };
@@ -593,35 +548,17 @@ async fn batch_operations_events_through_the_runtime_api_publish_each_log_once()
     )
     .await;
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut cmd = Command::new(&cl);
-    cmd.args(["lambda", "watch", "--ignore-changes", "--quiet"])
-        .args([
-            "--invoke-address",
-            "127.0.0.1",
-            "--invoke-port",
-            &port.to_string(),
-        ])
-        .current_dir(root())
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(
-            std::fs::File::create(std::env::temp_dir().join("cflm-batch-ops-watch.log")).unwrap(),
-        ));
-    for e in [
+    let env = [
         "AWS_ACCESS_KEY_ID=testing".to_owned(),
         "AWS_SECRET_ACCESS_KEY=testing".to_owned(),
         "AWS_REGION=us-east-1".to_owned(),
         format!("AWS_ENDPOINT_URL_S3={}", stack.moto),
         format!("AWS_ENDPOINT_URL_CLOUDWATCH={}", stack.adapter),
         format!("CFLM_NOW={NOW}"),
-    ] {
-        cmd.args(["--env-var", &e]);
-    }
-    let _watch = Watch(cmd.spawn().unwrap());
+    ];
+    let Some(f) = Function::watch(&env, "cflm-batch-ops-watch.log") else {
+        return;
+    };
 
     // The first invocation waits for the function to build and start (past the deadline the
     // emulator gave it: a Batch Operations event would be answered "timeout"), so a test event
@@ -629,7 +566,7 @@ async fn batch_operations_events_through_the_runtime_api_publish_each_log_once()
     let test_event = sample_event("s3-test-event.json");
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
-        let out = invoke(&cl, port, &test_event);
+        let out = f.invoke_event(&test_event);
         if out.status.success() {
             break;
         }
@@ -641,7 +578,7 @@ async fn batch_operations_events_through_the_runtime_api_publish_each_log_once()
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
     let one = sample_event("batch-operations-1.0.json");
-    let first = invoke(&cl, port, &one);
+    let first = f.invoke_event(&one);
     let r = response(&first);
     assert_eq!(r["invocationSchemaVersion"], "1.0");
     assert_eq!(r["invocationId"], one["invocationId"]);
@@ -652,7 +589,7 @@ async fn batch_operations_events_through_the_runtime_api_publish_each_log_once()
     );
 
     let two = sample_event("batch-operations-2.0.json");
-    let r = response(&invoke(&cl, port, &two));
+    let r = response(&f.invoke_event(&two));
     assert_eq!(r["invocationSchemaVersion"], "2.0");
     assert_eq!(
         results(&r),
@@ -662,7 +599,7 @@ async fn batch_operations_events_through_the_runtime_api_publish_each_log_once()
         ]
     );
     // The job retries a task, or two jobs cover the same file: published once.
-    let r = response(&invoke(&cl, port, &one));
+    let r = response(&f.invoke_event(&one));
     assert_eq!(
         results(&r),
         [task("dGFza2lkZ29lc2hlcmUK", "Succeeded", "duplicate")]
@@ -675,7 +612,7 @@ async fn batch_operations_events_through_the_runtime_api_publish_each_log_once()
             {"taskId": "t2", "s3Bucket": BUCKET, "s3Key": "v2+logs/E3EXAMPLE5678/2026/11/20/12/part%2B1.log.gz", "s3VersionId": null},
             {"taskId": "t3", "s3Bucket": BUCKET, "s3Key": "cloudfront/E2EXAMPLE1234.2026-11-20-12.junk.gz", "s3VersionId": null},
             {"taskId": "t4", "s3Bucket": BUCKET, "s3Key": "cloudfront/E2EXAMPLE1234.2026-10-01-12.old.gz", "s3VersionId": null}]});
-    let r = response(&invoke(&cl, port, &mixed));
+    let r = response(&f.invoke_event(&mixed));
     assert_eq!(
         results(&r),
         [

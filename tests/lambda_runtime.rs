@@ -13,13 +13,12 @@ mod support;
 use cloudfront_log_metrics::config::MetricsConfig;
 use cloudfront_log_metrics::pipeline::process_reader;
 use serde_json::{Value, json};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 use support::events::s3_event;
 use support::logs::{at, gzip, hour_stamp, small_log};
 use support::metrics::total;
+use support::runtime::{Function, response, root};
 use support::{MotoStack, put_object};
 
 const BUCKET: &str = "cloudfront-logs-example";
@@ -27,42 +26,6 @@ const BUCKET: &str = "cloudfront-logs-example";
 const NOW: &str = "2026-11-20T12:30:00Z";
 /// The fields of tests/fixtures/realtime/sample.tsv and events/kinesis-realtime.json.
 const REALTIME_FIELDS: &str = "timestamp,time-to-first-byte,sc-status,sc-bytes,cs-method,cs-protocol,cs-host,cs-bytes,x-edge-location,x-host-header,time-taken,cs-protocol-version,x-edge-result-type,sc-content-type,x-edge-detailed-result-type,c-country,cache-behavior-path-pattern,primary-distribution-id,origin-fbl,origin-lbl";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn cargo_lambda() -> Option<PathBuf> {
-    let bin = support::venv_python().with_file_name("cargo-lambda");
-    if bin.exists() {
-        return Some(bin);
-    }
-    let msg = format!(
-        "cargo-lambda not installed at {}: run scripts/dev-venv.sh",
-        bin.display()
-    );
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{msg}");
-    }
-    eprintln!("SKIPPING: {msg}");
-    None
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Watch(Child);
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {
@@ -86,30 +49,8 @@ fn records_in(path: &Path) -> u64 {
     p.report.parse.records
 }
 
-fn invoke(cl: &Path, port: u16, data: &[&str]) -> std::process::Output {
-    Command::new(cl)
-        .args(["lambda", "invoke", "--invoke-address", "127.0.0.1"])
-        .args(["--invoke-port", &port.to_string()])
-        .args(data)
-        .arg("cloudfront-log-metrics")
-        .current_dir(root())
-        .output()
-        .unwrap()
-}
-
-fn response(out: &std::process::Output) -> Value {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "invoke failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn every_sample_event_through_the_runtime_api() {
-    let Some(cl) = cargo_lambda() else { return };
     let Some((stack, _sdk, s3, cw)) = MotoStack::with_bucket(BUCKET).await else {
         return;
     };
@@ -127,7 +68,6 @@ async fn every_sample_event_through_the_runtime_api() {
         put_object(&s3, BUCKET, &key, std::fs::read(f).unwrap()).await;
     }
 
-    let port = free_port();
     let env = [
         "AWS_ACCESS_KEY_ID=testing".to_owned(),
         "AWS_SECRET_ACCESS_KEY=testing".to_owned(),
@@ -143,43 +83,15 @@ async fn every_sample_event_through_the_runtime_api() {
         "DISTRIBUTION_HOSTS=d333example.cloudfront.net=E6EXAMPLE7890".to_owned(),
         format!("MARKER_BUCKET={BUCKET}"),
     ];
-    let mut cmd = Command::new(&cl);
-    cmd.args(["lambda", "watch", "--ignore-changes", "--quiet"])
-        .args([
-            "--invoke-address",
-            "127.0.0.1",
-            "--invoke-port",
-            &port.to_string(),
-        ])
-        .current_dir(root())
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(
-            std::fs::File::create(std::env::temp_dir().join("cflm-cargo-lambda-watch.log"))
-                .unwrap(),
-        ));
-    // An env file rather than --env-var, which splits values at commas (REALTIME_FIELDS).
-    let env_file = std::env::temp_dir().join(format!("cflm-lambda-env-{port}"));
-    let lines: Vec<String> = env
-        .iter()
-        .map(|e| {
-            let (k, v) = e.split_once('=').unwrap();
-            format!("{k}=\"{v}\"\n")
-        })
-        .collect();
-    std::fs::write(&env_file, lines.concat()).unwrap();
-    cmd.arg("--env-file").arg(&env_file);
-    let _watch = Watch(cmd.spawn().unwrap());
+    let Some(f) = Function::watch(&env, "cflm-cargo-lambda-watch.log") else {
+        return;
+    };
 
     // The first invocation waits for the function to build and start.
-    let deadline = Instant::now() + Duration::from_secs(600);
     let test_event = root().join("events/s3-test-event.json");
-    let first = loop {
-        let out = invoke(&cl, port, &["--data-file", &test_event.to_string_lossy()]);
-        if out.status.success() || Instant::now() > deadline {
-            break out;
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    };
+    let first = f
+        .warm_up(&["--data-file", &test_event.to_string_lossy()])
+        .await;
     assert_eq!(response(&first)["files"], json!(0));
 
     let legacy_a = records["cloudfront/E2EXAMPLE1234.2026-11-20-12.a1b2c3d4.gz"];
@@ -200,11 +112,7 @@ async fn every_sample_event_through_the_runtime_api() {
         ("eventbridge-object-created.json", 1, 0, v2_w3c),
     ] {
         let path = root().join("events").join(event);
-        let r = response(&invoke(
-            &cl,
-            port,
-            &["--data-file", &path.to_string_lossy()],
-        ));
+        let r = response(&f.invoke(&["--data-file", &path.to_string_lossy()]));
         assert_eq!(r["files"], json!(files), "{event}: {r}");
         assert_eq!(r["duplicates"], json!(duplicates), "{event}: {r}");
         assert_eq!(r["records"], json!(recs), "{event}: {r}");
@@ -224,12 +132,12 @@ async fn every_sample_event_through_the_runtime_api() {
         assert_eq!(sum, recs as f64, "{dist}");
     }
     let sqs = root().join("events/sqs-s3.json");
-    let r = response(&invoke(&cl, port, &["--data-file", &sqs.to_string_lossy()]));
+    let r = response(&f.invoke(&["--data-file", &sqs.to_string_lossy()]));
     assert_eq!(r, json!({"batchItemFailures": []}));
 
     // A missing object fails the invocation with an error naming it.
     let missing = s3_event(BUCKET, &["cloudfront/E2EXAMPLE1234.2026-11-20-12.gone.gz"]);
-    let out = invoke(&cl, port, &["--data-ascii", &missing.to_string()]);
+    let out = f.invoke(&["--data-ascii", &missing.to_string()]);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -247,15 +155,15 @@ async fn every_sample_event_through_the_runtime_api() {
     let key = format!("fresh/EFRESHFRESH12.{}.x.gz", hour_stamp(ts));
     put_object(&s3, BUCKET, &key, gzip(text)).await;
     let event = s3_event(BUCKET, &[&key]);
-    let r = response(&invoke(&cl, port, &["--data-ascii", &event.to_string()]));
+    let r = response(&f.invoke(&["--data-ascii", &event.to_string()]));
     assert_eq!(r["records"], json!(25), "{r}");
     assert_eq!(r["put_requests"], json!(1), "{r}");
     let dims = [("DistributionId", "EFRESHFRESH12")];
     let sum = total(&cw, &dims, "BytesDownloaded", ts - 60_000, ts + 120_000).await;
     assert_eq!(sum, (0..25).map(|i| 100.0 + f64::from(i)).sum::<f64>());
 
-    parquet_through_the_runtime_api(&cl, port, &stack, &s3, &cw, &env).await;
-    realtime_through_kinesis(&cl, port, &stack, &cw).await;
+    parquet_through_the_runtime_api(&f, &stack, &s3, &cw, &env).await;
+    realtime_through_kinesis(&f, &stack, &cw).await;
 }
 
 /// A standard logging v2 Parquet object (Hive path, AWS's underscored column names, four row
@@ -263,8 +171,7 @@ async fn every_sample_event_through_the_runtime_api() {
 /// first 64 KiB, the footer and the column chunks the catalogue needs, as the function's own
 /// core plans them from the same file.
 async fn parquet_through_the_runtime_api(
-    cl: &Path,
-    port: u16,
+    f: &Function,
     stack: &MotoStack,
     s3: &aws_sdk_s3::Client,
     cw: &aws_sdk_cloudwatch::Client,
@@ -316,7 +223,7 @@ async fn parquet_through_the_runtime_api(
 
     stack.reset_stats();
     let event = s3_event(BUCKET, &[key]);
-    let r = response(&invoke(cl, port, &["--data-ascii", &event.to_string()]));
+    let r = response(&f.invoke(&["--data-ascii", &event.to_string()]));
     assert_eq!(r["files"], json!(1), "{r}");
     assert_eq!(r["records"], json!(totals.requests), "{r}");
     assert_eq!(r["rejected"], json!(0), "{r}");
@@ -352,8 +259,7 @@ async fn realtime_totals(cw: &aws_sdk_cloudwatch::Client) -> [(f64, f64); 2] {
 /// mapping does, published through a CloudWatch that fails, retried, then the rest. Every
 /// record counts exactly once.
 async fn realtime_through_kinesis(
-    cl: &Path,
-    port: u16,
+    f: &Function,
     stack: &MotoStack,
     cw: &aws_sdk_cloudwatch::Client,
 ) {
@@ -368,11 +274,7 @@ async fn realtime_through_kinesis(
     assert_eq!(want[0].0 + want[1].0, 60.0);
     let event = root().join("events/kinesis-realtime.json");
     for _ in 0..2 {
-        let r = response(&invoke(
-            cl,
-            port,
-            &["--data-file", &event.to_string_lossy()],
-        ));
+        let r = response(&f.invoke(&["--data-file", &event.to_string_lossy()]));
         assert_eq!(r, json!({"batchItemFailures": []}));
         assert_eq!(
             realtime_totals(cw).await,
@@ -403,7 +305,7 @@ async fn realtime_through_kinesis(
     // CloudWatch fails every PutMetricData: the records are committed to the shard's state,
     // and the response names the last record, so that the retry resumes the publish.
     stack.fault(r#"{"rules": [{"operation": "PutMetricData", "action": "error500"}]}"#);
-    let r = response(&invoke(cl, port, &["--data-ascii", &a]));
+    let r = response(&f.invoke(&["--data-ascii", &a]));
     assert_eq!(r, json!({"batchItemFailures": [{"itemIdentifier": last}]}));
     stack.clear_faults();
     assert_eq!(
@@ -413,21 +315,21 @@ async fn realtime_through_kinesis(
     );
     // The event source mapping retries from that record; it is a duplicate, the publish resumes.
     let retry = json!({"Records": [a_json["Records"][39].clone()]}).to_string();
-    let r = response(&invoke(cl, port, &["--data-ascii", &retry]));
+    let r = response(&f.invoke(&["--data-ascii", &retry]));
     assert_eq!(r, json!({"batchItemFailures": []}));
     // The whole batch again (a redelivery), then the rest of the records.
-    response(&invoke(cl, port, &["--data-ascii", &a]));
+    response(&f.invoke(&["--data-ascii", &a]));
     let b = kinesis_event(40, 20);
-    let r = response(&invoke(cl, port, &["--data-ascii", &b]));
+    let r = response(&f.invoke(&["--data-ascii", &b]));
     assert_eq!(r, json!({"batchItemFailures": []}));
     let doubled = want.map(|(n, b)| (2.0 * n, 2.0 * b));
     assert_eq!(realtime_totals(cw).await, doubled);
-    firehose_transformations(cl, port);
+    firehose_transformations(f);
 }
 
 /// The Firehose transformation events: every recordId answered, with the expected result, and
 /// every `Ok` document parses with the promised types and carries nothing private.
-fn firehose_transformations(cl: &Path, port: u16) {
+fn firehose_transformations(f: &Function) {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
     for (file, want) in [
@@ -439,7 +341,7 @@ fn firehose_transformations(cl: &Path, port: u16) {
     ] {
         let path = root().join("events").join(file);
         let event: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        let r = response(&invoke(cl, port, &["--data-file", &path.to_string_lossy()]));
+        let r = response(&f.invoke(&["--data-file", &path.to_string_lossy()]));
         let records = r["records"].as_array().unwrap();
         let ids: Vec<&Value> = event["records"]
             .as_array()

@@ -40,6 +40,7 @@ pub mod logs;
 pub mod metrics;
 pub mod parquet_logs;
 pub mod parquet_writer;
+pub mod runtime;
 pub mod view;
 
 use std::io::{BufRead, BufReader, Read, Write};
