@@ -1,8 +1,9 @@
 //! What the traffic report keys its lists by, from raw field values: decoded URIs without their
 //! query, referrer hosts, and user-agent families (woothee's cross-language dataset, cached).
 
+use hashbrown::HashMap;
 use percent_encoding::percent_decode;
-use rustc_hash::FxHashMap;
+use rustc_hash::FxBuildHasher;
 use std::sync::Arc;
 
 /// Longest key kept for a list, in bytes (a longer URI is cut, marked with `…`).
@@ -99,7 +100,8 @@ const UA_CACHE_ENTRIES: usize = 8192;
 #[derive(Default)]
 pub struct UaFamilies {
     parser: Option<woothee::parser::Parser>,
-    cache: FxHashMap<Box<[u8]>, (UaClass, Arc<str>)>,
+    /// Per raw value: class, family name and the report's key (`Chrome (browser)`).
+    cache: HashMap<Vec<u8>, (UaClass, Arc<str>, Box<[u8]>), FxBuildHasher>,
 }
 
 impl std::fmt::Debug for UaFamilies {
@@ -114,17 +116,29 @@ impl UaFamilies {
     /// The class and family name (`Chrome`, `Googlebot`, `curl` ...) of a raw `cs(User-Agent)`
     /// value (percent-encoded in standard logs, sometimes twice).
     pub fn family(&mut self, raw: &[u8]) -> (UaClass, Arc<str>) {
-        if let Some((class, name)) = self.cache.get(raw) {
-            return (*class, name.clone());
-        }
+        let (class, name, _) = self.entry(raw);
+        (*class, name.clone())
+    }
+
+    /// The class of a raw agent and its list key, the family with its class:
+    /// `Chrome (browser)`.
+    #[inline]
+    pub fn key(&mut self, raw: &[u8]) -> (UaClass, &[u8]) {
+        let (class, _, key) = self.entry(raw);
+        (*class, key)
+    }
+
+    fn entry(&mut self, raw: &[u8]) -> &(UaClass, Arc<str>, Box<[u8]>) {
         if self.cache.len() >= UA_CACHE_ENTRIES {
             self.cache.clear();
         }
-        let parser = self.parser.get_or_insert_with(woothee::parser::Parser::new);
-        let (class, name) = classify(parser, raw);
-        let name: Arc<str> = name.into();
-        self.cache.insert(raw.into(), (class, name.clone()));
-        (class, name)
+        let parser = &mut self.parser;
+        self.cache.entry_ref(raw).or_insert_with(|| {
+            let parser = parser.get_or_insert_with(woothee::parser::Parser::new);
+            let (class, name) = classify(parser, raw);
+            let key = format!("{name} ({})", class.name()).into_bytes().into();
+            (class, name.into(), key)
+        })
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::classify::{self, UaFamilies};
 pub use super::list::List;
-use super::sketch::{Latency, SpaceSaving};
+use super::sketch::{Latency, SpaceSaving, hash_key};
 use crate::distribution::HostMap;
 use crate::parse::realtime::RealtimeFields;
 use crate::parse::{Field, FieldSet, Format, LogParser, NotALog, ParseStats, Record};
@@ -27,17 +27,18 @@ pub struct Pair {
 impl Pair {
     #[inline]
     fn add(&mut self, key: &[u8], bytes: u64) {
+        let hash = hash_key(key);
         if self.aligned
             && self.by_requests.is_exact()
             && self.by_bytes.is_exact()
-            && let Some(id) = self.by_requests.id_of(key)
+            && let Some(id) = self.by_requests.id_of_hashed(hash, key)
         {
             self.by_requests.bump(id, 1);
             self.by_bytes.bump(id, bytes);
             return;
         }
-        self.by_requests.add(key, 1);
-        self.by_bytes.add(key, bytes);
+        self.by_requests.add_hashed(hash, key, 1);
+        self.by_bytes.add_hashed(hash, key, bytes);
     }
 
     /// Adds another pair's counts (see [`SpaceSaving::merge`]).
@@ -336,14 +337,8 @@ fn add_record(
     }
     let agent = r.field(Field::CsUserAgent);
     if !agent.is_empty() {
-        let (class, name) = ua.family(agent);
-        let name: &str = &name;
-        key.clear();
-        key.extend_from_slice(name.as_bytes());
-        key.extend_from_slice(b" (");
-        key.extend_from_slice(class.name().as_bytes());
-        key.push(b')');
-        lists[List::UserAgents as usize].add(key, bytes);
+        let (class, family) = ua.key(agent);
+        lists[List::UserAgents as usize].add(family, bytes);
         lists[List::UserAgentClasses as usize].add(class.name().as_bytes(), bytes);
     }
     let plain = [
@@ -361,13 +356,20 @@ fn add_record(
             // `text/html;charset=UTF-8` → `text/html`.
             v = v.split(|&b| b == b';').next().unwrap_or(b"");
         }
-        if !v.is_empty() {
+        let v = &v[..v.len().min(classify::MAX_KEY_BYTES)];
+        if v.is_empty() {
+            continue;
+        }
+        if v.iter().any(|&b| b < 0x20 || b == 0x7f) {
             key.clear();
-            key.extend_from_slice(&v[..v.len().min(classify::MAX_KEY_BYTES)]);
-            for b in key.iter_mut().filter(|b| **b < 0x20 || **b == 0x7f) {
-                *b = b'?';
-            }
+            key.extend(
+                v.iter()
+                    .map(|&b| if b < 0x20 || b == 0x7f { b'?' } else { b }),
+            );
             lists[list as usize].add(key, bytes);
+        } else {
+            // Nothing to replace: counted as logged, without a copy.
+            lists[list as usize].add(v, bytes);
         }
     }
 }

@@ -9,13 +9,25 @@
 //! of at most that bound.
 
 use crate::aggregate::Histogram;
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
 use rustc_hash::FxHashMap;
-use std::sync::Arc;
+use std::hash::BuildHasher;
+
+/// The hash a summary files `key` under: computed once per key and record, and shared by the
+/// summaries that count it ([`SpaceSaving::add_hashed`]).
+#[inline]
+pub fn hash_key(key: &[u8]) -> u64 {
+    FxBuildHasher.hash_one(key)
+}
 
 /// One monitored value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Counter {
-    key: Arc<[u8]>,
+    /// The value; its buffer is reused by the value that takes the counter over.
+    key: Vec<u8>,
+    /// [`hash_key`] of `key`.
+    hash: u64,
     count: u64,
     /// What `count` may over-count by (the count it inherited on taking over a counter).
     error: u64,
@@ -27,7 +39,8 @@ struct Counter {
 #[derive(Debug, Clone)]
 pub struct SpaceSaving {
     capacity: usize,
-    ids: FxHashMap<Arc<[u8]>, u32>,
+    /// Counter ids by their key's hash.
+    ids: HashTable<u32>,
     counters: Vec<Counter>,
     /// Counter ids, a binary min-heap by count.
     heap: Vec<u32>,
@@ -51,7 +64,7 @@ impl SpaceSaving {
     pub fn new(capacity: usize) -> Self {
         SpaceSaving {
             capacity: capacity.max(1),
-            ids: FxHashMap::default(),
+            ids: HashTable::new(),
             counters: Vec::new(),
             heap: Vec::new(),
             bound: 0,
@@ -83,7 +96,16 @@ impl SpaceSaving {
     /// The counter of `key`, when it is monitored.
     #[inline]
     pub fn id_of(&self, key: &[u8]) -> Option<u32> {
-        self.ids.get(key).copied()
+        self.id_of_hashed(hash_key(key), key)
+    }
+
+    /// [`SpaceSaving::id_of`] with the key's [`hash_key`] already computed.
+    #[inline]
+    pub fn id_of_hashed(&self, hash: u64, key: &[u8]) -> Option<u32> {
+        let counters = &self.counters;
+        self.ids
+            .find(hash, |&id| counters[id as usize].key == key)
+            .copied()
     }
 
     /// Counts `weight` more for the value of counter `id` (from [`SpaceSaving::id_of`]).
@@ -98,36 +120,52 @@ impl SpaceSaving {
     /// Counts `weight` more for `key`.
     #[inline]
     pub fn add(&mut self, key: &[u8], weight: u64) {
-        if let Some(id) = self.id_of(key) {
+        self.add_hashed(hash_key(key), key, weight);
+    }
+
+    /// [`SpaceSaving::add`] with the key's [`hash_key`] already computed.
+    #[inline]
+    pub fn add_hashed(&mut self, hash: u64, key: &[u8], weight: u64) {
+        if let Some(id) = self.id_of_hashed(hash, key) {
             self.bump(id, weight);
             return;
         }
-        if self.counters.len() < self.capacity {
-            let id = self.counters.len() as u32;
-            let boxed: Arc<[u8]> = key.into();
-            self.ids.insert(boxed.clone(), id);
-            self.counters.push(Counter {
-                key: boxed,
+        let Self {
+            ids,
+            counters,
+            heap,
+            ..
+        } = self;
+        if counters.len() < self.capacity {
+            let id = counters.len() as u32;
+            counters.push(Counter {
+                key: key.to_vec(),
+                hash,
                 count: weight,
                 error: 0,
-                heap_pos: self.heap.len() as u32,
+                heap_pos: heap.len() as u32,
             });
-            self.heap.push(id);
-            let last = self.heap.len() - 1;
+            ids.insert_unique(hash, id, |&i| counters[i as usize].hash);
+            heap.push(id);
+            let last = heap.len() - 1;
             self.sift_up(last);
             return;
         }
-        // Full: the smallest counter is taken over.
-        let id = self.heap[0];
-        let boxed: Arc<[u8]> = key.into();
-        let c = &mut self.counters[id as usize];
-        self.ids.remove(&c.key);
+        // Full: the smallest counter is taken over, its key buffer reused.
+        let id = heap[0];
+        let old = counters[id as usize].hash;
+        if let Ok(e) = ids.find_entry(old, |&i| i == id) {
+            e.remove();
+        }
+        let c = &mut counters[id as usize];
         self.overflowed = true;
         self.bound = self.bound.max(c.count);
         c.error = c.count;
         c.count = c.count.saturating_add(weight);
-        c.key = boxed.clone();
-        self.ids.insert(boxed, id);
+        c.key.clear();
+        c.key.extend_from_slice(key);
+        c.hash = hash;
+        ids.insert_unique(hash, id, |&i| counters[i as usize].hash);
         self.sift_down(0);
     }
 
@@ -176,13 +214,13 @@ impl SpaceSaving {
     /// counted up to the other's bound there, which is added to its count and its error. When more values than the capacity remain, the smallest are dropped and the
     /// bound rises to the largest dropped count. Exact summaries whose values fit stay exact.
     pub fn merge(&mut self, other: &SpaceSaving) {
-        let mut all: FxHashMap<Arc<[u8]>, (u64, u64)> = FxHashMap::default();
+        let mut all: FxHashMap<&[u8], (u64, u64)> = FxHashMap::default();
         for (src, dst) in [(&*self, other), (other, &*self)] {
             for c in &src.counters {
-                let e = all.entry(c.key.clone()).or_insert((0, 0));
+                let e = all.entry(&c.key).or_insert((0, 0));
                 e.0 = e.0.saturating_add(c.count);
                 e.1 = e.1.saturating_add(c.error);
-                if !dst.ids.contains_key(&c.key) {
+                if dst.id_of_hashed(c.hash, &c.key).is_none() {
                     // The other side may have dropped up to its bound of this value: counts
                     // stay over-estimates, by at most their error.
                     e.0 = e.0.saturating_add(dst.bound);
@@ -191,9 +229,7 @@ impl SpaceSaving {
             }
         }
         let mut entries: Vec<_> = all.into_iter().collect();
-        entries.sort_unstable_by(|a: &(Arc<[u8]>, (u64, u64)), b| {
-            b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(&b.0))
-        });
+        entries.sort_unstable_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(b.0)));
         let mut bound = self.bound.saturating_add(other.bound);
         let mut overflowed = self.overflowed || other.overflowed;
         if entries.len() > self.capacity {
@@ -201,24 +237,29 @@ impl SpaceSaving {
             bound = bound.max(entries[self.capacity].1.0);
             entries.truncate(self.capacity);
         }
-        let capacity = self.capacity;
-        *self = SpaceSaving::new(capacity);
+        let mut merged = SpaceSaving::new(self.capacity);
         for (key, (count, error)) in entries {
-            let id = self.counters.len() as u32;
-            self.ids.insert(key.clone(), id);
-            self.counters.push(Counter {
-                key,
+            let id = merged.counters.len() as u32;
+            let hash = hash_key(key);
+            merged.counters.push(Counter {
+                key: key.to_vec(),
+                hash,
                 count,
                 error,
                 heap_pos: id,
             });
-            self.heap.push(id);
+            let counters = &merged.counters;
+            merged
+                .ids
+                .insert_unique(hash, id, |&i| counters[i as usize].hash);
+            merged.heap.push(id);
         }
-        for pos in (0..self.heap.len() / 2).rev() {
-            self.sift_down(pos);
+        for pos in (0..merged.heap.len() / 2).rev() {
+            merged.sift_down(pos);
         }
-        self.bound = bound;
-        self.overflowed = overflowed;
+        merged.bound = bound;
+        merged.overflowed = overflowed;
+        *self = merged;
     }
 
     /// Every monitored value, largest count first (ties by value), keeping those `keep` accepts.
@@ -228,7 +269,7 @@ impl SpaceSaving {
         v.into_iter()
             .take(n)
             .map(|c| Entry {
-                key: c.key.to_vec(),
+                key: c.key.clone(),
                 count: c.count,
                 error: c.error,
             })
