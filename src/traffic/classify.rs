@@ -95,13 +95,17 @@ impl UaClass {
 /// Distinct user agents remembered before the cache starts over (real logs carry a few thousand).
 const UA_CACHE_ENTRIES: usize = 8192;
 
+/// What the cache keeps of one raw user agent: its class, family name and the report's key
+/// (`Chrome (browser)`).
+type UaEntry = (UaClass, Arc<str>, Box<[u8]>);
+
 /// User-agent families by woothee, cached by raw value: the parse is regex work, and the same
 /// few agents make most requests.
 #[derive(Default)]
 pub struct UaFamilies {
     parser: Option<woothee::parser::Parser>,
-    /// Per raw value: class, family name and the report's key (`Chrome (browser)`).
-    cache: HashMap<Vec<u8>, (UaClass, Arc<str>, Box<[u8]>), FxBuildHasher>,
+    /// Per raw value.
+    cache: HashMap<Vec<u8>, UaEntry, FxBuildHasher>,
 }
 
 impl std::fmt::Debug for UaFamilies {

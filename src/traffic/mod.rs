@@ -10,6 +10,7 @@
 pub mod classify;
 pub mod collect;
 pub mod html;
+pub mod latency;
 pub mod list;
 pub mod model;
 pub mod sketch;

@@ -1,5 +1,5 @@
 //! Bounded-memory summaries that merge: [`SpaceSaving`] heavy hitters (the report's top-N lists)
-//! and [`Latency`] (a quantised, mergeable latency distribution).
+//! and, re-exported from `latency.rs`, [`Latency`] (a quantised, mergeable latency distribution).
 //!
 //! Space-Saving (Metwally, Agrawal, El Abbadi 2005) keeps at most `capacity` counters. While the
 //! distinct values seen fit in it, every count is exact. Past that, a new value takes over the
@@ -8,11 +8,12 @@
 //! is itself at most total / capacity, and any value missing from the summary has a true count
 //! of at most that bound.
 
-use crate::aggregate::Histogram;
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 use rustc_hash::FxHashMap;
 use std::hash::BuildHasher;
+
+pub use super::latency::Latency;
 
 /// The hash a summary files `key` under: computed once per key and record, and shared by the
 /// summaries that count it ([`SpaceSaving::add_hashed`]).
@@ -274,62 +275,6 @@ impl SpaceSaving {
                 error: c.error,
             })
             .collect()
-    }
-}
-
-/// Latencies below this many milliseconds are kept exactly; above, to three significant digits.
-const EXACT_BELOW_MS: u32 = 1000;
-
-/// A latency distribution in bounded memory: milliseconds exact below one second, rounded down
-/// to three significant digits above (at most 0.1% low), so at most a few thousand distinct
-/// values whatever the input; merging is exact.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Latency(Histogram);
-
-impl Latency {
-    /// The value `ms` is kept as.
-    pub fn quantise(ms: u32) -> u32 {
-        if ms < EXACT_BELOW_MS {
-            return ms;
-        }
-        let mut scale = 1;
-        while ms / scale >= 1000 {
-            scale *= 10;
-        }
-        ms / scale * scale
-    }
-
-    /// Adds one sample.
-    #[inline]
-    pub fn add(&mut self, ms: u32) {
-        self.0.add(Self::quantise(ms), 1);
-    }
-
-    /// Adds every sample of another distribution.
-    pub fn merge(&mut self, other: &Latency) {
-        self.0.merge(&other.0);
-    }
-
-    /// Number of samples.
-    pub fn count(&self) -> u64 {
-        self.0.count()
-    }
-
-    /// The nearest-rank percentiles `ps` (0 to 100), in milliseconds.
-    pub fn percentiles<const N: usize>(&self, ps: [f64; N]) -> [Option<u32>; N] {
-        let sorted = self.0.sorted();
-        let total = sorted.iter().fold(0u64, |a, &(_, c)| a.saturating_add(c));
-        ps.map(|p| {
-            if total == 0 {
-                return None;
-            }
-            let rank = ((p / 100.0) * total as f64).ceil().max(1.0) as u64;
-            let mut seen = 0u64;
-            sorted.iter().find_map(|&(v, c)| {
-                seen = seen.saturating_add(c);
-                (seen >= rank).then_some(v)
-            })
-        })
     }
 }
 
