@@ -33,8 +33,6 @@ type Objects = BTreeMap<(String, String), (Vec<u8>, String)>;
 pub struct MemoryStore {
     objects: Mutex<Objects>,
     next: AtomicUsize,
-    /// Ranged reads served so far.
-    pub range_reads: AtomicUsize,
     /// Faults injected into marker writes.
     pub faults: Mutex<MarkerFaults>,
 }
@@ -94,7 +92,6 @@ impl ObjectStore for MemoryStore {
         range: std::ops::Range<u64>,
     ) -> io::Result<(bytes::Bytes, ObjectMeta)> {
         let (bytes, meta) = self.read(bucket, key, expected, range)?;
-        self.range_reads.fetch_add(1, Ordering::SeqCst);
         Ok((bytes.into(), meta))
     }
 

@@ -225,8 +225,6 @@ impl Layout {
 /// What reading a file fetched: bytes and ranges, for the file's report.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Fetches {
-    /// Ranges fetched (ranged GETs for an S3 object).
-    pub requests: u64,
     /// Bytes fetched.
     pub bytes: u64,
     /// Uncompressed bytes of the column chunks read.
@@ -234,8 +232,8 @@ pub struct Fetches {
 }
 
 /// Reading one Parquet file, without I/O: [`FileRead::wants`] names the byte ranges to fetch
-/// next, [`FileRead::supply`] takes them (footer first, then row group by row group). The local
-/// driver ([`read_file`]) fetches with positioned reads, the S3 edge with ranged GETs.
+/// next, [`FileRead::supply`] takes them (footer first, then row group by row group). Local files
+/// are fetched with positioned reads (`pipeline::process_local`), S3 objects with ranged GETs.
 #[derive(Debug)]
 pub struct FileRead {
     file_size: u64,
@@ -288,7 +286,6 @@ impl FileRead {
         fetched: Vec<(u64, Bytes)>,
         on_record: R,
     ) -> Result<(), ParquetError> {
-        self.fetches.requests += fetched.len() as u64;
         self.fetches.bytes += fetched.iter().map(|(_, b)| b.len() as u64).sum::<u64>();
         match &mut self.step {
             Step::Footer { want } => {
@@ -309,39 +306,10 @@ impl FileRead {
         Ok(())
     }
 
-    /// What was fetched so far.
-    pub fn fetches(&self) -> Fetches {
-        self.fetches
-    }
-
     /// The row counts and what was fetched.
     pub fn finish(self) -> (ParseStats, Fetches) {
         (self.rows.into_stats(), self.fetches)
     }
-}
-
-/// Reads a whole Parquet file of `file_size` bytes through `fetch` (a positioned read of a byte
-/// range), calling `on_record` for each accepted row.
-pub fn read_file<E, F, R>(
-    file_size: u64,
-    fields: FieldSet,
-    mut fetch: F,
-    mut on_record: R,
-) -> Result<(ParseStats, Fetches), E>
-where
-    E: From<ParquetError>,
-    F: FnMut(Range<u64>) -> Result<Bytes, E>,
-    R: FnMut(&Record<'_>),
-{
-    let mut read = FileRead::new(file_size, fields);
-    while let Some(ranges) = read.wants()? {
-        let mut fetched = Vec::with_capacity(ranges.len());
-        for r in ranges {
-            fetched.push((r.start, fetch(r)?));
-        }
-        read.supply(fetched, &mut on_record)?;
-    }
-    Ok(read.finish())
 }
 
 #[cfg(test)]

@@ -66,11 +66,6 @@ impl RowReader {
         Self::default()
     }
 
-    /// Counts so far.
-    pub fn stats(&self) -> &ParseStats {
-        &self.stats
-    }
-
     /// The row counts of the file.
     pub fn into_stats(self) -> ParseStats {
         self.stats
