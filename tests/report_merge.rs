@@ -108,8 +108,9 @@ proptest! {
 
 #[test]
 fn past_capacity_the_merged_lists_say_they_are_approximate_and_bound_their_error() {
+    // Six URIs: more than the twice the capacity a sketch monitors.
     let opts = TrafficOptions {
-        capacity: 4,
+        capacity: 2,
         ..TrafficOptions::default()
     };
     let reqs: Vec<Req> = (0..200u32)

@@ -1,16 +1,22 @@
 //! Bounded-memory summaries that merge: [`SpaceSaving`] heavy hitters (the report's top-N lists)
 //! and, re-exported from `latency.rs`, [`Latency`] (a quantised, mergeable latency distribution).
 //!
-//! Space-Saving (Metwally, Agrawal, El Abbadi 2005) keeps at most `capacity` counters. While the
-//! distinct values seen fit in it, every count is exact. Past that, a new value takes over the
-//! smallest counter, inheriting its count as its possible over-count; every count then
-//! over-estimates by at most the smallest count evicted so far ([`SpaceSaving::bound`]), which
-//! is itself at most total / capacity, and any value missing from the summary has a true count
-//! of at most that bound.
+//! Space-Saving (Metwally, Agrawal, El Abbadi 2005) keeps a bounded number of counters. While the
+//! distinct values seen fit, every count is exact. Past that, a new value takes a counter whose
+//! count it inherits as its possible over-count. This one evicts in batches, so that no update
+//! costs more than a hash look-up (the heap of the original costs a sift per update): it
+//! monitors up to twice its capacity C and, when full, keeps the C largest counts and evicts the
+//! rest. A new value then starts at the largest count evicted so far, the bound B
+//! ([`SpaceSaving::bound`]), with B as its error. Every count over-estimates by at most its error
+//! (at most B), a value not monitored had at most B, and B is at most total / C: just before an
+//! eviction the table's counts add up to at most the total plus C·B (the values inherited since
+//! the last one, each at least B); the C counts kept are each at least the new B and the C
+//! evicted at least the old one.
 
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 use rustc_hash::FxHashMap;
+use std::cmp::Ordering;
 use std::hash::BuildHasher;
 
 pub use super::latency::Latency;
@@ -25,26 +31,29 @@ pub fn hash_key(key: &[u8]) -> u64 {
 /// One monitored value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Counter {
-    /// The value; its buffer is reused by the value that takes the counter over.
+    /// The value.
     key: Vec<u8>,
     /// [`hash_key`] of `key`.
     hash: u64,
     count: u64,
-    /// What `count` may over-count by (the count it inherited on taking over a counter).
+    /// What `count` may over-count by (the bound when the value was taken in).
     error: u64,
-    /// Its position in the min-heap.
-    heap_pos: u32,
+}
+
+/// Largest count first, ties by value: the order values are kept, listed and evicted in.
+fn rank(a: &Counter, b: &Counter) -> Ordering {
+    b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key))
 }
 
 /// A Space-Saving summary of weighted values. See the module documentation.
 #[derive(Debug, Clone)]
 pub struct SpaceSaving {
     capacity: usize,
-    /// Counter ids by their key's hash.
+    /// Counter ids (indices into `counters`) by their key's hash.
     ids: HashTable<u32>,
     counters: Vec<Counter>,
-    /// Counter ids, a binary min-heap by count.
-    heap: Vec<u32>,
+    /// Key buffers of evicted counters, reused by new ones.
+    spare: Vec<Vec<u8>>,
     /// Largest count evicted (or dropped in a merge): the over-count bound; 0 while exact.
     bound: u64,
     /// Whether any value was ever evicted or dropped: counts are then approximate.
@@ -61,16 +70,22 @@ pub struct Entry {
 }
 
 impl SpaceSaving {
-    /// An empty summary of at most `capacity` (at least 1) counters.
+    /// An empty summary of capacity `capacity` (at least 1): exact while at most that many
+    /// distinct values were seen (up to twice as many are monitored).
     pub fn new(capacity: usize) -> Self {
         SpaceSaving {
             capacity: capacity.max(1),
             ids: HashTable::new(),
             counters: Vec::new(),
-            heap: Vec::new(),
+            spare: Vec::new(),
             bound: 0,
             overflowed: false,
         }
+    }
+
+    /// Counters monitored at most: an eviction brings them back to the capacity.
+    fn limit(&self) -> usize {
+        self.capacity.saturating_mul(2)
     }
 
     /// Whether every count is exact (no value was ever evicted).
@@ -114,8 +129,6 @@ impl SpaceSaving {
     pub fn bump(&mut self, id: u32, weight: u64) {
         let c = &mut self.counters[id as usize];
         c.count = c.count.saturating_add(weight);
-        let pos = c.heap_pos as usize;
-        self.sift_down(pos);
     }
 
     /// Counts `weight` more for `key`.
@@ -131,89 +144,56 @@ impl SpaceSaving {
             self.bump(id, weight);
             return;
         }
-        let Self {
-            ids,
-            counters,
-            heap,
-            ..
-        } = self;
-        if counters.len() < self.capacity {
-            let id = counters.len() as u32;
-            counters.push(Counter {
-                key: key.to_vec(),
-                hash,
-                count: weight,
-                error: 0,
-                heap_pos: heap.len() as u32,
-            });
-            ids.insert_unique(hash, id, |&i| counters[i as usize].hash);
-            heap.push(id);
-            let last = heap.len() - 1;
-            self.sift_up(last);
+        if self.counters.len() >= self.limit() {
+            self.evict();
+        }
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.extend_from_slice(key);
+        let id = self.counters.len() as u32;
+        self.counters.push(Counter {
+            key: buf,
+            hash,
+            count: self.bound.saturating_add(weight),
+            error: self.bound,
+        });
+        let counters = &self.counters;
+        self.ids
+            .insert_unique(hash, id, |&i| counters[i as usize].hash);
+    }
+
+    /// Keeps the `capacity` largest counts; the bound rises to the largest count evicted.
+    #[cold]
+    fn evict(&mut self) {
+        let keep = self.capacity;
+        if self.counters.len() <= keep {
             return;
         }
-        // Full: the smallest counter is taken over, its key buffer reused.
-        let id = heap[0];
-        let old = counters[id as usize].hash;
-        if let Ok(e) = ids.find_entry(old, |&i| i == id) {
-            e.remove();
-        }
-        let c = &mut counters[id as usize];
+        self.counters.select_nth_unstable_by(keep, rank);
+        // The first evicted is the largest evicted.
+        self.bound = self.bound.max(self.counters[keep].count);
         self.overflowed = true;
-        self.bound = self.bound.max(c.count);
-        c.error = c.count;
-        c.count = c.count.saturating_add(weight);
-        c.key.clear();
-        c.key.extend_from_slice(key);
-        c.hash = hash;
-        ids.insert_unique(hash, id, |&i| counters[i as usize].hash);
-        self.sift_down(0);
-    }
-
-    fn swap(&mut self, a: usize, b: usize) {
-        self.heap.swap(a, b);
-        self.counters[self.heap[a] as usize].heap_pos = a as u32;
-        self.counters[self.heap[b] as usize].heap_pos = b as u32;
-    }
-
-    fn count_at(&self, pos: usize) -> u64 {
-        self.counters[self.heap[pos] as usize].count
-    }
-
-    fn sift_up(&mut self, mut pos: usize) {
-        while pos > 0 {
-            let parent = (pos - 1) / 2;
-            if self.count_at(parent) <= self.count_at(pos) {
-                break;
-            }
-            self.swap(parent, pos);
-            pos = parent;
+        for mut c in self.counters.drain(keep..) {
+            c.key.clear();
+            self.spare.push(c.key);
         }
+        self.reindex();
     }
 
-    fn sift_down(&mut self, mut pos: usize) {
-        let n = self.heap.len();
-        loop {
-            let (l, r) = (2 * pos + 1, 2 * pos + 2);
-            let mut least = pos;
-            if l < n && self.count_at(l) < self.count_at(least) {
-                least = l;
-            }
-            if r < n && self.count_at(r) < self.count_at(least) {
-                least = r;
-            }
-            if least == pos {
-                return;
-            }
-            self.swap(pos, least);
-            pos = least;
+    /// Rebuilds the hash index of `counters`.
+    fn reindex(&mut self) {
+        self.ids.clear();
+        let counters = &self.counters;
+        for (id, c) in counters.iter().enumerate() {
+            self.ids
+                .insert_unique(c.hash, id as u32, |&i| counters[i as usize].hash);
         }
     }
 
     /// Adds another summary (of other records) into this one (the mergeable Space-Saving of
     /// Agarwal et al. 2012). Counts of values in both add up; a value in one only may have been
-    /// counted up to the other's bound there, which is added to its count and its error. When more values than the capacity remain, the smallest are dropped and the
-    /// bound rises to the largest dropped count. Exact summaries whose values fit stay exact.
+    /// counted up to the other's bound there, which is added to its count and its error. When more
+    /// values remain than are monitored at most, the capacity's largest are kept and the bound
+    /// rises to the largest dropped count. Exact summaries whose values fit stay exact.
     pub fn merge(&mut self, other: &SpaceSaving) {
         let mut all: FxHashMap<&[u8], (u64, u64)> = FxHashMap::default();
         for (src, dst) in [(&*self, other), (other, &*self)] {
@@ -229,44 +209,33 @@ impl SpaceSaving {
                 }
             }
         }
-        let mut entries: Vec<_> = all.into_iter().collect();
-        entries.sort_unstable_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(b.0)));
-        let mut bound = self.bound.saturating_add(other.bound);
-        let mut overflowed = self.overflowed || other.overflowed;
-        if entries.len() > self.capacity {
-            overflowed = true;
-            bound = bound.max(entries[self.capacity].1.0);
-            entries.truncate(self.capacity);
-        }
-        let mut merged = SpaceSaving::new(self.capacity);
-        for (key, (count, error)) in entries {
-            let id = merged.counters.len() as u32;
-            let hash = hash_key(key);
-            merged.counters.push(Counter {
+        let mut merged: Vec<Counter> = all
+            .into_iter()
+            .map(|(key, (count, error))| Counter {
                 key: key.to_vec(),
-                hash,
+                hash: hash_key(key),
                 count,
                 error,
-                heap_pos: id,
-            });
-            let counters = &merged.counters;
-            merged
-                .ids
-                .insert_unique(hash, id, |&i| counters[i as usize].hash);
-            merged.heap.push(id);
+            })
+            .collect();
+        let mut bound = self.bound.saturating_add(other.bound);
+        let mut overflowed = self.overflowed || other.overflowed;
+        if merged.len() > self.limit() {
+            merged.sort_unstable_by(rank);
+            overflowed = true;
+            bound = bound.max(merged[self.capacity].count);
+            merged.truncate(self.capacity);
         }
-        for pos in (0..merged.heap.len() / 2).rev() {
-            merged.sift_down(pos);
-        }
-        merged.bound = bound;
-        merged.overflowed = overflowed;
-        *self = merged;
+        self.counters = merged;
+        self.bound = bound;
+        self.overflowed = overflowed;
+        self.reindex();
     }
 
     /// Every monitored value, largest count first (ties by value), keeping those `keep` accepts.
     pub fn top(&self, n: usize, mut keep: impl FnMut(&[u8]) -> bool) -> Vec<Entry> {
         let mut v: Vec<&Counter> = self.counters.iter().filter(|c| keep(&c.key)).collect();
-        v.sort_unstable_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+        v.sort_unstable_by(|a, b| rank(a, b));
         v.into_iter()
             .take(n)
             .map(|c| Entry {
@@ -327,6 +296,41 @@ mod tests {
     }
 
     #[test]
+    fn weighted_counts_bound_their_error_and_the_bound_stays_within_total_over_capacity() {
+        let mut s = SpaceSaving::new(50);
+        let mut truth: FxHashMap<u64, u64> = FxHashMap::default();
+        let (mut x, mut total) = (7u64, 0u64);
+        for _ in 0..20_000 {
+            // A skewed stream of 5,000 values with weights 1 to 1,000 (a splitmix-like step).
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let v = (x >> 33) % 5000 % ((x >> 20) % 5000 + 1);
+            let w = (x >> 45) % 1000 + 1;
+            s.add(&v.to_be_bytes(), w);
+            *truth.entry(v).or_default() += w;
+            total += w;
+            assert!(s.len() <= 100);
+        }
+        assert!(!s.is_exact());
+        assert!(
+            s.bound() > 0 && s.bound() <= total / 50,
+            "bound {}",
+            s.bound()
+        );
+        let top = s.top(usize::MAX, |_| true);
+        for e in &top {
+            let t = truth[&u64::from_be_bytes(e.key.as_slice().try_into().unwrap())];
+            assert!(e.count >= t && e.count - t <= e.error && e.error <= s.bound());
+        }
+        for (v, t) in &truth {
+            if !top.iter().any(|e| e.key == v.to_be_bytes()) {
+                assert!(*t <= s.bound(), "{v} had {t}, bound {}", s.bound());
+            }
+        }
+    }
+
+    #[test]
     fn merging_exact_summaries_that_fit_is_exact() {
         let (mut a, mut b) = (SpaceSaving::new(4), SpaceSaving::new(4));
         a.add(b"x", 5);
@@ -339,10 +343,18 @@ mod tests {
             counts(&a),
             [("z".into(), 7), ("x".into(), 5), ("y".into(), 3)]
         );
-        // One more value than fits: approximate, with the dropped count as bound.
+        // Up to twice the capacity stays monitored, and exact.
         let mut c = SpaceSaving::new(4);
-        c.add(b"w", 1);
-        c.add(b"v", 1);
+        for k in [b"s", b"t", b"u", b"v", b"w"] {
+            c.add(k, 1);
+        }
+        let mut exact = a.clone();
+        exact.merge(&c);
+        assert!(exact.is_exact());
+        assert_eq!(exact.len(), 8);
+        // One more value than that: the capacity's largest are kept, the largest dropped count
+        // is the bound.
+        c.add(b"r", 1);
         a.merge(&c);
         assert!(!a.is_exact());
         assert_eq!(a.bound(), 1);

@@ -103,8 +103,8 @@ pub(crate) struct ReportArgs {
     /// Keep query strings on URIs (off by default: they may carry tokens and personal data).
     #[arg(long)]
     pub(crate) keep_query: bool,
-    /// Counters per top-N sketch: lists are exact while a distribution has at most this many
-    /// distinct values of them; memory grows with it.
+    /// Capacity of each top-N sketch: lists are exact while a distribution has at most this
+    /// many distinct values of them (each monitors up to twice as many); memory grows with it.
     #[arg(long, value_name = "N", default_value_t = traffic::DEFAULT_CAPACITY as u64,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub(crate) sketch_capacity: u64,
