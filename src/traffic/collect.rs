@@ -4,8 +4,8 @@
 //! of distinct values.
 
 use super::classify::{self, UaFamilies};
-pub use super::list::List;
-use super::sketch::{Latency, SpaceSaving, hash_key};
+pub use super::list::{List, Pair};
+use super::sketch::Latency;
 use crate::distribution::HostMap;
 use crate::parse::realtime::RealtimeFields;
 use crate::parse::{Field, FieldSet, Format, LogParser, NotALog, ParseStats, Record};
@@ -13,41 +13,6 @@ use crate::pipeline::ChunkFeeder;
 use cardinality_estimator::CardinalityEstimator;
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// A list's two summaries: requests and bytes (sc-bytes) per value.
-#[derive(Debug, Clone)]
-pub struct Pair {
-    pub by_requests: SpaceSaving,
-    pub by_bytes: SpaceSaving,
-    /// Whether both summaries number their values alike: true while they were only ever added
-    /// to together and neither evicted, so one look-up serves both.
-    aligned: bool,
-}
-
-impl Pair {
-    #[inline]
-    fn add(&mut self, key: &[u8], bytes: u64) {
-        let hash = hash_key(key);
-        if self.aligned
-            && self.by_requests.is_exact()
-            && self.by_bytes.is_exact()
-            && let Some(id) = self.by_requests.id_of_hashed(hash, key)
-        {
-            self.by_requests.bump(id, 1);
-            self.by_bytes.bump(id, bytes);
-            return;
-        }
-        self.by_requests.add_hashed(hash, key, 1);
-        self.by_bytes.add_hashed(hash, key, bytes);
-    }
-
-    /// Adds another pair's counts (see [`SpaceSaving::merge`]).
-    pub fn merge(&mut self, other: &Pair) {
-        self.by_requests.merge(&other.by_requests);
-        self.by_bytes.merge(&other.by_bytes);
-        self.aligned = false;
-    }
-}
 
 /// One UTC hour of a distribution.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -89,13 +54,9 @@ pub struct DistTraffic {
 }
 
 impl DistTraffic {
-    /// An empty summary whose top-N sketches keep `capacity` counters each.
+    /// An empty summary whose top-N sketches have capacity `capacity` (see [`Pair::new`]).
     pub fn new(capacity: usize) -> Self {
-        let pair = Pair {
-            by_requests: SpaceSaving::new(capacity),
-            by_bytes: SpaceSaving::new(capacity),
-            aligned: true,
-        };
+        let pair = Pair::new(capacity);
         DistTraffic {
             requests: 0,
             bytes_out: 0,
@@ -157,7 +118,7 @@ impl DistTraffic {
 /// What the report reads of records, and how.
 #[derive(Debug, Clone)]
 pub struct TrafficOptions {
-    /// Counters per top-N sketch.
+    /// Capacity of each top-N sketch (see [`super::sketch::SpaceSaving::new`]).
     pub capacity: usize,
     /// Whether URIs keep their query string (off by default: queries may carry secrets).
     pub keep_query: bool,
@@ -257,12 +218,12 @@ impl Adder<'_> {
         } else {
             &self.default
         };
-        if !self.dists.contains_key(id) {
-            self.dists
-                .insert(id.to_vec(), DistTraffic::new(self.opts.capacity));
-        }
-        let Some(d) = self.dists.get_mut(id) else {
-            return;
+        let d = match self.dists.get_mut(id) {
+            Some(d) => d,
+            None => self
+                .dists
+                .entry(id.to_vec())
+                .or_insert_with(|| DistTraffic::new(self.opts.capacity)),
         };
         add_record(d, r, self.opts.keep_query, &mut self.ua, &mut self.key);
     }

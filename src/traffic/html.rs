@@ -1,8 +1,8 @@
 //! The report as one self-contained HTML page: inline CSS, charts as inline SVG, no script, no
 //! font, image or link that would make a request. Readable on a phone and a desktop, printable.
 
+use super::display::{bytes, exactness, pct, range, rows, thousands};
 use super::model::{Distribution, HourRow, Ranking, Report};
-use super::text::{bytes, exactness, pct, thousands};
 use std::fmt::Write;
 
 const CSS: &str = "
@@ -149,19 +149,14 @@ fn ranking(s: &mut String, what: &str, r: &Ranking, as_bytes: bool) {
     if r.entries.is_empty() {
         s.push_str("<tr><td></td><td></td><td></td><td class=v>none in these logs</td></tr>");
     }
-    for (i, e) in r.entries.iter().enumerate() {
-        let count = if as_bytes {
-            bytes(e.count)
-        } else {
-            thousands(e.count)
-        };
+    for row in rows(r, as_bytes) {
         let _ = write!(
             s,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td class=v>{}</td></tr>",
-            i + 1,
-            esc(&count),
-            esc(&pct(e.share)),
-            esc(&e.value)
+            row.rank,
+            esc(&row.count),
+            esc(&row.share),
+            esc(row.value)
         );
     }
     s.push_str("</table></div>");
@@ -242,35 +237,32 @@ pub fn render(r: &Report) -> String {
          <title>CloudFront traffic report</title><style>{CSS}</style></head><body>\
          <h1>CloudFront traffic report</h1>"
     );
-    let range = match (&r.since, &r.until) {
-        (None, None) => "all records".to_owned(),
-        (a, b) => format!(
-            "from {} to {}",
-            a.as_deref().unwrap_or("the first record"),
-            b.as_deref().unwrap_or("the last record")
-        ),
-    };
+    let range = range(r);
     let _ = write!(
         s,
         "<p class=meta>{} · {} files read, {} failed · {} records · {} lines rejected · \
          {} outside the range · top {} per list, sketches of {} counters</p>",
         esc(&range),
-        thousands(r.files_read),
-        thousands(r.files_failed),
-        thousands(r.records),
-        thousands(r.rejected_lines),
-        thousands(r.outside_range),
+        thousands(r.counts.files_read),
+        thousands(r.counts.files_failed),
+        thousands(r.counts.records),
+        thousands(r.counts.rejected_lines),
+        thousands(r.counts.outside_range),
         r.top_n,
         thousands(r.sketch_capacity as u64)
     );
-    if !r.problems.is_empty() {
+    if !r.counts.problems.is_empty() {
         s.push_str("<h3>Broken files and lines</h3><ul>");
-        for p in &r.problems {
+        for p in &r.counts.problems {
             let at = p.line.map_or(String::new(), |l| format!(" line {l}"));
             let _ = write!(s, "<li>{}{at}: {}</li>", esc(&p.file), esc(&p.reason));
         }
-        if r.problems_omitted > 0 {
-            let _ = write!(s, "<li>… and {} more</li>", thousands(r.problems_omitted));
+        if r.counts.problems_omitted > 0 {
+            let _ = write!(
+                s,
+                "<li>… and {} more</li>",
+                thousands(r.counts.problems_omitted)
+            );
         }
         s.push_str("</ul>");
     }

@@ -1,4 +1,7 @@
-//! The report's top-N lists: their order, JSON keys and titles.
+//! The report's top-N lists: their order, JSON keys and titles, and the pair of summaries
+//! (by requests, by bytes) each keeps.
+
+use super::sketch::{SpaceSaving, hash_key};
 
 /// The report's top-N lists, in report order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,5 +75,50 @@ impl List {
             List::HttpVersions => "HTTP versions",
             List::TlsVersions => "TLS versions",
         }
+    }
+}
+
+/// A list's two summaries: requests and bytes (sc-bytes) per value.
+#[derive(Debug, Clone)]
+pub struct Pair {
+    pub by_requests: SpaceSaving,
+    pub by_bytes: SpaceSaving,
+    /// Whether both summaries number their values alike: true while they were only ever added
+    /// to together and neither evicted, so one look-up serves both.
+    aligned: bool,
+}
+
+impl Pair {
+    /// Two empty summaries of `capacity` (see [`SpaceSaving::new`]).
+    pub fn new(capacity: usize) -> Self {
+        Pair {
+            by_requests: SpaceSaving::new(capacity),
+            by_bytes: SpaceSaving::new(capacity),
+            aligned: true,
+        }
+    }
+
+    /// Counts one request of `bytes` for `key`.
+    #[inline]
+    pub fn add(&mut self, key: &[u8], bytes: u64) {
+        let hash = hash_key(key);
+        if self.aligned
+            && self.by_requests.is_exact()
+            && self.by_bytes.is_exact()
+            && let Some(id) = self.by_requests.id_of_hashed(hash, key)
+        {
+            self.by_requests.bump(id, 1);
+            self.by_bytes.bump(id, bytes);
+            return;
+        }
+        self.by_requests.add_hashed(hash, key, 1);
+        self.by_bytes.add_hashed(hash, key, bytes);
+    }
+
+    /// Adds another pair's counts (see [`SpaceSaving::merge`]).
+    pub fn merge(&mut self, other: &Pair) {
+        self.by_requests.merge(&other.by_requests);
+        self.by_bytes.merge(&other.by_bytes);
+        self.aligned = false;
     }
 }

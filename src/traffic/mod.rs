@@ -9,6 +9,7 @@
 
 pub mod classify;
 pub mod collect;
+pub mod display;
 pub mod html;
 pub mod latency;
 pub mod list;
@@ -21,7 +22,7 @@ pub use model::Report;
 
 use std::collections::BTreeMap;
 
-/// Counters per top-N sketch unless configured: the lists are exact while a list of one
+/// Capacity of each top-N sketch unless configured: the lists are exact while a list of one
 /// distribution holds at most this many distinct values.
 pub const DEFAULT_CAPACITY: usize = 1000;
 
@@ -41,10 +42,9 @@ pub struct Problem {
     pub reason: String,
 }
 
-/// The traffic of a run: every file's [`FileTraffic`] merged, with what went wrong.
-#[derive(Debug, Clone, Default)]
-pub struct Traffic {
-    pub distributions: BTreeMap<String, DistTraffic>,
+/// What a run read and what went wrong, as the report shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RunCounts {
     pub files_read: u64,
     pub files_failed: u64,
     pub records: u64,
@@ -56,22 +56,30 @@ pub struct Traffic {
     pub problems_omitted: u64,
 }
 
+/// The traffic of a run: every file's [`FileTraffic`] merged, with what went wrong.
+#[derive(Debug, Clone, Default)]
+pub struct Traffic {
+    pub distributions: BTreeMap<String, DistTraffic>,
+    pub counts: RunCounts,
+}
+
 impl Traffic {
     fn problem(&mut self, p: Problem) {
-        if self.problems.len() < MAX_LISTED_PROBLEMS {
-            self.problems.push(p);
+        let c = &mut self.counts;
+        if c.problems.len() < MAX_LISTED_PROBLEMS {
+            c.problems.push(p);
         } else {
-            self.problems_omitted += 1;
+            c.problems_omitted += 1;
         }
     }
 
     /// Merges one file's traffic, listing its broken lines.
     pub fn add_file(&mut self, file: &str, t: &FileTraffic) {
-        self.files_read += 1;
-        self.records += t.parse.records;
-        self.rejected_lines += t.parse.rejected;
-        self.outside_range += t.outside_range;
-        self.unresolved += t.unresolved;
+        self.counts.files_read += 1;
+        self.counts.records += t.parse.records;
+        self.counts.rejected_lines += t.parse.rejected;
+        self.counts.outside_range += t.outside_range;
+        self.counts.unresolved += t.unresolved;
         for r in &t.parse.reject_samples {
             self.problem(Problem {
                 file: file.to_owned(),
@@ -99,7 +107,7 @@ impl Traffic {
 
     /// Counts a file that could not be read, with why.
     pub fn add_failure(&mut self, file: &str, reason: String) {
-        self.files_failed += 1;
+        self.counts.files_failed += 1;
         self.problem(Problem {
             file: file.to_owned(),
             line: None,

@@ -3,7 +3,7 @@
 
 use super::collect::{DistTraffic, List};
 use super::sketch::{Entry, SpaceSaving};
-use super::{Problem, Traffic};
+use super::{RunCounts, Traffic};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -24,14 +24,8 @@ pub struct Report {
     /// The `--since`/`--until` bounds (RFC 3339), when given.
     pub since: Option<String>,
     pub until: Option<String>,
-    pub files_read: u64,
-    pub files_failed: u64,
-    pub records: u64,
-    pub rejected_lines: u64,
-    pub outside_range: u64,
-    pub unresolved: u64,
-    pub problems: Vec<Problem>,
-    pub problems_omitted: u64,
+    #[serde(flatten)]
+    pub counts: RunCounts,
     pub top_n: usize,
     pub sketch_capacity: usize,
     pub unique_visitors_error: f64,
@@ -256,14 +250,7 @@ impl Report {
             schema: SCHEMA,
             since: since.map(rfc3339),
             until: until.map(rfc3339),
-            files_read: t.files_read,
-            files_failed: t.files_failed,
-            records: t.records,
-            rejected_lines: t.rejected_lines,
-            outside_range: t.outside_range,
-            unresolved: t.unresolved,
-            problems: t.problems.clone(),
-            problems_omitted: t.problems_omitted,
+            counts: t.counts.clone(),
             top_n: top,
             sketch_capacity: capacity,
             unique_visitors_error: VISITORS_ERROR,

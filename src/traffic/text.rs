@@ -1,45 +1,12 @@
 //! The report as plain text: aligned tables no wider than [`WIDTH`] columns, for a terminal or
 //! a CI log.
 
+use super::display::{bytes, exactness, pct, range, rows, thousands};
 use super::model::{Distribution, Percentiles, Ranking, Report};
 use std::fmt::Write;
 
 /// Widest line written, in characters.
 pub const WIDTH: usize = 100;
-
-/// `1234567` → `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// Bytes in B, kB, MB, GB, TB (powers of 1000).
-pub fn bytes(n: u64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u + 1 < units.len() {
-        v /= 1000.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", units[u])
-    }
-}
-
-/// A ratio as a percentage with one decimal, `-` when undefined.
-pub fn pct(r: Option<f64>) -> String {
-    r.map_or("-".to_owned(), |r| format!("{:.1}%", r * 100.0))
-}
 
 fn ms(v: Option<u32>) -> String {
     v.map_or("-".to_owned(), |v| v.to_string())
@@ -59,18 +26,6 @@ fn fit(s: &str, width: usize) -> String {
     out
 }
 
-/// Says whether a ranking's counts are exact, or their error bound.
-pub fn exactness(r: &Ranking) -> String {
-    if r.exact {
-        "exact".to_owned()
-    } else {
-        format!(
-            "approximate: counts high by at most {}",
-            thousands(r.max_overcount)
-        )
-    }
-}
-
 fn ranking(s: &mut String, title: &str, what: &str, r: &Ranking, as_bytes: bool) {
     let _ = writeln!(
         s,
@@ -81,19 +36,14 @@ fn ranking(s: &mut String, title: &str, what: &str, r: &Ranking, as_bytes: bool)
         let _ = writeln!(s, "  (none in these logs)");
         return;
     }
-    for (i, e) in r.entries.iter().enumerate() {
-        let count = if as_bytes {
-            bytes(e.count)
-        } else {
-            thousands(e.count)
-        };
+    for row in rows(r, as_bytes) {
         let _ = writeln!(
             s,
             "{:>4} {:>13} {:>7}  {}",
-            i + 1,
-            count,
-            pct(e.share),
-            fit(&e.value, WIDTH - 34)
+            row.rank,
+            row.count,
+            row.share,
+            fit(row.value, WIDTH - 34)
         );
     }
 }
@@ -177,23 +127,16 @@ fn distribution(s: &mut String, d: &Distribution) {
 pub fn render(r: &Report) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "cflogs traffic report ({})", r.schema);
-    let range = match (&r.since, &r.until) {
-        (None, None) => "all records".to_owned(),
-        (a, b) => format!(
-            "from {} to {}",
-            a.as_deref().unwrap_or("the first record"),
-            b.as_deref().unwrap_or("the last record")
-        ),
-    };
+    let range = range(r);
     let _ = writeln!(s, "Range: {range}");
     let _ = writeln!(
         s,
         "Files read {}, failed {}; records {}; lines rejected {}; outside the range {}",
-        thousands(r.files_read),
-        thousands(r.files_failed),
-        thousands(r.records),
-        thousands(r.rejected_lines),
-        thousands(r.outside_range)
+        thousands(r.counts.files_read),
+        thousands(r.counts.files_failed),
+        thousands(r.counts.records),
+        thousands(r.counts.rejected_lines),
+        thousands(r.counts.outside_range)
     );
     let _ = writeln!(
         s,
@@ -201,16 +144,16 @@ pub fn render(r: &Report) -> String {
         r.top_n,
         thousands(r.sketch_capacity as u64)
     );
-    if !r.problems.is_empty() {
+    if !r.counts.problems.is_empty() {
         let _ = writeln!(s);
         let _ = writeln!(s, "Broken files and lines:");
-        for p in &r.problems {
+        for p in &r.counts.problems {
             let at = p.line.map_or(String::new(), |l| format!(" line {l}"));
             let _ = writeln!(s, "{}", fit(&format!("  {}{at}:", p.file), WIDTH));
             let _ = writeln!(s, "{}", fit(&format!("      {}", p.reason), WIDTH));
         }
-        if r.problems_omitted > 0 {
-            let _ = writeln!(s, "  ... and {} more", thousands(r.problems_omitted));
+        if r.counts.problems_omitted > 0 {
+            let _ = writeln!(s, "  ... and {} more", thousands(r.counts.problems_omitted));
         }
     }
     for d in &r.distributions {

@@ -70,7 +70,10 @@ pub(crate) async fn report(a: ReportArgs) -> Result<bool> {
     }
     eprintln!(
         "{} files read, {} failed; {} records, {} lines rejected",
-        run.files_read, run.files_failed, run.records, run.rejected_lines
+        run.counts.files_read,
+        run.counts.files_failed,
+        run.counts.records,
+        run.counts.rejected_lines
     );
-    Ok(run.files_failed == 0)
+    Ok(run.counts.files_failed == 0)
 }
