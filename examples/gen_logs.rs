@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example gen_logs -- --records N --out FILE [--seed S] [--members K]
+//!     [--hot-ids PERMILLE]
 //! ```
 //!
 //! * `FILE` ending in `.gz`: gzip output (flate2 `GzEncoder`, `Compression::default()`),
@@ -10,7 +11,11 @@
 //!   of several CloudFront log files.
 //! * any other `FILE`: plain text (the header lines once, `--members` is ignored).
 //!
-//! The same `--records` / `--seed` always produce the same bytes.
+//! * `--hot-ids`: the share (per mille, default 700) of `{id}` path values drawn from 9,000
+//!   popular ids, the rest from ten million: lower gives more distinct URIs (at 1,400,000
+//!   records, 700 gives about 0.9 million distinct URIs).
+//!
+//! The same arguments always produce the same bytes.
 //!
 //! Independent totals of what was generated are printed to stderr as one JSON object
 //! (one line), e.g. for tests and for cross-checking other tools:
@@ -311,15 +316,16 @@ fn random_ua(rng: &mut Rng) -> String {
     template.replace("{V}", &version)
 }
 
-/// Expands `{id}`, `{hex}`, `{n}`, `{slug}` placeholders into `out`.
-fn expand(rng: &mut Rng, template: &str, out: &mut String) {
+/// Expands `{id}`, `{hex}`, `{n}`, `{slug}` placeholders into `out`; `hot_ids` per mille of ids
+/// are popular ones.
+fn expand(rng: &mut Rng, template: &str, out: &mut String, hot_ids: u64) {
     let mut rest = template;
     while let Some(start) = rest.find('{') {
         out.push_str(&rest[..start]);
         let end = start + rest[start..].find('}').expect("unterminated placeholder");
         match &rest[start + 1..end] {
             "id" => {
-                let id = if rng.permille(700) {
+                let id = if rng.permille(hot_ids) {
                     rng.range(1000, 9999)
                 } else {
                     rng.range(10_000, 9_999_999)
@@ -400,10 +406,12 @@ struct Generator {
     clients: Vec<Client>,
     path_weight_total: u32,
     records: u64,
+    /// Per mille of `{id}` values drawn from the popular ones.
+    hot_ids: u64,
 }
 
 impl Generator {
-    fn new(seed: u64, records: u64) -> Self {
+    fn new(seed: u64, records: u64, hot_ids: u64) -> Self {
         let mut rng = Rng(seed ^ 0x5EED_C10D_F407_0001);
         let clients = (0..5000)
             .map(|_| Client {
@@ -416,6 +424,7 @@ impl Generator {
             clients,
             path_weight_total: PATHS.iter().map(|p| p.1).sum(),
             records,
+            hot_ids,
         }
     }
 
@@ -586,20 +595,20 @@ impl Generator {
             sec % 60,
             EDGES[rng.skewed(EDGES.len())],
         );
-        expand(rng, path.0, out);
+        expand(rng, path.0, out, self.hot_ids);
         let _ = write!(out, "\t{status:03}\t");
         if rng.permille(520) {
             out.push('-');
         } else {
             let referer = *rng.pick(&REFERERS);
-            expand(rng, referer, out);
+            expand(rng, referer, out, self.hot_ids);
         }
         out.push('\t');
         out.push_str(ua);
         out.push('\t');
         if rng.permille(260) {
             let query = *rng.pick(&QUERIES);
-            expand(rng, query, out);
+            expand(rng, query, out, self.hot_ids);
         } else {
             out.push('-');
         }
@@ -713,9 +722,11 @@ struct Args {
     out: String,
     seed: u64,
     members: u64,
+    hot_ids: u64,
 }
 
-const USAGE: &str = "usage: gen_logs --records N --out FILE [--seed S] [--members K]\n\
+const USAGE: &str = "usage: gen_logs --records N --out FILE [--seed S] [--members K] \
+  [--hot-ids PERMILLE]\n\
   FILE ending in .gz -> gzip (K members, default 1), otherwise plain text.\n\
   Totals are printed to stderr as JSON.";
 
@@ -724,6 +735,7 @@ fn parse_args() -> Result<Args, String> {
     let mut out = None;
     let mut seed = 42;
     let mut members = 1;
+    let mut hot_ids = 700;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -732,7 +744,7 @@ fn parse_args() -> Result<Args, String> {
         };
         match name.as_str() {
             "-h" | "--help" => return Err(USAGE.to_string()),
-            "--records" | "-n" | "--out" | "-o" | "--seed" | "--members" => {}
+            "--records" | "-n" | "--out" | "-o" | "--seed" | "--members" | "--hot-ids" => {}
             _ => return Err(format!("unknown argument {name}\n{USAGE}")),
         }
         let value = match inline {
@@ -750,6 +762,7 @@ fn parse_args() -> Result<Args, String> {
             "--records" | "-n" => records = Some(num(&value)?),
             "--out" | "-o" => out = Some(value),
             "--seed" => seed = num(&value)?,
+            "--hot-ids" => hot_ids = num(&value)?,
             _ => members = num(&value)?,
         }
     }
@@ -758,16 +771,20 @@ fn parse_args() -> Result<Args, String> {
     if members == 0 {
         return Err("--members must be at least 1".to_string());
     }
+    if hot_ids > 1000 {
+        return Err("--hot-ids is per mille: 0 to 1000".to_string());
+    }
     Ok(Args {
         records,
         out,
         seed,
         members,
+        hot_ids,
     })
 }
 
 fn run(args: &Args) -> io::Result<Totals> {
-    let mut generator = Generator::new(args.seed, args.records);
+    let mut generator = Generator::new(args.seed, args.records, args.hot_ids);
     let mut totals = Totals::default();
     let file = File::create(&args.out)?;
     if args.out.ends_with(".gz") {

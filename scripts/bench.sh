@@ -14,10 +14,9 @@
 #   timings in target/bench/hyperfine-<size>.{json,csv}.
 # Exit status: 0 whatever the targets say (it is a report); non-zero on errors, and 3 when
 #   `cflogs process --dry-run --output jsonl` is not usable yet (unless ALLOW_NO_CFLOGS=1).
-# `cflogs report` (issue 15) is timed on the same file in the same run, against
-#   `cflogs process --dry-run --output none`: targets peak RSS <= 64 MiB, time <= 1.5x that.
-# Then scripts/bench-parquet.sh (issue 16): Parquet vs gzip'd W3C, 1.4 M records (SKIP_PARQUET=1
-#   skips it).
+# Then scripts/bench-report.sh (issue 15): `cflogs report` vs `cflogs process --dry-run --output
+#   none` on a 1.4 M-line log of about a million distinct URIs (SKIP_REPORT=1 skips it), and
+#   scripts/bench-parquet.sh (issue 16): Parquet vs gzip'd W3C, 1.4 M records (SKIP_PARQUET=1).
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -30,8 +29,6 @@ RUNS=${RUNS:-5}
 WARMUP=${WARMUP:-1}
 DIST_ID=EBENCHMARK1
 RSS_TARGET_KIB=$((32 * 1024)) # 32 MiB
-REPORT_RSS_TARGET_KIB=$((64 * 1024)) # 64 MiB, `cflogs report`
-REPORT_TIME_TARGET=1.5 # `cflogs report` vs `cflogs process --dry-run --output none`
 PEER_TARGET=1.25
 
 [[ $RECORDS =~ ^[0-9]+$ && $RECORDS -gt 0 ]] || { echo "RECORDS must be a positive integer" >&2; exit 2; }
@@ -109,8 +106,6 @@ done
 # --- is cflogs ready? (smoke test on a small file) ------------------------------------------
 # gen_logs writes 2024-05-14 13:00-13:59 UTC: pin the clock so no record is skipped as stale.
 CFLOGS_ARGS=(process --dry-run --output jsonl --distribution-id "$DIST_ID" --now 2024-05-14T15:00:00Z)
-PROCESS_NONE_ARGS=(process --dry-run --output none --distribution-id "$DIST_ID" --now 2024-05-14T15:00:00Z)
-REPORT_ARGS=(report --format json --distribution-id "$DIST_ID")
 SMOKE=$OUT_DIR/smoke-1k.log.gz
 [[ -s $SMOKE ]] || "$GEN" --records 1000 --out "$SMOKE" 2>/dev/null
 CFLOGS_OK=1
@@ -139,9 +134,6 @@ if ((CFLOGS_OK)); then
     EXPORT_ARGS=(export --distribution-id "$DIST_ID")
     NAMES+=("cflogs export")
     CMDS+=("'$CFLOGS' ${EXPORT_ARGS[*]} '$FILE' > /dev/null")
-    NAMES+=("cflogs process --output none" "cflogs report")
-    CMDS+=("'$CFLOGS' ${PROCESS_NONE_ARGS[*]} '$FILE' > /dev/null"
-           "'$CFLOGS' ${REPORT_ARGS[*]} '$FILE' > /dev/null")
 fi
 
 declare -A MEDIAN MIN
@@ -197,9 +189,6 @@ if ((CFLOGS_OK)); then
     fi
     RSS["cflogs export"]=$(peak_rss_kib "$OUT_DIR/rss-export" "$CFLOGS" "${EXPORT_ARGS[@]}" "$FILE")
     DATUMS=$("$CFLOGS" "${CFLOGS_ARGS[@]}" "$FILE" | wc -l)
-    RSS["cflogs process --output none"]=$(peak_rss_kib "$OUT_DIR/rss-process-none" "$CFLOGS" "${PROCESS_NONE_ARGS[@]}" "$FILE")
-    RSS["cflogs report"]=$(peak_rss_kib "$OUT_DIR/rss-report" "$CFLOGS" "${REPORT_ARGS[@]}" "$FILE")
-    DISTINCT_URIS=$(gzip -dc "$FILE" | awk -F'\t' '!/^#/ { print $8 }' | sort -u | wc -l)
 fi
 
 # --- report --------------------------------------------------------------------------------
@@ -257,10 +246,6 @@ REPORT=$OUT_DIR/report-$SIZE.md
         echo "- faster than pigz -dc (not a target, for information): $(yes_no "$C < $P")"
         echo "- ≥${PEER_TARGET}× faster than peer: $(yes_no "$E / $C >= $PEER_TARGET")"
         echo "- peak RSS ≤ 32 MiB: $(yes_no "${RSS[cflogs]} <= $RSS_TARGET_KIB") ($(calc "printf \"%.1f\", ${RSS[cflogs]} / 1024") MiB)"
-        R=${MEDIAN["cflogs report"]}
-        N=${MEDIAN["cflogs process --output none"]}
-        echo "- \`cflogs report\` ($DISTINCT_URIS distinct URIs) peak RSS ≤ 64 MiB: $(yes_no "${RSS["cflogs report"]} <= $REPORT_RSS_TARGET_KIB") ($(calc "printf \"%.1f\", ${RSS["cflogs report"]} / 1024") MiB)"
-        echo "- \`cflogs report\` ≤ ${REPORT_TIME_TARGET}× \`cflogs process --dry-run --output none\`: $(yes_no "$R <= $N * $REPORT_TIME_TARGET") ($(ratio "$R" "$N")×)"
     else
         echo "**cflogs not measured**: \`$CFLOGS ${CFLOGS_ARGS[*]} FILE\` is not usable yet (see $OUT_DIR/smoke.err)."
         echo
@@ -272,6 +257,13 @@ REPORT=$OUT_DIR/report-$SIZE.md
 
 if ((!CFLOGS_OK)) && [[ ${ALLOW_NO_CFLOGS:-0} != 1 ]]; then
     exit 3
+fi
+
+# `cflogs report` vs the metric path on the issue's 1.4 M-line log (issue 15), its own table;
+# SKIP_REPORT=1 skips it.
+if [[ ${SKIP_REPORT:-0} != 1 ]]; then
+    echo
+    RUNS=$RUNS bash scripts/bench-report.sh
 fi
 
 # Parquet vs gzip'd W3C on the same 1.4 M records (issue 16), its own table; SKIP_PARQUET=1 skips.
