@@ -14,13 +14,40 @@ pub const MAX_KEY_BYTES: usize = 200;
 /// most [`MAX_KEY_BYTES`]. With `query` (only when the caller keeps queries), `?query` follows.
 pub fn uri(stem: &[u8], query: Option<&[u8]>, out: &mut Vec<u8>) {
     out.clear();
-    let stem = stem.split(|&b| b == b'?').next().unwrap_or(b"");
-    out.extend(percent_decode(stem));
+    let stem = match memchr::memchr(b'?', stem) {
+        Some(i) => &stem[..i],
+        None => stem,
+    };
+    decode_into(stem, out);
     if let Some(q) = query.filter(|q| !q.is_empty() && *q != b"-") {
         out.push(b'?');
-        out.extend(percent_decode(q));
+        decode_into(q, out);
     }
     clean(out);
+}
+
+/// Appends `src` percent-decoded to `out`, as [`percent_decode`] does (a `%` not followed by two
+/// hex digits stays as it is), copying the runs between escapes whole.
+fn decode_into(src: &[u8], out: &mut Vec<u8>) {
+    let mut rest = src;
+    while let Some(i) = memchr::memchr(b'%', rest) {
+        out.extend_from_slice(&rest[..i]);
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            rest.get(i + 1).copied().and_then(hex),
+            rest.get(i + 2).copied().and_then(hex),
+        ) {
+            (Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                rest = &rest[i + 3..];
+            }
+            _ => {
+                out.push(b'%');
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    out.extend_from_slice(rest);
 }
 
 /// Replaces control characters (a terminal escape in a URI, say) and cuts to the key length.
@@ -49,7 +76,7 @@ pub fn referrer_host(referer: &[u8], out: &mut Vec<u8>) -> bool {
         return false;
     }
     // Decoded into `out` first (no allocation per record), the host then moved to its start.
-    out.extend(percent_decode(referer));
+    decode_into(referer, out);
     let start = memchr::memmem::find(out, b"://").map_or(0, |i| i + 3);
     let rest = &out[start..];
     let end = rest
@@ -195,6 +222,40 @@ mod tests {
         assert_eq!(s(&out), "/esc?[31m");
         uri("/é".repeat(300).as_bytes(), None, &mut out);
         assert!(out.len() <= MAX_KEY_BYTES + 3 && s(&out).ends_with('…'));
+    }
+
+    #[test]
+    fn decoding_matches_percent_encoding_crate() {
+        for raw in [
+            &b""[..],
+            b"plain",
+            b"%",
+            b"%4",
+            b"%41",
+            b"a%zz%4g%41%c3%a9%",
+            b"%%41%2F%2f",
+            b"/caf%C3%A9/x%20y",
+        ] {
+            let mut out = b"keep:".to_vec();
+            decode_into(raw, &mut out);
+            let want: Vec<u8> = b"keep:"
+                .iter()
+                .copied()
+                .chain(percent_decode(raw))
+                .collect();
+            assert_eq!(out, want, "{raw:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decoding_matches_on_any_input(
+            raw in proptest::collection::vec(proptest::sample::select(b"%0aF9gz/\xc3".to_vec()), 0..40)
+        ) {
+            let mut out = Vec::new();
+            decode_into(&raw, &mut out);
+            proptest::prop_assert_eq!(out, percent_decode(&raw).collect::<Vec<u8>>());
+        }
     }
 
     #[test]

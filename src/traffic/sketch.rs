@@ -40,9 +40,16 @@ struct Counter {
     error: u64,
 }
 
-/// Largest count first, ties by value: the order values are kept, listed and evicted in.
+/// Largest count first, ties by value: the order values are listed and merged in.
 fn rank(a: &Counter, b: &Counter) -> Ordering {
     b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key))
+}
+
+/// Largest count first, ties by hash: the order values are kept in when evicting, where ties
+/// are the rule (most counts are the bound plus one) and comparing values would cost more than
+/// the eviction saves. Deterministic like [`rank`]: the same records always keep the same values.
+fn rank_by_hash(a: &Counter, b: &Counter) -> Ordering {
+    b.count.cmp(&a.count).then_with(|| a.hash.cmp(&b.hash))
 }
 
 /// A Space-Saving summary of weighted values. See the module documentation.
@@ -168,7 +175,7 @@ impl SpaceSaving {
         if self.counters.len() <= keep {
             return;
         }
-        self.counters.select_nth_unstable_by(keep, rank);
+        self.counters.select_nth_unstable_by(keep, rank_by_hash);
         // The first evicted is the largest evicted.
         self.bound = self.bound.max(self.counters[keep].count);
         self.overflowed = true;
