@@ -20,13 +20,9 @@ OUT_DIR=target/bench
 mkdir -p "$OUT_DIR"
 log() { echo "bench-parquet: $*" >&2; }
 
-if [[ ! -x /usr/bin/time ]]; then
-    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-        apt-get update -qq >/dev/null 2>&1 || true
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null 2>&1
-    fi
-    [[ -x /usr/bin/time ]] || { echo "/usr/bin/time is required (apt-get install time)" >&2; exit 1; }
-fi
+# shellcheck source=scripts/bench-lib.sh
+source scripts/bench-lib.sh
+need_gnu_time
 
 log "building release binaries"
 cargo build --release --bin cflogs --example gen_logs --example w3c_to_parquet
@@ -57,7 +53,6 @@ if ! cmp -s "$OUT_DIR/parquet-bench-w3c.jsonl" "$OUT_DIR/parquet-bench-parquet.j
 fi
 DATUMS=$(wc -l <"$OUT_DIR/parquet-bench-w3c.jsonl")
 
-median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 declare -A WALL CPU RSS
 for kind in w3c parquet; do
     file=$W3C
@@ -72,7 +67,6 @@ for kind in w3c parquet; do
     RSS[$kind]=$(awk '{ print $4 / 1024 }' "$OUT_DIR/parquet-bench-$kind.times" | median)
 done
 
-ratio() { awk "BEGIN { printf \"%.2f\", $1 / $2 }"; }
 REPORT=$OUT_DIR/report-parquet-$RECORDS.md
 {
     echo "## Parquet vs gzip'd W3C, the same $RECORDS records"

@@ -26,13 +26,9 @@ OUT_DIR=target/bench
 mkdir -p "$OUT_DIR"
 log() { echo "bench-report: $*" >&2; }
 
-if [[ ! -x /usr/bin/time ]]; then
-    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-        apt-get update -qq >/dev/null 2>&1 || true
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null 2>&1
-    fi
-    [[ -x /usr/bin/time ]] || { echo "/usr/bin/time is required (apt-get install time)" >&2; exit 1; }
-fi
+# shellcheck source=scripts/bench-lib.sh
+source scripts/bench-lib.sh
+need_gnu_time
 
 log "building release binaries"
 cargo build --release --bin cflogs --example gen_logs
@@ -80,7 +76,6 @@ for ((r = 0; r < RUNS; r++)); do
     done
 done
 
-median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 declare -A WALL CPU RSS
 for name in "${NAMES[@]}"; do
     t=$OUT_DIR/report-bench-$name.times
@@ -88,7 +83,6 @@ for name in "${NAMES[@]}"; do
     CPU[$name]=$(awk '{ print $2 + $3 }' "$t" | median)
     RSS[$name]=$(awk '{ print $4 / 1024 }' "$t" | sort -g | tail -n1)
 done
-ratio() { awk "BEGIN { printf \"%.2f\", $1 / $2 }"; }
 yes_no() { if awk "BEGIN { exit !($1) }"; then echo yes; else echo no; fi; }
 
 OUT=$OUT_DIR/report-traffic-$RECORDS.md
