@@ -241,7 +241,7 @@ pub fn render(r: &Report) -> String {
     let _ = write!(
         s,
         "<p class=meta>{} · {} files read, {} failed · {} records · {} lines rejected · \
-         {} outside the range · top {} per list, sketches of {} counters</p>",
+         {} outside the range · top {} per list, sketches of capacity {}</p>",
         esc(&range),
         thousands(r.counts.files_read),
         thousands(r.counts.files_failed),

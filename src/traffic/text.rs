@@ -140,7 +140,7 @@ pub fn render(r: &Report) -> String {
     );
     let _ = writeln!(
         s,
-        "Top {} per list; sketches of {} counters (lists say whether they are exact)",
+        "Top {} per list; sketches of capacity {} (lists say whether they are exact)",
         r.top_n,
         thousands(r.sketch_capacity as u64)
     );
