@@ -39,14 +39,14 @@ impl Latency {
 
     #[inline]
     fn add_n(&mut self, ms: u32, n: u64) {
-        match usize::try_from(ms) {
-            Ok(i) if ms < EXACT_BELOW_MS => {
-                let below = self
-                    .below
-                    .get_or_insert_with(|| Box::new([0; EXACT_BELOW_MS as usize]));
-                below[i] = below[i].saturating_add(n);
-            }
-            _ => self.above.add(Self::quantise(ms), n),
+        if ms < EXACT_BELOW_MS {
+            let below = self
+                .below
+                .get_or_insert_with(|| Box::new([0; EXACT_BELOW_MS as usize]));
+            let c = &mut below[ms as usize];
+            *c = c.saturating_add(n);
+        } else {
+            self.above.add(Self::quantise(ms), n);
         }
     }
 
@@ -72,9 +72,8 @@ impl Latency {
 
     /// Number of samples.
     pub fn count(&self) -> u64 {
-        self.sorted()
-            .iter()
-            .fold(0u64, |a, &(_, c)| a.saturating_add(c))
+        let below = self.below.iter().flat_map(|b| b.iter());
+        below.fold(self.above.count(), |a, &c| a.saturating_add(c))
     }
 
     /// The nearest-rank percentiles `ps` (0 to 100), in milliseconds.
