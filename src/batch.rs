@@ -10,7 +10,7 @@ pub const MAX_DATUMS_PER_BATCH: usize = 1000;
 pub const MAX_BATCH_BYTES: usize = 512 * 1024;
 
 /// One PutMetricData request's worth of datums.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Batch {
     /// 0-based position of the batch within its file.
     pub index: usize,

@@ -16,7 +16,7 @@
 //! | PutMetricData failed after the SDK's retries (throttling, 5xx, network) | TemporaryFailure | `cloudwatch unavailable` |
 //! | claimed by a live invocation | TemporaryFailure | `busy` |
 //! | marker write lost, lease lost, read error other than 404/403 | TemporaryFailure | `marker`, `read failed` |
-//! | the invocation ran out of time first | TemporaryFailure | `timeout` |
+//! | the invocation's deadline came first (requests in flight awaited and recorded) | TemporaryFailure | `timeout` |
 //! | not a CloudFront log (binary, unknown text, bad gzip, too large), no distribution ID | PermanentFailure | `not a log` |
 //! | every record older than CloudWatch's two weeks (decided from the key's hour, unread) | PermanentFailure | `too old` |
 //! | object or version missing; access denied | PermanentFailure | `missing`, `access denied` |
@@ -28,10 +28,10 @@
 //!
 //! `namespace`, `dimensions`, `include`, `maxDimensionValues` override the function's
 //! `METRICS_*` settings for the job and are checked by the same parsers; `dryRun` (`true`/`false`)
-//! reads and counts without publishing. Overrides that change what a file's datums are (its
-//! configuration fingerprint) move the job's markers to `<MARKER_PREFIX>config-<fingerprint>/`,
-//! so that re-publishing with new dimension sets is its own exactly-once space, neither skipped
-//! as a duplicate of the first publication nor colliding with its markers.
+//! reads and counts without publishing. A job works in the function's markers: a file's marker
+//! records the series families (namespace, metric, dimension names) published for it, so a job
+//! with another selection publishes only the families missing, and nothing twice
+//! ([`crate::idempotency::family`]).
 
 use crate::aggregate::MAX_AGE_MS;
 use crate::distribution::key_info;
@@ -40,7 +40,7 @@ use crate::event::{BatchJob, ObjectRef};
 use crate::idempotency::{MarkerError, MarkerStore};
 use crate::object_store::ObjectStore;
 use crate::publish::{ObjectError, Published, in_order};
-use crate::s3_object::{publish_object, read_object};
+use crate::s3_object::{publish_object_until, read_object};
 use crate::settings::Settings;
 use crate::settings::overrides::{JobSettings, job_settings};
 use crate::sink::{MetricSink, SinkError};
@@ -181,6 +181,11 @@ fn classify_error(e: &ObjectError) -> TaskResult {
             source: SinkError::Rejected { .. },
             ..
         } => TaskResult::new(PermanentFailure, "refused by cloudwatch", detail),
+        ObjectError::Deadline { .. }
+        | ObjectError::Publish {
+            source: SinkError::Stopped { .. },
+            ..
+        } => TaskResult::new(TemporaryFailure, "timeout", detail),
         ObjectError::Publish { .. } => {
             TaskResult::new(TemporaryFailure, "cloudwatch unavailable", detail)
         }
@@ -214,31 +219,32 @@ where
         return TaskResult::new(ResultCode::PermanentFailure, "too old", detail);
     }
     let s = &job.settings;
-    let work = async {
-        if job.dry_run {
-            let file = read_object(store, s, obj, now_ms).await?;
-            Ok(Published::unmarked(file, 0))
-        } else {
-            publish_object(store, sink, s, obj, now_ms).await
+    let outcome = if job.dry_run {
+        // Nothing is published: a read still running at the deadline is simply abandoned.
+        let read = async {
+            Ok(Published::unmarked(
+                read_object(store, s, obj, now_ms).await?,
+                0,
+            ))
+        };
+        match deadline {
+            None => read.await,
+            Some(d) => tokio::time::timeout_at(d.into(), read)
+                .await
+                .unwrap_or_else(|_| Err(ObjectError::Deadline { file: obj.url() })),
         }
-    };
-    let outcome = match deadline {
-        None => work.await,
-        Some(d) => match tokio::time::timeout_at(d.into(), work).await {
-            Ok(outcome) => outcome,
-            Err(_) => {
-                let detail = "the invocation ran out of time first; the job retries it";
-                return TaskResult::new(ResultCode::TemporaryFailure, "timeout", detail);
-            }
-        },
+    } else {
+        // The deadline is checked between requests; every request sent is awaited and recorded.
+        publish_object_until(store, sink, s, obj, now_ms, deadline).await
     };
     classify(&outcome, job.dry_run)
 }
 
 /// Answers a Batch Operations invocation: every task through the publish path (concurrently,
-/// bounded by `FILE_CONCURRENCY`), the results in task order. Tasks still running at `deadline`
-/// are answered as temporary failures, so that the job retries them rather than the whole
-/// invocation failing.
+/// bounded by `FILE_CONCURRENCY`), the results in task order. At `deadline` no task starts a
+/// further PutMetricData request; those in flight are awaited and recorded, and the unfinished
+/// tasks are answered as temporary failures, so that the job's retry resumes them rather than
+/// the whole invocation failing or sending again what CloudWatch already has.
 pub async fn answer<S, M>(
     store: &S,
     sink: &M,

@@ -7,7 +7,9 @@
 use std::fmt;
 
 /// One published metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Metric {
     Requests,
     BytesDownloaded,

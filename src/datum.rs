@@ -18,7 +18,7 @@ pub const MAX_VALUES_PER_DATUM: usize = 150;
 pub const STORAGE_RESOLUTION: i32 = 60;
 
 /// The value part of a datum.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum DatumValue {
     /// A single summed value.
     Value(u64),
@@ -27,7 +27,7 @@ pub enum DatumValue {
 }
 
 /// One CloudWatch metric datum.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Datum {
     /// The metric.
     pub metric: Metric,

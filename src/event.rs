@@ -61,6 +61,32 @@ pub enum Invocation {
     TestEvent,
     /// An S3 Batch Operations job's tasks, each answered with its own result code.
     BatchOperations(BatchJob),
+    /// Kinesis Data Streams records (real-time logs), read by [`crate::kinesis`].
+    Kinesis,
+    /// A Firehose transformation request, answered by [`crate::firehose`].
+    Firehose,
+    /// EventBridge's "Scheduled Event": publish the closed minutes of every shard.
+    Scheduled,
+}
+
+/// Whether `payload` is a Kinesis event (its first record comes from `aws:kinesis`).
+fn is_kinesis(map: &Map<String, Value>) -> bool {
+    map.get("Records")
+        .and_then(|r| r.get(0))
+        .and_then(|r| r.get("eventSource"))
+        .and_then(Value::as_str)
+        == Some("aws:kinesis")
+}
+
+/// Whether `payload` is a Firehose transformation request.
+fn is_firehose(map: &Map<String, Value>) -> bool {
+    map.contains_key("deliveryStreamArn") && map.contains_key("records")
+}
+
+/// Whether `payload` is an EventBridge scheduled event (a rule with a schedule expression).
+fn is_scheduled(map: &Map<String, Value>) -> bool {
+    map.get("source").and_then(Value::as_str) == Some("aws.events")
+        && map.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
 }
 
 /// The event, or some of its records, could not be understood.
@@ -311,6 +337,16 @@ fn sqs_message(index: usize, m: &Value, marker_prefix: &str) -> WorkUnit {
         Ok(Ok(Invocation::BatchOperations(_))) => unit.errors.push(format!(
             "{name}: body is an S3 Batch Operations event, which must invoke the function itself"
         )),
+        Ok(Ok(inv @ (Invocation::Kinesis | Invocation::Firehose | Invocation::Scheduled))) => {
+            unit.errors.push(format!(
+                "{name}: body is a {} event, which must invoke the function itself",
+                match inv {
+                    Invocation::Kinesis => "Kinesis",
+                    Invocation::Firehose => "Firehose",
+                    _ => "scheduled",
+                }
+            ))
+        }
         Ok(Err(body)) => unit.errors.push(format!(
             "{name}: body is {}, not an S3 notification, an EventBridge S3 event nor s3:TestEvent",
             if body.is_object() {
@@ -323,13 +359,24 @@ fn sqs_message(index: usize, m: &Value, marker_prefix: &str) -> WorkUnit {
     unit
 }
 
-/// Reads an invocation payload. `marker_prefix` names the function's own marker objects, which
-/// are never processed as logs. Only a payload of no known shape is an error; a malformed record
-/// is an error of its unit ([`WorkUnit::errors`]).
+/// Reads an invocation payload: the one dispatch of every event the function accepts.
+/// `marker_prefix` names the function's own marker objects, which are never processed as logs.
+/// Only a payload of no known shape is an error; a malformed record is an error of its unit
+/// ([`WorkUnit::errors`]). Kinesis and Firehose payloads are only recognised here: their
+/// entry points read them.
 pub fn parse(payload: &Value, marker_prefix: &str) -> Result<Invocation, EventError> {
     let Some(map) = payload.as_object() else {
         return Err(EventError::Unrecognised);
     };
+    if is_firehose(map) {
+        return Ok(Invocation::Firehose);
+    }
+    if is_kinesis(map) {
+        return Ok(Invocation::Kinesis);
+    }
+    if is_scheduled(map) {
+        return Ok(Invocation::Scheduled);
+    }
     // A record from the function's on-failure destination: replaying it replays the original.
     if let Some(inner) = on_failure_payload(map) {
         return parse(inner, marker_prefix);

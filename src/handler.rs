@@ -12,9 +12,10 @@
 use crate::batch_ops;
 use crate::event::{self, EventError, Invocation, ObjectRef, WorkUnit};
 use crate::idempotency::MarkerStore;
+use crate::kinesis;
 use crate::object_store::ObjectStore;
 use crate::publish::{ObjectError, Published, in_order};
-use crate::s3_object::publish_object;
+use crate::s3_object::publish_object_until;
 use crate::settings::Settings;
 use crate::sink::MetricSink;
 use futures::StreamExt;
@@ -53,9 +54,11 @@ impl<S: ObjectStore + MarkerStore, M: MetricSink> Handler<S, M> {
         &self,
         obj: &ObjectRef,
         now_ms: i64,
+        deadline: Option<Instant>,
     ) -> Result<Published, ObjectError> {
         let started = Instant::now();
-        let result = publish_object(&self.store, &self.sink, &self.settings, obj, now_ms).await;
+        let (store, sink, settings) = (&self.store, &self.sink, &self.settings);
+        let result = publish_object_until(store, sink, settings, obj, now_ms, deadline).await;
         match &result {
             // Logged by publish_object; no "file processed" line, so that the log's metric
             // filters (files, rejected and stale records) do not count the file twice.
@@ -112,10 +115,13 @@ impl<S: ObjectStore + MarkerStore, M: MetricSink> Handler<S, M> {
         &self,
         objects: &[ObjectRef],
         now_ms: i64,
+        deadline: Option<Instant>,
     ) -> Vec<Result<Published, ObjectError>> {
         in_order(
             &self.settings,
-            objects.iter().map(|o| self.process_object(o, now_ms)),
+            objects
+                .iter()
+                .map(|o| self.process_object(o, now_ms, deadline)),
         )
         .collect()
         .await
@@ -138,32 +144,37 @@ impl<S: ObjectStore + MarkerStore, M: MetricSink> Handler<S, M> {
         self.handle_until(payload, now_ms, None).await
     }
 
-    /// [`Self::handle`]; S3 Batch Operations tasks still running at `deadline` (the invocation's,
-    /// less a margin) are answered as temporary failures for the job to retry.
+    /// [`Self::handle`], dispatched on the event's shape ([`event::parse`]) to the entry point
+    /// that reads it. At `deadline` (the invocation's, less a margin) no further PutMetricData
+    /// request starts; those in flight are awaited and recorded: Batch Operations tasks still
+    /// unfinished are answered as temporary failures, files fail their unit for a retry to
+    /// resume, a shard's outbox waits for its next invocation or the schedule.
     pub async fn handle_until(
         &self,
         payload: &Value,
         now_ms: i64,
         deadline: Option<Instant>,
     ) -> Result<Value, HandlerError> {
-        if crate::firehose::is_firehose_event(payload) {
-            return Ok(crate::firehose::handle(payload, &self.settings));
-        }
-        if crate::kinesis::is_kinesis_event(payload) {
-            let (store, sink) = (&self.store, &self.sink);
-            // Boxed: the Kinesis future nests deep enough to strain the compiler's layout limit.
-            let f = crate::kinesis::handle(store, sink, &self.settings, payload, now_ms);
-            return Ok(Box::pin(f).await?);
-        }
-        match event::parse(payload, &self.settings.marker_prefix)? {
+        let (store, sink, settings) = (&self.store, &self.sink, &self.settings);
+        match event::parse(payload, &settings.marker_prefix)? {
+            Invocation::Firehose => Ok(crate::firehose::handle(payload, settings)),
+            Invocation::Kinesis => {
+                // Boxed: the Kinesis future nests deep enough to strain the compiler's layout
+                // limit.
+                let f = kinesis::handle(store, sink, settings, payload, now_ms, deadline);
+                Ok(Box::pin(f).await?)
+            }
+            Invocation::Scheduled => {
+                let f = kinesis::flush_all(store, sink, settings, now_ms, deadline);
+                Ok(Box::pin(f).await?)
+            }
             Invocation::TestEvent => {
                 tracing::info!("s3:TestEvent acknowledged");
                 Ok(json!({"files": 0, "test_event": true}))
             }
-            Invocation::Direct(unit) => self.handle_direct(unit, now_ms).await,
-            Invocation::Sqs(units) => self.handle_sqs(units, now_ms).await,
+            Invocation::Direct(unit) => self.handle_direct(unit, now_ms, deadline).await,
+            Invocation::Sqs(units) => self.handle_sqs(units, now_ms, deadline).await,
             Invocation::BatchOperations(job) => {
-                let (store, sink, settings) = (&self.store, &self.sink, &self.settings);
                 Ok(batch_ops::answer(store, sink, settings, job, now_ms, deadline).await)
             }
         }
@@ -172,9 +183,14 @@ impl<S: ObjectStore + MarkerStore, M: MetricSink> Handler<S, M> {
     /// One unit failing as a whole: its valid files are processed, then it fails if any file
     /// failed or any record was malformed (Lambda retries; the published files are then
     /// duplicates).
-    async fn handle_direct(&self, unit: WorkUnit, now_ms: i64) -> Result<Value, HandlerError> {
+    async fn handle_direct(
+        &self,
+        unit: WorkUnit,
+        now_ms: i64,
+        deadline: Option<Instant>,
+    ) -> Result<Value, HandlerError> {
         Self::log_ignored(&unit);
-        let results = self.process_all(&unit.objects, now_ms).await;
+        let results = self.process_all(&unit.objects, now_ms, deadline).await;
         // A superseded record is answered (the newer version's own event publishes it), not
         // failed: no retry could read the version it named.
         let superseded = results
@@ -223,7 +239,12 @@ impl<S: ObjectStore + MarkerStore, M: MetricSink> Handler<S, M> {
     /// one of its files failed, and is named in `batchItemFailures`. A failed message without a
     /// `messageId` cannot be named: the whole invocation fails ([`EventError::MessagesWithoutId`]),
     /// as Lambda would treat an empty identifier, but saying so.
-    async fn handle_sqs(&self, units: Vec<WorkUnit>, now_ms: i64) -> Result<Value, HandlerError> {
+    async fn handle_sqs(
+        &self,
+        units: Vec<WorkUnit>,
+        now_ms: i64,
+        deadline: Option<Instant>,
+    ) -> Result<Value, HandlerError> {
         let mut all = Vec::new();
         let mut owner = Vec::new();
         let mut failed: Vec<Vec<String>> = Vec::with_capacity(units.len());
@@ -235,7 +256,7 @@ impl<S: ObjectStore + MarkerStore, M: MetricSink> Handler<S, M> {
                 owner.push(i);
             }
         }
-        let results = self.process_all(&all, now_ms).await;
+        let results = self.process_all(&all, now_ms, deadline).await;
         for (r, &i) in results.iter().zip(&owner) {
             match (r, &units[i].message_id) {
                 (Ok(_), _) => {}

@@ -6,24 +6,31 @@
 //! Exactly once: a record counts when the conditional write that advances the shard's
 //! checkpoint past it and adds its aggregates to the state succeeds; records at or before the
 //! checkpoint are skipped, so a retried, bisected or re-batched delivery cannot count them twice.
-//! Closed minutes move into the state's outbox, whose batches are a function of its rows; each
-//! settled batch is recorded before the next is sent, so a crash mid-publish resumes where it
-//! stopped. See README "Real-time logs".
+//! Closed minutes are cut into batches in the state's outbox, published through the one publish
+//! loop ([`crate::ledger`]) under a lease, each settled batch recorded, so a crash mid-publish
+//! resumes where it stopped. The scheduled flush ([`flush_all`], every minute) publishes the
+//! closed minutes of quiet and closed shards under the same lease. See README "Real-time logs".
 
-use crate::aggregate::Aggregator;
+mod state;
+
+use crate::aggregate::{Aggregator, FileAggregate};
 use crate::batch::Batch;
 use crate::config::MetricsConfig;
-use crate::idempotency::{Condition, MarkerStore, PutError};
+use crate::idempotency::{Clock, MarkerStore, PutError, owner_token};
+use crate::ledger::{SendFailure, send_recorded};
+use crate::object_store::ObjectStore;
 use crate::parse::{ParseStats, RealtimeFields};
 use crate::pipeline::FileProcessor;
 use crate::settings::Settings;
-use crate::shard_state::ShardState;
-use crate::sink::{MetricSink, SinkError};
+use crate::shard_state::StateError;
+use crate::sink::{MetricSink, SinkError, Stop};
 use aws_lambda_events::event::kinesis::KinesisEventRecord;
 use serde::Deserialize as _;
 use serde_json::{Value, json};
+use state::{Holder, ShardLedger, StateObject, settle};
+use std::time::Instant;
 
-/// Why a Kinesis invocation cannot be handled at all.
+/// Why a Kinesis invocation (or a scheduled flush) cannot be handled at all.
 #[derive(Debug, thiserror::Error)]
 pub enum KinesisError {
     #[error(
@@ -32,9 +39,21 @@ pub enum KinesisError {
     NoFields,
     #[error("Kinesis events need MARKER_BUCKET: the bucket that keeps each shard's state")]
     NoMarkerBucket,
+    #[error("listing the shard states under s3://{bucket}/{prefix} failed: {source}")]
+    List {
+        bucket: String,
+        prefix: String,
+        source: std::io::Error,
+    },
+    #[error("scheduled flush: {failed} of {total} shards failed; first: {first}")]
+    Flush {
+        failed: usize,
+        total: usize,
+        first: String,
+    },
 }
 
-/// Why one shard's batch failed; its records are retried from the one named.
+/// Why one shard's batch (or flush) failed; its records are retried from the one named.
 #[derive(Debug, thiserror::Error)]
 pub enum ShardError {
     #[error("shard {shard}: reading its state failed: {source}")]
@@ -42,8 +61,16 @@ pub enum ShardError {
         shard: String,
         source: std::io::Error,
     },
+    #[error("shard {shard}: {source}")]
+    State { shard: String, source: StateError },
     #[error("shard {shard}: writing its state failed: {source}")]
     Write { shard: String, source: PutError },
+    #[error("shard {shard}: the state moved past these records while they were read; retried")]
+    Moved { shard: String },
+    #[error("shard {shard}: its outbox's lease was taken over; stopped publishing")]
+    LeaseLost { shard: String },
+    #[error("shard {shard}: its outbox's lease could not be renewed in time; stopped publishing")]
+    LeaseExpired { shard: String },
     #[error("shard {shard}: {source}")]
     Publish { shard: String, source: SinkError },
 }
@@ -63,16 +90,6 @@ pub struct ShardBatch {
     /// `shardId-...`, from `eventID`.
     pub shard: String,
     pub records: Vec<StreamRecord>,
-}
-
-/// Whether `payload` is a Kinesis event (its first record comes from `aws:kinesis`).
-pub fn is_kinesis_event(payload: &Value) -> bool {
-    payload
-        .get("Records")
-        .and_then(|r| r.get(0))
-        .and_then(|r| r.get("eventSource"))
-        .and_then(Value::as_str)
-        == Some("aws:kinesis")
 }
 
 /// Splits an event into per-shard batches. A record that cannot be read is returned as an error
@@ -173,93 +190,88 @@ pub fn state_key(settings: &Settings, batch: &ShardBatch) -> String {
     )
 }
 
-/// A shard's state and the ETag it was read with (`None`: no state yet).
-struct Stored {
-    state: ShardState,
-    etag: Option<String>,
-}
-
-impl Stored {
-    async fn load<S: MarkerStore>(store: &S, bucket: &str, key: &str) -> std::io::Result<Stored> {
-        let Some((body, etag)) = store.get_marker(bucket, key).await? else {
-            return Ok(Stored {
-                state: ShardState::default(),
-                etag: None,
-            });
-        };
-        let state = serde_json::from_slice(&body).unwrap_or_else(|e| {
-            // Our own object, so this should not happen; failing every retry on it would stall
-            // the shard for good, so the shard starts afresh (its pending minutes are lost).
-            tracing::error!(key, error = %e, "shard state unreadable; starting afresh");
-            ShardState::default()
-        });
-        Ok(Stored {
-            state,
-            etag: Some(etag),
-        })
-    }
-
-    async fn save<S: MarkerStore>(
-        &mut self,
-        store: &S,
-        bucket: &str,
-        key: &str,
-    ) -> Result<(), PutError> {
-        let body = serde_json::to_vec(&self.state).map_err(|e| PutError::Io(e.into()))?;
-        let condition = match &self.etag {
-            Some(e) => Condition::Matches(e),
-            None => Condition::Absent,
-        };
-        self.etag = Some(store.put_marker(bucket, key, body, condition).await?);
-        Ok(())
+/// The lease terms of this invocation.
+fn holder(settings: &Settings) -> Holder {
+    Holder {
+        me: owner_token(),
+        // Leases run on the wall clock; `now_ms` only closes minutes (it may be pinned).
+        clock: Clock::system(),
+        lease_ms: i64::try_from(settings.marker_lease_seconds.saturating_mul(1000))
+            .unwrap_or(i64::MAX),
     }
 }
 
-/// Publishes the outbox's unsettled batches one at a time, recording each as settled before the
-/// next is sent. A batch CloudWatch refuses for good is settled too (logged): sending it again
-/// cannot succeed.
-async fn flush<S: MarkerStore, M: MetricSink>(
-    store: &S,
+/// Publishes the outbox of `obj` if `holder` holds its lease, through the one publish loop;
+/// then settles what was sent and releases the lease in one write. Stopping at the deadline is
+/// no failure: the rest goes out on the next invocation or tick.
+async fn publish_outbox<S: MarkerStore, M: MetricSink>(
+    obj: &mut StateObject<'_, S>,
     sink: &M,
-    config: &MetricsConfig,
-    (bucket, key, shard): (&str, &str, &str),
-    stored: &mut Stored,
+    settings: &Settings,
+    holder: &Holder,
+    stop: &Stop,
     outcome: &mut ShardOutcome,
 ) -> Result<(), ShardError> {
-    let batches: Vec<Batch> = stored.state.outbox_batches(config);
-    let total = batches.len();
-    for b in batches {
-        if stored.state.settled.contains(&b.index) {
-            continue;
-        }
-        match sink.put(&config.namespace, &b).await {
-            Ok(()) => outcome.put_requests += 1,
-            Err(e @ SinkError::Rejected { .. }) => {
-                tracing::error!(shard, error = %e, "batch refused by CloudWatch; not retried");
-                outcome.rejected_batches += 1;
-            }
-            Err(source) => {
-                return Err(ShardError::Publish {
-                    shard: shard.to_owned(),
-                    source,
-                });
-            }
-        }
-        stored.state.settle(b.index, total);
-        stored
-            .save(store, bucket, key)
-            .await
-            .map_err(|source| ShardError::Write {
-                shard: shard.to_owned(),
-                source,
-            })?;
+    if !holder.holds(&obj.state) {
+        return Ok(());
     }
-    Ok(())
+    let shard = obj.shard.clone();
+    // Each batch goes to the namespace it was cut for; one run of the loop per namespace.
+    let mut namespaces: Vec<String> = obj
+        .state
+        .outbox
+        .iter()
+        .map(|b| b.namespace.clone())
+        .collect();
+    namespaces.dedup();
+    let mut result = Ok(());
+    let mut noted = Vec::new();
+    for namespace in namespaces {
+        let batches: Vec<Batch> = obj
+            .state
+            .outbox
+            .iter()
+            .filter(|b| b.namespace == namespace)
+            .map(|b| b.batch.clone())
+            .collect();
+        let refs: Vec<&Batch> = batches.iter().collect();
+        let mut ledger = ShardLedger::new(obj, holder);
+        let concurrency = settings.put_concurrency;
+        let sent = send_recorded(sink, &namespace, &refs, concurrency, &mut ledger, stop).await;
+        noted.extend(std::mem::take(&mut ledger.noted));
+        match sent {
+            Ok((requests, refused)) => {
+                outcome.put_requests += requests;
+                outcome.rejected_batches += refused.len();
+                for e in refused {
+                    tracing::error!(shard, error = %e, "batch refused by CloudWatch; not retried");
+                }
+            }
+            Err(SendFailure::Sink(SinkError::Stopped { unsent })) => {
+                tracing::info!(shard, unsent, "deadline: the rest of the outbox waits");
+                break;
+            }
+            Err(SendFailure::Sink(source)) => {
+                let shard = shard.clone();
+                result = Err(ShardError::Publish { shard, source });
+                break;
+            }
+            Err(SendFailure::Ledger(e)) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    // The final write: what was sent leaves the outbox, the lease is given up.
+    obj.update(|st| settle(st, &noted, holder, true, &shard))
+        .await?;
+    result
 }
 
 /// Handles one shard's batch. On failure, returns the sequence number to retry from with the
 /// error: the first new record when they were not committed, else the last record (already
 /// counted, so the retry only resumes the publish).
+#[allow(clippy::too_many_arguments)] // the shard's parts, each from the caller's own source
 pub async fn process_shard<S: MarkerStore, M: MetricSink>(
     store: &S,
     sink: &M,
@@ -268,106 +280,58 @@ pub async fn process_shard<S: MarkerStore, M: MetricSink>(
     bucket: &str,
     batch: &ShardBatch,
     now_ms: i64,
+    stop: &Stop,
 ) -> Result<ShardOutcome, (String, ShardError)> {
-    let key = state_key(settings, batch);
     let shard = batch.shard.as_str();
     let first = batch
         .records
         .first()
         .map(|r| r.sequence_number.clone())
         .unwrap_or_default();
-    let mut stored = Stored::load(store, bucket, &key).await.map_err(|source| {
-        let e = ShardError::Read {
-            shard: shard.to_owned(),
-            source,
-        };
-        (first.clone(), e)
-    })?;
-    let mut outcome = ShardOutcome::default();
-    let place = (bucket, key.as_str(), shard);
-    // An outbox left by a failed invocation goes out first: its batches must not change.
-    flush(store, sink, config, place, &mut stored, &mut outcome)
+    let key = state_key(settings, batch);
+    let mut obj = StateObject::load(store, bucket, key, shard.to_owned(), config)
         .await
         .map_err(|e| (first.clone(), e))?;
-
+    let mut outcome = ShardOutcome::default();
     let new: Vec<&StreamRecord> = batch
         .records
         .iter()
-        .filter(|r| stored.state.is_new(&r.sequence_number))
+        .filter(|r| obj.state.is_new(&r.sequence_number))
         .collect();
     outcome.duplicates = (batch.records.len() - new.len()) as u64;
-    if let Some(last) = new.last() {
-        // A record that is not text starting with a digit (a timestamp) is rejected here, on its
-        // own: the parser would otherwise judge the whole batch by its first bytes.
-        let (good, bad): (Vec<&StreamRecord>, Vec<&StreamRecord>) =
-            new.iter().partition(|r| looks_like_record(&r.data));
-        if let Some(r) = bad.first() {
-            tracing::warn!(shard, sequence_number = %r.sequence_number, rejected = bad.len(), reason = "not a real-time log record (binary, or not starting with a timestamp)", "record rejected");
-        }
-        let mut text = Vec::with_capacity(good.iter().map(|r| r.data.len() + 1).sum());
-        // Line number (1-based, cumulative) of each record's last line, to name rejected ones.
-        let mut ends = Vec::with_capacity(good.len());
-        let mut lines = 0u64;
-        for r in &good {
-            text.extend_from_slice(&r.data);
-            if !r.data.ends_with(b"\n") {
-                text.push(b'\n');
-            }
-            lines += memchr::memchr_iter(b'\n', &r.data).count() as u64
-                + u64::from(!r.data.ends_with(b"\n"));
-            ends.push(lines);
-        }
-        let default = config.distribution_id.clone().unwrap_or_default();
-        let mut p = FileProcessor::new(config, &default, settings.window(now_ms));
-        let (mut stats, aggregate) = match p.feed(&text).and_then(|()| p.finish()) {
-            Ok((_, stats, aggregate)) => (stats, aggregate),
-            Err(e) => {
-                // Cannot happen after the screening above; if it does, nothing is counted and
-                // the records are reported rejected rather than failing the shard for good.
-                tracing::error!(shard, error = %e, "batch not readable as real-time records");
-                let empty = Aggregator::new(config, &default, settings.window(now_ms)).finish();
-                let stats = ParseStats {
-                    rejected: good.len() as u64,
-                    ..ParseStats::default()
-                };
-                (stats, empty)
-            }
-        };
-        stats.rejected += bad.len() as u64;
-        if let Some(s) = stats.reject_samples.first() {
-            let i = ends.partition_point(|&e| e < s.line);
-            let seq = good.get(i).map_or("", |r| r.sequence_number.as_str());
-            tracing::warn!(shard, sequence_number = seq, reason = %s.reason, rejected = stats.rejected, "record rejected");
-        }
+    let read = read_records(&new, settings, config, shard, now_ms);
+    if let Some((stats, aggregate)) = &read {
         outcome.records = stats.records;
         outcome.rejected = stats.rejected;
         outcome.unresolved = aggregate.unresolved;
         outcome.skipped_stale = aggregate.skipped_stale;
-        if aggregate.unresolved > 0 {
-            tracing::warn!(
-                shard,
-                unresolved = aggregate.unresolved,
-                "records of no known distribution: select primary-distribution-id, or set DISTRIBUTION_HOSTS or DISTRIBUTION_ID"
-            );
-        }
-        stored
-            .state
-            .absorb(aggregate, stats.records, last.sequence_number.clone());
     }
+    let base = obj.state.checkpoint.clone();
+    let last = new.last().map(|r| r.sequence_number.clone());
     let delay_ms = settings.realtime_publish_delay_seconds as i64 * 1000;
-    let closed = stored.state.close(now_ms, delay_ms);
-    if !new.is_empty() || closed > 0 {
-        let first_new = new
-            .first()
-            .map_or(first.clone(), |r| r.sequence_number.clone());
-        stored.save(store, bucket, &key).await.map_err(|source| {
-            let e = ShardError::Write {
-                shard: shard.to_owned(),
-                source,
-            };
-            (first_new, e)
-        })?;
-    }
+    let holder = holder(settings);
+    let commit = obj
+        .update(|st| {
+            let mut changed = false;
+            if let (Some(last), Some((stats, aggregate))) = (&last, &read) {
+                if st.checkpoint == base {
+                    st.absorb(aggregate.clone(), stats.records, last.clone());
+                    changed = true;
+                } else if st.checkpoint.as_ref() != Some(last) {
+                    return Err(ShardError::Moved {
+                        shard: shard.to_owned(),
+                    });
+                } // else: this very write landed before, its answer lost
+            }
+            changed |= st.close(config, now_ms, delay_ms) > 0;
+            if !st.outbox.is_empty() && !holder.holds(st) && holder.take(st) {
+                changed = true;
+            }
+            Ok(changed)
+        })
+        .await;
+    let first_new = new.first().map_or(first, |r| r.sequence_number.clone());
+    commit.map_err(|e| (first_new, e))?;
     // Committed: a failure from here on is retried from the last record, which the retry
     // skips as a duplicate before it resumes the publish.
     let last = batch
@@ -375,10 +339,81 @@ pub async fn process_shard<S: MarkerStore, M: MetricSink>(
         .last()
         .map(|r| r.sequence_number.clone())
         .unwrap_or_default();
-    flush(store, sink, config, place, &mut stored, &mut outcome)
+    publish_outbox(&mut obj, sink, settings, &holder, stop, &mut outcome)
         .await
         .map_err(|e| (last, e))?;
     Ok(outcome)
+}
+
+/// Parses and aggregates the new records of a shard's batch; `None` when there are none. A
+/// record that is not text starting with a digit (a timestamp) is rejected on its own: the
+/// parser would otherwise judge the whole batch by its first bytes.
+fn read_records(
+    new: &[&StreamRecord],
+    settings: &Settings,
+    config: &MetricsConfig,
+    shard: &str,
+    now_ms: i64,
+) -> Option<(ParseStats, FileAggregate)> {
+    new.last()?;
+    let (good, bad): (Vec<&StreamRecord>, Vec<&StreamRecord>) =
+        new.iter().partition(|r| looks_like_record(&r.data));
+    if let Some(r) = bad.first() {
+        tracing::warn!(shard, sequence_number = %r.sequence_number, rejected = bad.len(), reason = "not a real-time log record (binary, or not starting with a timestamp)", "record rejected");
+    }
+    let mut text = Vec::with_capacity(good.iter().map(|r| r.data.len() + 1).sum());
+    // Line number (1-based, cumulative) of each record's last line, to name rejected ones.
+    let mut ends = Vec::with_capacity(good.len());
+    let mut lines = 0u64;
+    for r in &good {
+        text.extend_from_slice(&r.data);
+        if !r.data.ends_with(b"\n") {
+            text.push(b'\n');
+        }
+        lines += memchr::memchr_iter(b'\n', &r.data).count() as u64
+            + u64::from(!r.data.ends_with(b"\n"));
+        ends.push(lines);
+    }
+    let default = config.distribution_id.clone().unwrap_or_default();
+    let mut p = FileProcessor::new(config, &default, settings.window(now_ms));
+    let (mut stats, aggregate) = match p.feed(&text).and_then(|()| p.finish()) {
+        Ok((_, stats, aggregate)) => (stats, aggregate),
+        Err(e) => {
+            // Cannot happen after the screening above; if it does, nothing is counted and
+            // the records are reported rejected rather than failing the shard for good.
+            tracing::error!(shard, error = %e, "batch not readable as real-time records");
+            let empty = Aggregator::new(config, &default, settings.window(now_ms)).finish();
+            let stats = ParseStats {
+                rejected: good.len() as u64,
+                ..ParseStats::default()
+            };
+            (stats, empty)
+        }
+    };
+    stats.rejected += bad.len() as u64;
+    if let Some(s) = stats.reject_samples.first() {
+        let i = ends.partition_point(|&e| e < s.line);
+        let seq = good.get(i).map_or("", |r| r.sequence_number.as_str());
+        tracing::warn!(shard, sequence_number = seq, reason = %s.reason, rejected = stats.rejected, "record rejected");
+    }
+    if aggregate.unresolved > 0 {
+        tracing::warn!(
+            shard,
+            unresolved = aggregate.unresolved,
+            "records of no known distribution: select primary-distribution-id, or set DISTRIBUTION_HOSTS or DISTRIBUTION_ID"
+        );
+    }
+    Some((stats, aggregate))
+}
+
+/// The metrics configuration and the state bucket, or why Kinesis cannot be handled.
+fn setup(settings: &Settings) -> Result<(MetricsConfig, &str), KinesisError> {
+    let config = realtime_config(settings)?;
+    let bucket = settings
+        .marker_bucket
+        .as_deref()
+        .ok_or(KinesisError::NoMarkerBucket)?;
+    Ok((config, bucket))
 }
 
 /// Handles a Kinesis event: each shard's batch in turn; the response names, per failed shard,
@@ -389,20 +424,18 @@ pub async fn handle<S: MarkerStore, M: MetricSink>(
     settings: &Settings,
     payload: &Value,
     now_ms: i64,
+    deadline: Option<Instant>,
 ) -> Result<Value, KinesisError> {
-    let config = realtime_config(settings)?;
-    let bucket = settings
-        .marker_bucket
-        .as_deref()
-        .ok_or(KinesisError::NoMarkerBucket)?;
+    let (config, bucket) = setup(settings)?;
     let (batches, errors) = shard_batches(payload);
     for e in &errors {
         // Unreadable records carry no sequence number to retry from; retrying cannot help.
         tracing::error!(error = %e, "Kinesis record malformed; skipped");
     }
+    let stop = Stop::at(deadline);
     let mut failures = Vec::new();
     for batch in &batches {
-        match process_shard(store, sink, settings, &config, bucket, batch, now_ms).await {
+        match process_shard(store, sink, settings, &config, bucket, batch, now_ms, &stop).await {
             Ok(o) => tracing::info!(
                 stream = %batch.stream,
                 shard = %batch.shard,
@@ -422,6 +455,78 @@ pub async fn handle<S: MarkerStore, M: MetricSink>(
         }
     }
     Ok(json!({"batchItemFailures": failures}))
+}
+
+/// The scheduled flush (EventBridge, every minute): every shard state under
+/// `<MARKER_PREFIX>kinesis/`, closed parent shards and quiet ones included, gets its ended
+/// minutes closed and its outbox published, under the same lease and conditional writes as a
+/// shard's own invocation. Fails (for the Errors alarm; the next tick retries anyway) when a
+/// shard failed.
+pub async fn flush_all<S: ObjectStore + MarkerStore, M: MetricSink>(
+    store: &S,
+    sink: &M,
+    settings: &Settings,
+    now_ms: i64,
+    deadline: Option<Instant>,
+) -> Result<Value, KinesisError> {
+    let (config, bucket) = setup(settings)?;
+    let prefix = format!("{}kinesis/", settings.marker_prefix);
+    let listed = store.list(bucket, &prefix).await;
+    let listed = listed.map_err(|source| KinesisError::List {
+        bucket: bucket.to_owned(),
+        prefix: prefix.clone(),
+        source,
+    })?;
+    let keys: Vec<String> = listed
+        .into_iter()
+        .map(|o| o.key)
+        .filter(|k| k.ends_with(".json"))
+        .collect();
+    let stop = Stop::at(deadline);
+    let delay_ms = settings.realtime_publish_delay_seconds as i64 * 1000;
+    let (mut published, mut errors) = (0, Vec::new());
+    for key in &keys {
+        let shard = key
+            .strip_prefix(&prefix)
+            .unwrap_or(key)
+            .trim_end_matches(".json");
+        let holder = holder(settings);
+        let mut outcome = ShardOutcome::default();
+        let flushed = async {
+            let mut obj =
+                StateObject::load(store, bucket, key.clone(), shard.to_owned(), &config).await?;
+            obj.update(|st| {
+                let mut changed = st.close(&config, now_ms, delay_ms) > 0;
+                if !st.outbox.is_empty() && !holder.holds(st) && holder.take(st) {
+                    changed = true;
+                }
+                Ok(changed)
+            })
+            .await?;
+            publish_outbox(&mut obj, sink, settings, &holder, &stop, &mut outcome).await
+        };
+        match flushed.await {
+            Ok(()) => published += outcome.put_requests,
+            Err(e) => {
+                tracing::error!(shard, error = %e, "scheduled flush of a shard failed");
+                errors.push(e.to_string());
+            }
+        }
+    }
+    tracing::info!(
+        shards = keys.len(),
+        put_requests = published,
+        failed = errors.len(),
+        "scheduled flush"
+    );
+    if let Some(first) = errors.first() {
+        return Err(KinesisError::Flush {
+            failed: errors.len(),
+            total: keys.len(),
+            first: first.clone(),
+        });
+    }
+    Ok(json!({"shards": keys.len(), "put_requests": published}))
 }
 
 #[cfg(test)]

@@ -59,6 +59,8 @@ pub mod decompress_async;
 pub mod sink;
 // Exactly-once bookkeeping: marker, store, claim and lease.
 pub mod idempotency;
+// The one publish loop and the ledger trait it records into (file markers, shard outboxes).
+pub mod ledger;
 // The one publish path: a unit's batches, exactly once under a marker, to a sink.
 pub mod publish;
 // One S3 object read and published through the publish path.

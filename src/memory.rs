@@ -17,6 +17,8 @@ use std::time::Duration;
 /// Faults the store injects into marker writes, each counted down as it is used.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct MarkerFaults {
+    /// Writes that succeed before the faults below start to apply.
+    pub skip_writes: usize,
     /// Writes that fail with an I/O error without landing.
     pub io_before_write: usize,
     /// Writes that land but answer with a conflict (a lost answer after the SDK's retry).
@@ -162,17 +164,20 @@ impl MarkerStore for MemoryStore {
             return Err(PutError::Conflict);
         }
         let mut faults = locked(&self.faults);
-        if faults.io_before_write > 0 {
+        let let_through = faults.skip_writes > 0;
+        if let_through {
+            faults.skip_writes -= 1;
+        } else if faults.io_before_write > 0 {
             faults.io_before_write -= 1;
             return Err(PutError::Io(io::Error::other("connection reset")));
         }
         let etag = format!("\"m{}\"", self.next.fetch_add(1, Ordering::SeqCst) + 1);
         objects.insert(id, (body, etag.clone()));
-        if faults.lose_answers > 0 {
+        if !let_through && faults.lose_answers > 0 {
             faults.lose_answers -= 1;
             return Err(PutError::Conflict);
         }
-        if faults.io_after_write > 0 {
+        if !let_through && faults.io_after_write > 0 {
             faults.io_after_write -= 1;
             return Err(PutError::Io(io::Error::other("timed out")));
         }
@@ -193,6 +198,9 @@ pub struct MemorySink {
     pub hang_after: Mutex<Option<usize>>,
     /// How long each request takes.
     pub delay: Mutex<Duration>,
+    /// How long the answer takes after the request was accepted (CloudWatch has the datums while
+    /// the caller still waits).
+    pub answer_delay: Mutex<Duration>,
     requests: AtomicUsize,
 }
 
@@ -240,6 +248,10 @@ impl MetricSink for MemorySink {
             });
         }
         locked(&self.accepted).push((batch.index, batch.datums.clone()));
+        let answer = *locked(&self.answer_delay);
+        if !answer.is_zero() {
+            tokio::time::sleep(answer).await;
+        }
         Ok(())
     }
 }

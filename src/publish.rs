@@ -9,9 +9,10 @@ use crate::error::FileError;
 use crate::idempotency::{
     self, Begin, Claim, Clock, FileVersion, Marker, MarkerError, MarkerLocation, MarkerStore,
 };
+use crate::ledger::{SendFailure, send_recorded};
 use crate::pipeline::ProcessedFile;
 use crate::settings::Settings;
-use crate::sink::{self, MetricSink, Settled, SinkError};
+use crate::sink::{self, MetricSink, Settled, SinkError, Stop};
 use futures::{Stream, StreamExt};
 use std::future::Future;
 
@@ -28,6 +29,9 @@ pub enum ObjectError {
         #[source]
         source: SinkError,
     },
+    /// The invocation's deadline came while it was being read (nothing of it was published).
+    #[error("{file}: the invocation's deadline came while it was read; a retry reads it again")]
+    Deadline { file: String },
     /// The exactly-once bookkeeping stopped it (busy elsewhere, marker unreadable or unwritable).
     #[error("{file}: {source}")]
     Marker {
@@ -99,12 +103,6 @@ impl Published {
     }
 }
 
-/// Why [`publish_recorded`] stopped.
-enum PublishFailure {
-    Sink(SinkError),
-    Marker(MarkerError),
-}
-
 /// `file: error` for each batch CloudWatch refused for good, logged as errors.
 fn refusals(file: &str, refused: Vec<SinkError>) -> Vec<String> {
     refused
@@ -115,96 +113,6 @@ fn refusals(file: &str, refused: Vec<SinkError>) -> Vec<String> {
             line
         })
         .collect()
-}
-
-/// Publishes `batches` while recording each accepted (or for good refused) batch in the claim's
-/// marker and keeping its lease: whenever batches completed since the last write and no write
-/// is in flight, one checkpoint records them all, and when no write happened for a third of the
-/// lease one renews it. A checkpoint that fails for an S3 error is only logged (the next one, or
-/// the final write, carries the same batches); losing the claim to a takeover, or the lease
-/// running out unrenewed, stops publishing at once. Returns the requests sent and the batches
-/// refused.
-async fn publish_recorded<S: MarkerStore, M: MetricSink>(
-    sink: &M,
-    namespace: &str,
-    batches: &[&Batch],
-    concurrency: usize,
-    claim: &mut Claim<'_, S>,
-) -> Result<(usize, Vec<SinkError>), PublishFailure> {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Settled>();
-    let total = batches.len();
-    let publish = sink::publish(sink, namespace, batches, concurrency, move |s| {
-        let _ = tx.send(s);
-    });
-    let renew_every = claim.lease() / 3;
-    let recorder = async {
-        let mut recorded = 0;
-        let mut refused = Vec::new();
-        let mut next_renewal = tokio::time::Instant::now() + renew_every;
-        loop {
-            let deadline = tokio::time::Instant::from_std(claim.held_until());
-            let settled = tokio::select! {
-                s = rx.recv() => s,
-                () = tokio::time::sleep_until(next_renewal.min(deadline)) => {
-                    if tokio::time::Instant::now() >= deadline {
-                        return Err(claim.expired());
-                    }
-                    next_renewal = tokio::time::Instant::now() + renew_every;
-                    match tokio::time::timeout_at(deadline, claim.checkpoint()).await {
-                        Err(_) => return Err(claim.expired()),
-                        Ok(Ok(())) => {}
-                        Ok(Err(e @ MarkerError::LostOwnership { .. })) => return Err(e),
-                        Ok(Err(e)) => tracing::warn!(error = %e, "lease renewal failed; carrying on"),
-                    }
-                    continue;
-                }
-            };
-            let Some(first) = settled else {
-                return Ok(refused);
-            };
-            let mut done = vec![first];
-            while let Ok(s) = rx.try_recv() {
-                done.push(s);
-            }
-            recorded += done.len();
-            for s in done {
-                match s {
-                    Settled::Sent(i) => claim.add_sent(&[i]),
-                    Settled::Rejected(e) => {
-                        if let SinkError::Rejected { batch, .. } = &e {
-                            claim.add_rejected(*batch);
-                        }
-                        refused.push(e);
-                    }
-                }
-            }
-            if recorded == total {
-                continue; // the final write records them
-            }
-            next_renewal = tokio::time::Instant::now() + renew_every;
-            match tokio::time::timeout_at(deadline, claim.checkpoint()).await {
-                Err(_) => return Err(claim.expired()),
-                Ok(Ok(())) => {}
-                Ok(Err(e @ MarkerError::LostOwnership { .. })) => return Err(e),
-                Ok(Err(e)) => tracing::warn!(error = %e, "marker checkpoint failed; carrying on"),
-            }
-        }
-    };
-    futures::pin_mut!(publish, recorder);
-    match futures::future::select(publish, recorder).await {
-        futures::future::Either::Left((published, recorder)) => {
-            // The sender is gone with the publishing future: the recorder drains and ends.
-            let refused = recorder.await.map_err(PublishFailure::Marker)?;
-            let sent = published.map_err(PublishFailure::Sink)?;
-            Ok((sent, refused))
-        }
-        // The claim was lost or ran out: dropping the publishing future abandons its requests.
-        futures::future::Either::Right((Err(e), _)) => Err(PublishFailure::Marker(e)),
-        futures::future::Either::Right((Ok(refused), publish)) => {
-            let sent = publish.await.map_err(PublishFailure::Sink)?;
-            Ok((sent, refused))
-        }
-    }
 }
 
 /// Publishes every batch of a read file, without any marker: the path of `IDEMPOTENCY=off` and
@@ -222,6 +130,7 @@ pub async fn publish_file<M: MetricSink>(
         &settings.metrics.namespace,
         &batches,
         settings.put_concurrency,
+        &Stop::default(),
         |s| {
             if let Settled::Rejected(e) = s {
                 refused.push(e);
@@ -261,6 +170,7 @@ pub async fn publish_claimed<S, M>(
     existing: Option<(Marker, String)>,
     file: ProcessedFile,
     now_ms: i64,
+    deadline: Option<std::time::Instant>,
 ) -> Result<Published, ObjectError>
 where
     S: MarkerStore,
@@ -371,17 +281,25 @@ where
         trimmed.iter().filter(|b| !b.datums.is_empty()).collect()
     };
 
-    let result =
-        publish_recorded(sink, namespace, &todo, settings.put_concurrency, &mut claim).await;
+    let stop = Stop::at(deadline);
+    let concurrency = settings.put_concurrency;
+    let result = send_recorded(sink, namespace, &todo, concurrency, &mut claim, &stop).await;
     let (put_requests, refused) = match result {
         Ok(r) => r,
-        Err(PublishFailure::Sink(e)) => {
-            if let Err(re) = claim.release().await {
+        Err(failure) => {
+            // Whatever was settled before the stop is recorded with the release.
+            if !matches!(
+                failure,
+                SendFailure::Ledger(MarkerError::LostOwnership { .. })
+            ) && let Err(re) = claim.release().await
+            {
                 tracing::warn!(error = %re, "could not release the marker after a failure");
             }
-            return Err(publish_error(e));
+            return Err(match failure {
+                SendFailure::Sink(e) => publish_error(e),
+                SendFailure::Ledger(e) => marker_error(e),
+            });
         }
-        Err(PublishFailure::Marker(e)) => return Err(marker_error(e)),
     };
     if let Err(e) = claim.finish().await {
         if !matches!(e, MarkerError::LostOwnership { .. })

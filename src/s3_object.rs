@@ -150,6 +150,24 @@ where
     S: ObjectStore + MarkerStore,
     M: MetricSink,
 {
+    publish_object_until(store, sink, settings, obj, now_ms, None).await
+}
+
+/// [`publish_object`], stopping at `deadline`: a read still running then is abandoned (nothing
+/// of it was published); a publish starts no request after it, awaits those in flight and
+/// records them, and fails with [`crate::sink::SinkError::Stopped`] for a retry to resume.
+pub async fn publish_object_until<S, M>(
+    store: &S,
+    sink: &M,
+    settings: &Settings,
+    obj: &ObjectRef,
+    now_ms: i64,
+    deadline: Option<std::time::Instant>,
+) -> Result<Published, ObjectError>
+where
+    S: ObjectStore + MarkerStore,
+    M: MetricSink,
+{
     if !settings.idempotency {
         let file = read_object(store, settings, obj, now_ms).await?;
         let (put_requests, rejected_batches) = publish_file(sink, settings, &file).await?;
@@ -174,23 +192,46 @@ where
         .map_err(marker_error)?;
     let fingerprint = settings.metrics.fingerprint();
     let mut window_ms = now_ms;
-    let file = read_object_at(store, settings, obj, |etag| {
+    let read = read_object_at(store, settings, obj, |etag| {
         let etag = idempotency::normalize_etag(etag.unwrap_or(""));
         let existing = existing.as_ref().map(|(m, _)| m);
         window_ms = idempotency::window_for(existing, &etag, &fingerprint, now_ms);
         window_ms
-    })
-    .await?;
+    });
+    let mut file = match deadline {
+        None => read.await?,
+        Some(d) => tokio::time::timeout_at(d.into(), read)
+            .await
+            .map_err(|_| ObjectError::Deadline { file: obj.url() })??,
+    };
+    let etag = idempotency::normalize_etag(file.etag.as_deref().unwrap_or(""));
+    let namespace = &settings.metrics.namespace;
+    // Series families an earlier part of this version published (another selection) are left
+    // out: this part publishes only what is missing.
+    let done = idempotency::published_families(existing.as_ref().map(|(m, _)| m), &etag);
+    if !done.is_empty() {
+        let missing = file
+            .batches
+            .drain(..)
+            .flat_map(|b| b.datums)
+            .filter(|d| !done.contains(&idempotency::family(namespace, d)))
+            .collect();
+        file.batches = crate::batch::batches(missing);
+    }
     let version = FileVersion {
         bucket: obj.bucket.clone(),
         key: obj.key.clone(),
-        etag: idempotency::normalize_etag(file.etag.as_deref().unwrap_or("")),
+        families: idempotency::families(namespace, &file.batches),
+        etag,
         fingerprint,
         digest: idempotency::digest(&file.batches),
         batches: file.batches.len(),
         window_ms,
     };
-    publish_claimed(store, sink, settings, loc, version, existing, file, now_ms).await
+    publish_claimed(
+        store, sink, settings, loc, version, existing, file, now_ms, deadline,
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -1,9 +1,15 @@
-//! The state one Kinesis shard carries between invocations, a transactional outbox: the sequence
-//! number up to which records are aggregated (the checkpoint), the aggregate rows of minutes not
-//! yet published (pending), and the rows being published (the outbox) with the batches of it
-//! already settled. Pure data and functions; the Kinesis adapter keeps it in one marker object
-//! per shard, written with conditional PUTs, and the README ("Real-time logs") says why this
-//! makes every record count exactly once across retries, bisection, resharding and crashes.
+//! The state one Kinesis shard carries between invocations, its ledger: the sequence number up
+//! to which records are aggregated (the checkpoint), the aggregate rows of minutes not yet
+//! closed (pending), the batches cut from closed minutes and not yet settled (the outbox), and
+//! the lease of whoever is publishing that outbox. Pure data and functions; the Kinesis adapter
+//! keeps it in one object per shard, written with conditional PUTs, and the README ("Real-time
+//! logs") says why this makes every record count exactly once across retries, bisection,
+//! resharding, concurrent flushes and crashes.
+//!
+//! The outbox holds the batches themselves, cut once with the settings of that moment (their
+//! fingerprint is kept beside each): a redeploy with other settings while an outbox is half
+//! published changes nothing of what is still to be sent. A closed minute that makes no datums
+//! (a metric selection it has nothing for) cuts no batch, so there is nothing to wait for.
 
 use crate::aggregate::{AggregateRow, FileAggregate, Totals};
 use crate::batch::{Batch, batches};
@@ -13,8 +19,37 @@ use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-/// Version of the serialised state.
-pub const STATE_VERSION: u32 = 1;
+/// Version of the serialised state this code writes. Version 1 (an outbox of rows, recut on
+/// every read) is still read; anything newer is refused.
+pub const STATE_VERSION: u32 = 2;
+
+/// A state this code cannot use. The object is left as it is, and the shard fails loudly until
+/// someone looks: starting afresh would silently lose its pending minutes.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("shard state unreadable ({0}); left as it is: restore or delete it")]
+    Unreadable(String),
+    #[error(
+        "shard state of version {0}; this function reads versions 1 to {STATE_VERSION} (written by a newer one?); left as it is"
+    )]
+    UnknownVersion(u32),
+}
+
+/// Who publishes the outbox, until when (wall clock, ms).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub owner: String,
+    pub until_ms: i64,
+}
+
+/// One batch of the outbox, with the namespace and the fingerprint of the settings it was cut
+/// with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxBatch {
+    pub namespace: String,
+    pub fingerprint: String,
+    pub batch: Batch,
+}
 
 /// A shard's carried state. See the module documentation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,13 +59,28 @@ pub struct ShardState {
     pub checkpoint: Option<String>,
     /// Rows of minutes not yet closed, merged across invocations.
     pub pending: Vec<AggregateRow>,
-    /// Rows of closed minutes being published: their batches are a function of these rows.
-    pub outbox: Vec<AggregateRow>,
-    /// Indices of the outbox's batches that are settled (sent, or refused for good).
-    pub settled: Vec<usize>,
+    /// Batches of closed minutes not yet settled (sent, or refused for good), in order.
+    pub outbox: Vec<OutboxBatch>,
+    /// Number the next batch cut gets: batch numbers are never reused within a shard.
+    #[serde(default)]
+    pub next_batch: usize,
+    /// The publisher of the outbox, while it publishes.
+    #[serde(default)]
+    pub lease: Option<Lease>,
     /// Records aggregated over the shard's life, and those of no known distribution.
     pub records: u64,
     pub unresolved: u64,
+}
+
+/// Version 1: the outbox as rows, cut into batches at every read, with the settled numbers.
+#[derive(Deserialize)]
+struct StateV1 {
+    checkpoint: Option<String>,
+    pending: Vec<AggregateRow>,
+    outbox: Vec<AggregateRow>,
+    settled: Vec<usize>,
+    records: u64,
+    unresolved: u64,
 }
 
 /// Whether Kinesis sequence number `a` comes after `b` (decimal strings of up to 128 digits,
@@ -61,7 +111,69 @@ fn merge_rows(into: &mut Vec<AggregateRow>, rows: Vec<AggregateRow>) {
     *into = merged.into_values().collect();
 }
 
+/// The batches of `rows` under `config`, numbered from 0.
+fn cut(rows: Vec<AggregateRow>, config: &MetricsConfig) -> Vec<Batch> {
+    let aggregate = FileAggregate {
+        distribution_id: String::new(),
+        rows,
+        totals: Totals::default(),
+        skipped_stale: 0,
+        kept_outside_window: 0,
+        folded_values: 0,
+        unresolved: 0,
+    };
+    batches(datums(&aggregate, config))
+}
+
 impl ShardState {
+    /// Reads a stored state; a version-1 state's outbox is cut with `config`, as version 1 did.
+    pub fn from_json(bytes: &[u8], config: &MetricsConfig) -> Result<ShardState, StateError> {
+        #[derive(Deserialize)]
+        struct Version {
+            #[serde(default)]
+            version: u32,
+        }
+        let unreadable = |e: serde_json::Error| StateError::Unreadable(e.to_string());
+        let v: Version = serde_json::from_slice(bytes).map_err(unreadable)?;
+        match v.version {
+            STATE_VERSION => serde_json::from_slice(bytes).map_err(unreadable),
+            0 | 1 => {
+                let old: StateV1 = serde_json::from_slice(bytes).map_err(unreadable)?;
+                let mut s = ShardState {
+                    version: STATE_VERSION,
+                    checkpoint: old.checkpoint,
+                    pending: old.pending,
+                    records: old.records,
+                    unresolved: old.unresolved,
+                    ..ShardState::default()
+                };
+                let fingerprint = config.fingerprint();
+                for b in cut(old.outbox, config) {
+                    if !old.settled.contains(&b.index) {
+                        s.outbox.push(OutboxBatch {
+                            namespace: config.namespace.clone(),
+                            fingerprint: fingerprint.clone(),
+                            batch: b,
+                        });
+                    }
+                }
+                s.next_batch = s
+                    .outbox
+                    .iter()
+                    .map(|b| b.batch.index + 1)
+                    .max()
+                    .unwrap_or(0);
+                Ok(s)
+            }
+            n => Err(StateError::UnknownVersion(n)),
+        }
+    }
+
+    /// The document as stored.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
     /// Whether the record with sequence number `seq` is new: after the checkpoint.
     pub fn is_new(&self, seq: &str) -> bool {
         self.checkpoint
@@ -80,53 +192,64 @@ impl ShardState {
         }
     }
 
-    /// Moves the pending rows of minutes that ended at least `delay_ms` before `now_ms` into the
-    /// outbox, unless an outbox is still being published (its batches must not change). Returns
-    /// how many rows moved.
-    pub fn close(&mut self, now_ms: i64, delay_ms: i64) -> usize {
-        if !self.outbox.is_empty() {
-            return 0;
-        }
+    /// Cuts the pending rows of minutes that ended at least `delay_ms` before `now_ms` into
+    /// batches at the end of the outbox (an outbox being published is never changed, only added
+    /// to). Returns how many rows closed; rows that make no datums close into no batch.
+    pub fn close(&mut self, config: &MetricsConfig, now_ms: i64, delay_ms: i64) -> usize {
+        self.version = STATE_VERSION;
         let (closed, open): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
             .into_iter()
             .partition(|r| r.minute_ms + 60_000 + delay_ms <= now_ms);
         self.pending = open;
         let n = closed.len();
-        merge_rows(&mut self.outbox, closed);
-        self.settled.clear();
+        let mut rows = Vec::new();
+        merge_rows(&mut rows, closed);
+        let fingerprint = config.fingerprint();
+        for mut batch in cut(rows, config) {
+            batch.index = self.next_batch;
+            self.next_batch += 1;
+            self.outbox.push(OutboxBatch {
+                namespace: config.namespace.clone(),
+                fingerprint: fingerprint.clone(),
+                batch,
+            });
+        }
         n
     }
 
-    /// The outbox's batches, in order (deterministic: a resumed publish sends the same batches).
-    pub fn outbox_batches(&self, config: &MetricsConfig) -> Vec<Batch> {
-        let aggregate = FileAggregate {
-            distribution_id: String::new(),
-            rows: self.outbox.clone(),
-            totals: Totals::default(),
-            skipped_stale: 0,
-            kept_outside_window: 0,
-            folded_values: 0,
-            unresolved: 0,
-        };
-        batches(datums(&aggregate, config))
+    /// Records batch `index` as settled (sent, or refused for good): it leaves the outbox.
+    /// Returns whether it was there.
+    pub fn settle(&mut self, index: usize) -> bool {
+        let before = self.outbox.len();
+        self.outbox.retain(|b| b.batch.index != index);
+        self.outbox.len() != before
     }
 
-    /// The outbox's batches not settled yet.
-    pub fn unsettled(&self, config: &MetricsConfig) -> Vec<Batch> {
-        self.outbox_batches(config)
-            .into_iter()
-            .filter(|b| !self.settled.contains(&b.index))
-            .collect()
+    /// The owner of a lease that is still running at `now_ms` (with `margin_ms` for clock skew),
+    /// unless it is `me`.
+    pub fn leased_to_other(&self, me: &str, now_ms: i64, margin_ms: i64) -> Option<&Lease> {
+        self.lease
+            .as_ref()
+            .filter(|l| l.owner != me && l.until_ms.saturating_add(margin_ms) >= now_ms)
     }
 
-    /// Records batch `index` of the outbox as settled; once all `total` are, the outbox is done.
-    pub fn settle(&mut self, index: usize, total: usize) {
-        if !self.settled.contains(&index) {
-            self.settled.push(index);
+    /// Takes (or renews) the lease for `me` until `until_ms`, unless another holds it; returns
+    /// whether `me` holds it now.
+    pub fn take_lease(&mut self, me: &str, now_ms: i64, margin_ms: i64, until_ms: i64) -> bool {
+        if self.leased_to_other(me, now_ms, margin_ms).is_some() {
+            return false;
         }
-        if self.settled.len() >= total {
-            self.outbox.clear();
-            self.settled.clear();
+        self.lease = Some(Lease {
+            owner: me.to_owned(),
+            until_ms,
+        });
+        true
+    }
+
+    /// Gives the lease up if `me` holds it.
+    pub fn release(&mut self, me: &str) {
+        if self.lease.as_ref().is_some_and(|l| l.owner == me) {
+            self.lease = None;
         }
     }
 
@@ -140,98 +263,4 @@ impl ShardState {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::aggregate::Aggregator;
-    use crate::parse::{LogParser, RealtimeFields};
-
-    const MIN: i64 = 1_700_000_040_000; // a minute's start
-
-    fn config() -> MetricsConfig {
-        MetricsConfig {
-            realtime: Some(RealtimeFields::parse("timestamp,sc-status,sc-bytes").unwrap()),
-            distribution_id: Some("E2Q4ABCDEFGH".into()),
-            ..MetricsConfig::default()
-        }
-    }
-
-    fn aggregate(config: &MetricsConfig, lines: &[(i64, u64)]) -> FileAggregate {
-        let fields = config.realtime.as_ref().unwrap();
-        let mut agg = Aggregator::new(config, "E2Q4ABCDEFGH", MIN + 600_000);
-        let mut p = LogParser::realtime(fields, agg.fields());
-        let text: String = lines
-            .iter()
-            .map(|(ms, b)| format!("{}.{:03}\t200\t{b}\n", ms / 1000, ms % 1000))
-            .collect();
-        p.process(text.as_bytes(), true, |r| agg.add(r)).unwrap();
-        agg.finish()
-    }
-
-    fn bytes(state: &ShardState, rows: &[AggregateRow]) -> u64 {
-        let _ = state;
-        rows.iter().map(|r| r.cell.bytes_downloaded).sum()
-    }
-
-    #[test]
-    fn sequence_numbers_compare_as_numbers() {
-        assert!(sequence_after("10", "9"));
-        assert!(!sequence_after("9", "10"));
-        assert!(!sequence_after("42", "42"));
-        assert!(sequence_after(
-            "49590338271490256608559692540925702759324208523137515618",
-            "49590338271490256608559692538361571095921575989136588898"
-        ));
-    }
-
-    #[test]
-    fn batches_merge_per_minute_and_close_after_the_delay() {
-        let c = config();
-        let mut s = ShardState::default();
-        s.absorb(
-            aggregate(&c, &[(MIN + 1_000, 10), (MIN + 61_000, 5)]),
-            2,
-            "1".into(),
-        );
-        s.absorb(aggregate(&c, &[(MIN + 2_000, 7)]), 1, "2".into());
-        assert_eq!(s.pending_minutes(), [MIN, MIN + 60_000]);
-        assert_eq!(s.pending.len(), 2, "one row per minute: {:?}", s.pending);
-        // The first minute closes 20 s after its end, not before.
-        assert_eq!(s.close(MIN + 79_999, 20_000), 0);
-        assert_eq!(s.close(MIN + 80_000, 20_000), 1);
-        assert_eq!(bytes(&s, &s.outbox), 17);
-        assert_eq!(bytes(&s, &s.pending), 5);
-        // While the outbox is published, nothing more closes into it.
-        assert_eq!(s.close(MIN + 600_000, 20_000), 0);
-        let total = s.outbox_batches(&c).len();
-        assert_eq!(total, 1);
-        s.settle(0, total);
-        assert!(s.outbox.is_empty() && s.settled.is_empty());
-        assert_eq!(s.close(MIN + 600_000, 20_000), 1);
-        assert_eq!(s.records, 3);
-    }
-
-    #[test]
-    fn records_at_or_before_the_checkpoint_are_not_new() {
-        let c = config();
-        let mut s = ShardState::default();
-        assert!(s.is_new("5"));
-        s.absorb(aggregate(&c, &[(MIN, 1)]), 1, "5".into());
-        assert!(!s.is_new("5") && !s.is_new("4") && s.is_new("6"));
-        // A late, older checkpoint never moves it back.
-        s.absorb(aggregate(&c, &[]), 0, "3".into());
-        assert_eq!(s.checkpoint.as_deref(), Some("5"));
-    }
-
-    #[test]
-    fn the_state_survives_serialisation_and_keeps_its_batches() {
-        let c = config();
-        let mut s = ShardState::default();
-        let lines: Vec<(i64, u64)> = (0..500).map(|i| (MIN + i * 100, i as u64)).collect();
-        s.absorb(aggregate(&c, &lines), 500, "77".into());
-        s.close(MIN + 200_000, 20_000);
-        let json = serde_json::to_vec(&s).unwrap();
-        let back: ShardState = serde_json::from_slice(&json).unwrap();
-        assert_eq!(back, s);
-        assert_eq!(back.outbox_batches(&c), s.outbox_batches(&c));
-    }
-}
+mod tests;

@@ -6,7 +6,6 @@ use crate::event::{self, Invocation};
 use crate::memory::{MemorySink, MemoryStore};
 use crate::parse::value::format_rfc3339;
 use serde_json::json;
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 const BUCKET: &str = "logs";
@@ -16,6 +15,11 @@ const NOW: i64 = START + 86_400_000;
 
 /// A W3C log of `n` records over 5 minutes and 3 edge locations, in hour 2026-11-20T12.
 fn log(n: usize) -> Vec<u8> {
+    log_over(n, 3)
+}
+
+/// [`log`] over `edges` edge locations.
+fn log_over(n: usize, edges: usize) -> Vec<u8> {
     let mut s = String::from(
         "#Version: 1.0\n#Fields: date time x-edge-location sc-bytes sc-status x-edge-result-type time-taken\n",
     );
@@ -24,7 +28,7 @@ fn log(n: usize) -> Vec<u8> {
         let (d, t) = (&t[..10], &t[11..19]);
         s.push_str(&format!(
             "{d}\t{t}\tE{:02}-C1\t{}\t200\tHit\t0.01\n",
-            i % 3,
+            i % edges,
             100 + i
         ));
     }
@@ -171,7 +175,7 @@ async fn a_task_repeated_in_two_invocations_or_after_a_notification_publishes_on
         etag: None,
         size: None,
     };
-    publish_object(&store, &sink, &s, &notified, NOW)
+    crate::s3_object::publish_object(&store, &sink, &s, &notified, NOW)
         .await
         .unwrap();
     let e = event("2.0", Value::Null, &[("t1", &a), ("t2", &b)]);
@@ -304,7 +308,7 @@ async fn too_old_is_permanent_whether_the_key_or_the_records_say_so() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_live_claim_elsewhere_is_busy_and_a_deadline_is_a_timeout() {
+async fn a_live_claim_elsewhere_is_busy() {
     let store = MemoryStore::default();
     let s = Settings::default();
     let a = key("cf/a");
@@ -312,14 +316,49 @@ async fn a_live_claim_elsewhere_is_busy_and_a_deadline_is_a_timeout() {
     let hanging = MemorySink::default();
     *hanging.hang_after.lock().unwrap() = Some(0);
     let e = event("2.0", Value::Null, &[("t1", &a)]);
-    // The first invocation hangs in PutMetricData until its deadline, holding the claim.
-    let deadline = Instant::now() + Duration::from_millis(300);
-    let r = run_until(&store, &hanging, &s, &e, Some(deadline)).await;
-    assert_eq!(codes(&r), [pair("TemporaryFailure", "timeout")]);
+    // The first invocation hangs in PutMetricData, holding the claim, and is killed.
+    let killed = tokio::time::timeout(Duration::from_millis(300), run(&store, &hanging, &s, &e));
+    assert!(killed.await.is_err());
     let sink = MemorySink::default();
     let r = run(&store, &sink, &s, &e).await;
     assert_eq!(codes(&r), [pair("TemporaryFailure", "busy")]);
     assert_eq!(sink.requests(), 0);
+}
+
+/// Dimensions that give the 12-record log several batches.
+fn wide() -> Settings {
+    let mut s = Settings::default();
+    s.metrics.dimension_sets = crate::config::parse_dimension_sets(
+        "t",
+        "DistributionId;DistributionId,EdgeLocation;EdgeLocation,ResultType",
+    )
+    .unwrap();
+    s.metrics.max_dimension_values = 1000;
+    s
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deadline_mid_publish_awaits_and_records_what_was_sent() {
+    let store = MemoryStore::default();
+    let mut s = wide();
+    s.put_concurrency = 2;
+    let a = key("cf/a");
+    store.put(BUCKET, &a, log_over(6000, 600));
+    let want = expected(&store, &s, &a).await;
+    // CloudWatch accepts each request at once but answers 200 ms later: at the deadline two are
+    // in flight, accepted, unanswered.
+    let sink = MemorySink::default();
+    *sink.answer_delay.lock().unwrap() = Duration::from_millis(200);
+    let e = event("2.0", Value::Null, &[("t1", &a)]);
+    let deadline = Instant::now() + Duration::from_millis(300);
+    let r = run_until(&store, &sink, &s, &e, Some(deadline)).await;
+    assert_eq!(codes(&r), [pair("TemporaryFailure", "timeout")]);
+    assert!(sink.requests() >= 2, "{}", sink.requests());
+    // The job's retry sends only what no attempt recorded.
+    *sink.answer_delay.lock().unwrap() = Duration::ZERO;
+    let r = run(&store, &sink, &s, &e).await;
+    assert_eq!(codes(&r), [pair("Succeeded", "published")]);
+    assert_eq!(lines(&sink.datums()), want);
 }
 
 #[tokio::test]
@@ -376,50 +415,97 @@ async fn a_dry_run_counts_and_publishes_nothing() {
     assert!(store.keys(BUCKET, "_cflm/").is_empty());
 }
 
+/// Sum of `metric` over datums with only the DistributionId dimension.
+fn total(sink: &MemorySink, metric: crate::catalogue::Metric) -> u64 {
+    sink.datums()
+        .iter()
+        .filter(|d| d.metric == metric && d.dimensions.len() == 1)
+        .map(|d| match d.value {
+            crate::datum::DatumValue::Value(v) => v,
+            _ => 0,
+        })
+        .sum()
+}
+
 #[tokio::test]
-async fn new_dimension_sets_republish_under_their_own_markers_exactly_once() {
+async fn a_backfill_with_overrides_publishes_only_what_is_missing() {
+    use crate::catalogue::Metric;
     let store = MemoryStore::default();
-    let s = Settings::default();
+    let mut s = Settings::default();
+    s.metrics.include = crate::config::parse_include("t", "Requests").unwrap();
     let a = key("cf/a");
-    store.put(BUCKET, &a, log(12));
+    store.put(BUCKET, &a, log(100));
     let sink = MemorySink::default();
     let plain = event("2.0", Value::Null, &[("t1", &a)]);
     assert_eq!(
         codes(&run(&store, &sink, &s, &plain).await),
         [pair("Succeeded", "published")]
     );
-    let before = sink.datums().len();
-    let args = json!({"dimensions": "DistributionId,EdgeLocation", "namespace": "Backfill/Test"});
-    let wider = event("2.0", args.clone(), &[("t1", &a)]);
+    assert_eq!(total(&sink, Metric::Requests), 100);
+    // A job adds a metric, another a dimension set, a third both again.
+    for args in [
+        json!({"include": "Requests,BytesDownloaded"}),
+        json!({"dimensions": "DistributionId;DistributionId,EdgeLocation", "maxDimensionValues": "50"}),
+        json!({"include": "Requests,BytesDownloaded", "dimensions": "DistributionId;DistributionId,EdgeLocation"}),
+    ] {
+        let e = event("2.0", args, &[("t1", &a)]);
+        run(&store, &sink, &s, &e).await;
+        run(&store, &sink, &s, &e).await;
+    }
+    assert_eq!(total(&sink, Metric::Requests), 100);
+    let bytes: u64 = (0..100).map(|i| 100 + i).sum();
+    assert_eq!(total(&sink, Metric::BytesDownloaded), bytes);
+    let edge: u64 = sink
+        .datums()
+        .iter()
+        .filter(|d| d.metric == Metric::Requests && d.dimensions.len() == 2)
+        .map(|d| match d.value {
+            crate::datum::DatumValue::Value(v) => v,
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(edge, 100);
+    // One marker for the file, whatever the jobs' selections.
     assert_eq!(
-        codes(&run(&store, &sink, &s, &wider).await),
+        store.keys(BUCKET, "_cflm/processed/"),
+        [format!("_cflm/processed/{a}.json")]
+    );
+    // The third job found everything published: a duplicate.
+    let e = event(
+        "2.0",
+        json!({"include": "Requests,BytesDownloaded"}),
+        &[("t1", &a)],
+    );
+    assert_eq!(
+        codes(&run(&store, &sink, &s, &e).await),
+        [pair("Succeeded", "duplicate")]
+    );
+}
+
+#[tokio::test]
+async fn a_namespace_override_is_its_own_series() {
+    let store = MemoryStore::default();
+    let s = Settings::default();
+    let a = key("cf/a");
+    store.put(BUCKET, &a, log(12));
+    let sink = MemorySink::default();
+    run(&store, &sink, &s, &event("2.0", Value::Null, &[("t1", &a)])).await;
+    let before = sink.datums().len();
+    let args = json!({"namespace": "Backfill/Test"});
+    let e = event("2.0", args.clone(), &[("t1", &a)]);
+    assert_eq!(
+        codes(&run(&store, &sink, &s, &e).await),
         [pair("Succeeded", "published")]
     );
     assert_eq!(
-        codes(&run(&store, &sink, &s, &wider).await),
+        codes(&run(&store, &sink, &s, &e).await),
         [pair("Succeeded", "duplicate")]
     );
     let overridden = job_settings(&s, &serde_json::from_value(args).unwrap()).unwrap();
-    let fp = overridden.settings.metrics.fingerprint();
-    assert_ne!(fp, s.metrics.fingerprint());
-    let markers = store.keys(BUCKET, "_cflm/processed/");
     assert_eq!(
-        markers,
-        [
-            format!("_cflm/processed/{a}.json"),
-            format!("_cflm/processed/config-{fp}/{a}.json"),
-        ]
-    );
-    let added = &sink.datums()[before..];
-    assert_eq!(
-        lines(added),
+        lines(&sink.datums()[before..]),
         expected(&store, &overridden.settings, &a).await
     );
-    assert!(added.iter().all(|d| d.dimensions.len() == 2));
-    // The job's settings leave the function's markers alone when nothing that shapes datums
-    // changes.
-    let same = job_settings(&s, &BTreeMap::from([("dryRun".into(), "false".into())])).unwrap();
-    assert_eq!(same.settings.marker_prefix, s.marker_prefix);
 }
 
 #[test]

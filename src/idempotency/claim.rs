@@ -84,6 +84,8 @@ pub struct Claim<'s, S> {
     lease_ms: i64,
     /// When the last write that landed was started: the lease runs from there.
     renewed_at: Instant,
+    /// The series families this part publishes, recorded as published when it is done.
+    families: Vec<String>,
 }
 
 impl<'s, S: MarkerStore> Claim<'s, S> {
@@ -136,9 +138,12 @@ impl<'s, S: MarkerStore> Claim<'s, S> {
                     });
                 }
                 Decision::Start => {
-                    let attempts = current
-                        .filter(|m| m.etag == v.etag)
-                        .map_or(0, |m| m.attempts);
+                    let same_version = current.filter(|m| m.etag == v.etag);
+                    let attempts = same_version.map_or(0, |m| m.attempts);
+                    // Completed parts of this version stay recorded.
+                    let published = same_version
+                        .and_then(|m| m.published.clone())
+                        .unwrap_or_default();
                     let doc = Marker {
                         version: MARKER_VERSION,
                         bucket: v.bucket.clone(),
@@ -156,6 +161,7 @@ impl<'s, S: MarkerStore> Claim<'s, S> {
                         started_ms: now,
                         updated_ms: now,
                         lease_until_ms: Some(now.saturating_add(lease_ms)),
+                        published: Some(published),
                     };
                     (doc, None)
                 }
@@ -208,6 +214,7 @@ impl<'s, S: MarkerStore> Claim<'s, S> {
                     clock,
                     lease_ms,
                     renewed_at,
+                    families: v.families.clone(),
                 },
                 already_sent: sent.union(&rejected).copied().collect(),
                 takeover,
@@ -266,8 +273,11 @@ impl<'s, S: MarkerStore> Claim<'s, S> {
         }
     }
 
-    /// Marks the file done.
+    /// Marks the file done: this part's families join those published.
     pub async fn finish(&mut self) -> Result<(), MarkerError> {
+        let mut all: BTreeSet<String> = self.doc.published.iter().flatten().cloned().collect();
+        all.extend(self.families.iter().cloned());
+        self.doc.published = Some(all.into_iter().collect());
         self.write(State::Done).await
     }
 

@@ -59,6 +59,11 @@ pub struct Marker {
     /// none and are read as `updated_ms` plus the configured lease.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_until_ms: Option<i64>,
+    /// The series families ([`family`]) every completed part of this version published; a
+    /// later run with another selection publishes only the families missing. `None` in markers
+    /// written before parts existed: such a `done` marker is a duplicate for any selection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<Vec<String>>,
 }
 
 impl Marker {
@@ -88,6 +93,8 @@ impl Marker {
 pub struct FileVersion {
     pub bucket: String,
     pub key: String,
+    /// The series families of the batches to publish (this part's).
+    pub families: Vec<String>,
     /// ETag of the object read, without quotes.
     pub etag: String,
     pub fingerprint: String,
@@ -164,8 +171,12 @@ pub fn decide(
         };
     }
     if m.state == State::Done {
-        return Decision::Duplicate {
-            same_config: m.fingerprint == v.fingerprint && m.digest == v.digest,
+        let same_config = m.fingerprint == v.fingerprint && m.digest == v.digest;
+        // Published completely, or every family this selection has was: nothing is missing.
+        return if same_config || m.published.is_none() || v.batches == 0 {
+            Decision::Duplicate { same_config }
+        } else {
+            Decision::Start
         };
     }
     if busy {
@@ -204,6 +215,33 @@ pub fn window_for(existing: Option<&Marker>, etag: &str, fingerprint: &str, now_
         }
         _ => now_ms,
     }
+}
+
+/// A datum's series family: namespace, metric and dimension names (not values). Exactly once
+/// holds per file version and family: one published is never published again for that
+/// version, whatever selection or cardinality guard a later run has.
+pub fn family(namespace: &str, d: &crate::datum::Datum) -> String {
+    let names: Vec<&str> = d.dimensions.iter().map(|(k, _)| k.name()).collect();
+    format!("{namespace}|{}|{}", d.metric.name(), names.join(","))
+}
+
+/// The families of `batches`, sorted, each once.
+pub fn families(namespace: &str, batches: &[Batch]) -> Vec<String> {
+    let set: BTreeSet<String> = batches
+        .iter()
+        .flat_map(|b| &b.datums)
+        .map(|d| family(namespace, d))
+        .collect();
+    set.into_iter().collect()
+}
+
+/// The families a marker says completed parts of version `etag` published.
+pub fn published_families(existing: Option<&Marker>, etag: &str) -> BTreeSet<String> {
+    existing
+        .filter(|m| m.etag == etag)
+        .and_then(|m| m.published.as_ref())
+        .map(|p| p.iter().cloned().collect())
+        .unwrap_or_default()
 }
 
 /// A hash of the batches (boundaries, datums, values): a resumed file must have the same.

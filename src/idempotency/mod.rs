@@ -66,7 +66,7 @@ pub mod store;
 
 pub use claim::{Begin, Claim, Clock, owner_token};
 pub use marker::{
-    Decision, FileVersion, MARKER_VERSION, MAX_SKEW_MS, Marker, State, decide, digest,
-    normalize_etag, skew_margin_ms, window_for,
+    Decision, FileVersion, MARKER_VERSION, MAX_SKEW_MS, Marker, State, decide, digest, families,
+    family, normalize_etag, published_families, skew_margin_ms, window_for,
 };
 pub use store::{Condition, MarkerError, MarkerLocation, MarkerStore, PutError, read_marker};

@@ -105,7 +105,9 @@ fn failures(v: &Value) -> Vec<String> {
 }
 
 async fn run(store: &MemoryStore, sink: &MemorySink, ev: &Value, now: i64) -> Value {
-    handle(store, sink, &settings(), ev, now).await.unwrap()
+    handle(store, sink, &settings(), ev, now, None)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -120,13 +122,9 @@ async fn minutes_publish_after_their_end_and_duplicates_count_once() {
     run(&store, &sink, &event(0..150), now).await;
     run(&store, &sink, &event(100..180), now + 60_000).await;
     assert_eq!(published(&sink), expected(180));
-    let state: ShardState = serde_json::from_slice(
-        &store
-            .bytes(
-                BUCKET,
-                "_cflm/processed/kinesis/cf-realtime/shardId-000000000000.json",
-            )
-            .unwrap(),
+    let state = crate::shard_state::ShardState::from_json(
+        &store.bytes(BUCKET, STATE_KEY).unwrap(),
+        &realtime_config(&settings()).unwrap(),
     )
     .unwrap();
     assert_eq!(state.records, 180);
@@ -161,7 +159,8 @@ async fn a_failed_publish_is_retried_from_the_last_record_and_resumes() {
 async fn a_lost_state_write_retries_the_batch_without_counting_it() {
     let (store, sink) = (MemoryStore::default(), MemorySink::default());
     let now = START + 200_000;
-    store.faults.lock().unwrap().io_before_write = 1;
+    // Every round of the write fails (one failed write is retried at once: see below).
+    store.faults.lock().unwrap().io_before_write = 5;
     let ev = event(0..60);
     let v = run(&store, &sink, &ev, now).await;
     let first = ev["Records"][0]["kinesis"]["sequenceNumber"]
@@ -201,12 +200,12 @@ async fn kinesis_needs_its_fields_and_a_state_bucket() {
     let (store, sink) = (MemoryStore::default(), MemorySink::default());
     let mut s = settings();
     s.marker_bucket = None;
-    let e = handle(&store, &sink, &s, &event(0..1), START)
+    let e = handle(&store, &sink, &s, &event(0..1), START, None)
         .await
         .unwrap_err();
     assert!(e.to_string().contains("MARKER_BUCKET"));
     s.metrics.realtime = None;
-    let e = handle(&store, &sink, &s, &event(0..1), START)
+    let e = handle(&store, &sink, &s, &event(0..1), START, None)
         .await
         .unwrap_err();
     assert!(e.to_string().contains("REALTIME_FIELDS"));
@@ -260,9 +259,18 @@ async fn one_shard_at_1000_records_per_second_costs_and_delays() {
         };
         let before = sink.requests();
         let seen = sink.datums().len();
-        process_shard(&store, &sink, &s, &config, BUCKET, &batch, now)
-            .await
-            .unwrap();
+        process_shard(
+            &store,
+            &sink,
+            &s,
+            &config,
+            BUCKET,
+            &batch,
+            now,
+            &Stop::default(),
+        )
+        .await
+        .unwrap();
         let mut minutes_sent: Vec<i64> = sink.datums()[seen..]
             .iter()
             .map(|d| d.timestamp_ms)
@@ -289,4 +297,218 @@ async fn one_shard_at_1000_records_per_second_costs_and_delays() {
     }
     let (requests, _) = published(&sink);
     assert_eq!(requests, (minutes as u64 - 1) * 60_000);
+}
+
+// ---- one ledger (issue "one ledger for every entry point") ------------------------------------
+
+const STATE_KEY: &str = "_cflm/processed/kinesis/cf-realtime/shardId-000000000000.json";
+
+/// `event(range)` with each record's line from `line_of`.
+fn event_of(range: std::ops::Range<u64>, line_of: impl Fn(u64) -> String) -> Value {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut ev = event(range.clone());
+    for (r, i) in ev["Records"].as_array_mut().unwrap().iter_mut().zip(range) {
+        r["kinesis"]["data"] = json!(b64.encode(line_of(i)));
+    }
+    ev
+}
+
+/// A scheduled EventBridge event, as the template's every-minute rule sends it.
+fn scheduled() -> Value {
+    json!({
+        "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-11-20T12:03:00Z", "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/cflm-flush"], "detail": {}
+    })
+}
+
+fn handler() -> crate::handler::Handler<MemoryStore, MemorySink> {
+    crate::handler::Handler {
+        store: MemoryStore::default(),
+        sink: MemorySink::default(),
+        settings: settings(),
+    }
+}
+
+fn state(store: &MemoryStore) -> Value {
+    serde_json::from_slice(&store.bytes(BUCKET, STATE_KEY).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn a_minute_that_makes_no_datums_never_stalls_the_shard() {
+    let (store, sink) = (MemoryStore::default(), MemorySink::default());
+    let mut s = settings();
+    s.metrics.include = crate::config::parse_include("t", "Status5xx").unwrap();
+    // Minute 0: only 200s, so nothing to publish once it closes; minute 2: a 500 per record.
+    let ok = |i: u64| line(i);
+    let error = |i: u64| line(i).replacen("\t200\t", "\t500\t", 1);
+    let v = handle(
+        &store,
+        &sink,
+        &s,
+        &event_of(0..30, ok),
+        START + 100_000,
+        None,
+    )
+    .await;
+    assert!(failures(&v.unwrap()).is_empty());
+    let v = handle(
+        &store,
+        &sink,
+        &s,
+        &event_of(130..160, error),
+        START + 200_000,
+        None,
+    )
+    .await;
+    assert!(failures(&v.unwrap()).is_empty());
+    // Minute 3 arrives; minute 2 (130..160 s) has closed and goes out.
+    let v = handle(
+        &store,
+        &sink,
+        &s,
+        &event_of(200..201, ok),
+        START + 240_000,
+        None,
+    )
+    .await;
+    assert!(failures(&v.unwrap()).is_empty());
+    let errors: u64 = sink
+        .datums()
+        .iter()
+        .filter(|d| d.metric == Metric::Status5xx && d.dimensions.len() == 1)
+        .map(|d| match d.value {
+            DatumValue::Value(v) => v,
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(errors, (130..160).filter(|i| i % 10 != 9).count() as u64);
+    let st = state(&store);
+    assert_eq!(st["outbox"].as_array().map_or(0, Vec::len), 0, "{st}");
+}
+
+#[tokio::test]
+async fn the_outbox_keeps_the_batches_it_was_cut_with_when_settings_change() {
+    let (store, sink) = (MemoryStore::default(), MemorySink::default());
+    let now = START + 700_000;
+    sink.failing.lock().unwrap().insert(1);
+    let ev = event(0..600);
+    run(&store, &sink, &ev, now).await;
+    assert_eq!(sink.batches(), [0]);
+    // Redeployed with fewer dimension sets while the outbox is half published.
+    sink.failing.lock().unwrap().clear();
+    let mut s = settings();
+    s.metrics.dimension_sets = crate::config::parse_dimension_sets("t", "DistributionId").unwrap();
+    let retry = json!({"Records": [ev["Records"][599].clone()]});
+    let v = handle(&store, &sink, &s, &retry, now, None).await.unwrap();
+    assert!(failures(&v).is_empty());
+    assert_eq!(published(&sink), expected(600));
+}
+
+#[tokio::test]
+async fn a_state_of_an_unknown_version_is_refused_loudly() {
+    let (store, sink) = (MemoryStore::default(), MemorySink::default());
+    run(&store, &sink, &event(0..10), START + 5_000).await;
+    let mut st = state(&store);
+    st["version"] = json!(99);
+    let body = serde_json::to_vec(&st).unwrap();
+    store.put(BUCKET, STATE_KEY, body.clone());
+    let v = run(&store, &sink, &event(10..20), START + 25_000).await;
+    assert_eq!(failures(&v).len(), 1, "{v}");
+    assert_eq!(
+        store.bytes(BUCKET, STATE_KEY).unwrap(),
+        body,
+        "left as it was"
+    );
+}
+
+#[tokio::test]
+async fn closed_minutes_of_quiet_and_closed_shards_go_out_on_the_schedule() {
+    let h = handler();
+    let (store, sink) = (&h.store, &h.sink);
+    // The parent shard's last records, then its children take over: no more records for it.
+    let v = run(store, sink, &event(0..50), START + 51_000).await;
+    assert!(failures(&v).is_empty());
+    assert_eq!(sink.requests(), 0, "the minute is still open");
+    let mut child = event(50..60);
+    for r in child["Records"].as_array_mut().unwrap() {
+        let id = r["eventID"]
+            .as_str()
+            .unwrap()
+            .replace("000000000000:", "000000000001:");
+        r["eventID"] = json!(id);
+    }
+    run(store, sink, &child, START + 61_000).await;
+    // Before the first minute's end plus the publish delay nothing is due.
+    let delay = settings().realtime_publish_delay_seconds as i64 * 1000;
+    h.handle(&scheduled(), START + 60_000 + delay - 1)
+        .await
+        .unwrap();
+    assert_eq!(sink.requests(), 0);
+    let v = h
+        .handle(&scheduled(), START + 120_000 + delay)
+        .await
+        .unwrap();
+    assert_eq!(published(sink), expected(60), "{v}");
+    // A second tick finds nothing to do.
+    let before = sink.requests();
+    h.handle(&scheduled(), START + 180_000 + delay)
+        .await
+        .unwrap();
+    assert_eq!(sink.requests(), before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_schedule_and_a_shard_never_send_one_batch_twice() {
+    let h = handler();
+    let (store, sink) = (&h.store, &h.sink);
+    *sink.answer_delay.lock().unwrap() = std::time::Duration::from_millis(30);
+    run(store, sink, &event(0..600), START + 30_000).await;
+    assert_eq!(sink.requests(), 0);
+    let now = START + 700_000;
+    let ticks = async {
+        for _ in 0..2 {
+            let _ = h.handle(&scheduled(), now).await;
+        }
+    };
+    let shard = async {
+        for range in [600..610, 610..620] {
+            let _ = run(store, sink, &event(range), now).await;
+        }
+    };
+    let tick = scheduled();
+    let (_, _, _) = tokio::join!(ticks, shard, h.handle(&tick, now));
+    // Whatever is left goes out on a later tick, once any lease has run out.
+    let later = now + 120_000;
+    h.handle(&scheduled(), later).await.unwrap();
+    let mut sent = sink.batches();
+    let n = sent.len();
+    sent.sort_unstable();
+    sent.dedup();
+    assert_eq!(
+        sent.len(),
+        n,
+        "a batch was sent twice: {:?}",
+        sink.batches()
+    );
+    assert_eq!(published(sink), expected(620));
+}
+
+#[tokio::test]
+async fn a_failed_state_write_after_an_accepted_publish_is_retried_not_resent() {
+    let (store, sink) = (MemoryStore::default(), MemorySink::default());
+    let now = START + 200_000;
+    // The first write (records absorbed) lands; the one after the publish fails once.
+    *store.faults.lock().unwrap() = crate::memory::MarkerFaults {
+        skip_writes: 1,
+        io_before_write: 1,
+        ..Default::default()
+    };
+    let ev = event(0..60);
+    let v = run(&store, &sink, &ev, now).await;
+    assert!(failures(&v).is_empty(), "{v}");
+    run(&store, &sink, &ev, now).await;
+    assert_eq!(sink.requests(), 1);
+    assert_eq!(published(&sink), expected(60));
 }

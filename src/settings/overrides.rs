@@ -1,7 +1,7 @@
 //! Per-job overrides of the metrics settings, as an S3 Batch Operations job's `userArguments`
 //! carry them (and `cflogs backfill --argument` checks them before creating the job): read by
-//! the same parsers as the environment, and given their own marker prefix when they change what
-//! a file's datums are.
+//! the same parsers as the environment. The job works in the function's own markers: a file's
+//! marker records the series families published for it, and a job publishes only those missing.
 
 use super::Settings;
 use crate::config::{
@@ -56,10 +56,6 @@ pub fn job_settings(
             "maxDimensionValues" => m.max_dimension_values = parse_max_values(from, value)?,
             _ => dry_run = parse_switch(from, value)?,
         }
-    }
-    let fingerprint = s.metrics.fingerprint();
-    if fingerprint != base.metrics.fingerprint() {
-        s.marker_prefix = format!("{}config-{fingerprint}/", base.marker_prefix);
     }
     Ok(JobSettings {
         settings: s,

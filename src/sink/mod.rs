@@ -10,7 +10,8 @@ pub mod jsonl;
 use crate::batch::Batch;
 use futures::StreamExt;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
 
 /// A batch could not be published.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +31,38 @@ pub enum SinkError {
     /// Writing EMF lines failed.
     #[error("writing EMF to stdout failed: {0}")]
     Io(#[from] std::io::Error),
+    /// The publish was stopped (the invocation's deadline, or a lost lease) before `unsent`
+    /// batches were started; every request started was awaited.
+    #[error("stopped before sending {unsent} batches (deadline or lease); a retry sends them")]
+    Stopped { unsent: usize },
+}
+
+/// When a publish stops starting requests: on demand ([`Stop::now`]) or at a deadline. Checked
+/// only between requests: a request that was started is always awaited.
+#[derive(Debug, Default)]
+pub struct Stop {
+    flag: AtomicBool,
+    deadline: Option<Instant>,
+}
+
+impl Stop {
+    /// Stops at `deadline`, if any.
+    pub fn at(deadline: Option<Instant>) -> Self {
+        Stop {
+            flag: AtomicBool::new(false),
+            deadline,
+        }
+    }
+
+    /// Starts no further request.
+    pub fn now(&self) {
+        self.flag.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether no further request may start.
+    pub fn stopped(&self) -> bool {
+        self.flag.load(Ordering::Relaxed) || self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
 }
 
 /// Where batches are published. Implemented for the CloudWatch client and for EMF; tests can swap
@@ -72,22 +105,25 @@ pub enum Settled {
 
 /// Publishes batches with at most `concurrency` requests in flight. `on_settled` is called for
 /// each batch once it is accepted, or refused for good (which stops nothing: the other batches
-/// go on). After the first other failure no further request is started, but those already in
-/// flight complete (and are reported to `on_settled`: a request abandoned halfway could have
-/// been accepted without anyone knowing); then that failure is returned. Otherwise returns the
-/// number of batches sent.
+/// go on). After the first other failure, or once `stop` says so, no further request is started,
+/// but those already in flight complete (and are reported to `on_settled`: a request abandoned
+/// halfway could have been accepted without anyone knowing); then that failure (or
+/// [`SinkError::Stopped`]) is returned. Otherwise returns the number of batches sent.
 pub async fn publish<S: MetricSink>(
     sink: &S,
     namespace: &str,
     batches: &[&Batch],
     concurrency: usize,
+    stop: &Stop,
     mut on_settled: impl FnMut(Settled),
 ) -> Result<usize, SinkError> {
-    let stop = AtomicBool::new(false);
-    let stop = &stop;
+    let failed = AtomicBool::new(false);
+    let unsent = AtomicUsize::new(0);
+    let (failed, unsent) = (&failed, &unsent);
     let mut sent = 0;
     let mut results = futures::stream::iter(batches.iter().map(|b| async move {
-        if stop.load(Ordering::Relaxed) {
+        if failed.load(Ordering::Relaxed) || stop.stopped() {
+            unsent.fetch_add(1, Ordering::Relaxed);
             return None;
         }
         Some(sink.put(namespace, b).await.map(|()| b.index))
@@ -103,14 +139,15 @@ pub async fn publish<S: MetricSink>(
             }
             Some(Err(e @ SinkError::Rejected { .. })) => on_settled(Settled::Rejected(e)),
             Some(Err(e)) => {
-                stop.store(true, Ordering::Relaxed);
+                failed.store(true, Ordering::Relaxed);
                 first_error.get_or_insert(e);
             }
         }
     }
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(sent),
+    match (first_error, unsent.load(Ordering::Relaxed)) {
+        (Some(e), _) => Err(e),
+        (None, 0) => Ok(sent),
+        (None, unsent) => Err(SinkError::Stopped { unsent }),
     }
 }
 
@@ -155,7 +192,7 @@ mod tests {
             .collect();
         let refs: Vec<&Batch> = batches.iter().collect();
         let mut reported = Vec::new();
-        let r = publish(&sink, "ns", &refs, 4, |s| {
+        let r = publish(&sink, "ns", &refs, 4, &Stop::default(), |s| {
             if let Settled::Sent(i) = s {
                 reported.push(i)
             }
@@ -201,7 +238,7 @@ mod tests {
             .collect();
         let refs: Vec<&Batch> = batches.iter().collect();
         let (mut sent, mut refused) = (Vec::new(), Vec::new());
-        let r = publish(&RefuseOne, "ns", &refs, 2, |s| match s {
+        let r = publish(&RefuseOne, "ns", &refs, 2, &Stop::default(), |s| match s {
             Settled::Sent(i) => sent.push(i),
             Settled::Rejected(e) => refused.push(e.to_string()),
         })

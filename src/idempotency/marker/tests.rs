@@ -12,6 +12,7 @@ const SKEW: i64 = 10_000;
 
 pub(crate) fn version() -> FileVersion {
     FileVersion {
+        families: Vec::new(),
         bucket: "logs".into(),
         key: "cf/E2Q4ABCDEFGH.2026-11-23-08.abcd.gz".into(),
         etag: "e1".into(),
@@ -41,6 +42,7 @@ fn marker(state: State, sent: &[usize], owner: &str, updated_ms: i64) -> Marker 
         started_ms: 0,
         updated_ms,
         lease_until_ms: Some(updated_ms + LEASE),
+        published: Some(Vec::new()),
     }
 }
 
@@ -50,18 +52,35 @@ fn no_marker_starts() {
 }
 
 #[test]
-fn done_is_a_duplicate_even_with_another_config() {
+fn done_is_a_duplicate_unless_another_selection_has_families_missing() {
     let m = marker(State::Done, &[0, 1, 2, 3], "a", 0);
     assert_eq!(
         decide(Some(&m), &version(), "me", 10, LEASE),
         Decision::Duplicate { same_config: true }
     );
+    // Another selection: its batches are what no part published yet (the caller left out the
+    // published families), so it starts a new part; none left is a duplicate.
     let v = FileVersion {
         fingerprint: "f2".into(),
+        digest: "d2".into(),
         ..version()
     };
+    assert_eq!(decide(Some(&m), &v, "me", 10, LEASE), Decision::Start);
+    let nothing_missing = FileVersion {
+        batches: 0,
+        ..v.clone()
+    };
     assert_eq!(
-        decide(Some(&m), &v, "me", 10, LEASE),
+        decide(Some(&m), &nothing_missing, "me", 10, LEASE),
+        Decision::Duplicate { same_config: false }
+    );
+    // A marker from before parts: a duplicate for any selection.
+    let old = Marker {
+        published: None,
+        ..m
+    };
+    assert_eq!(
+        decide(Some(&old), &v, "me", 10, LEASE),
         Decision::Duplicate { same_config: false }
     );
 }
@@ -133,6 +152,7 @@ fn failed_attempt_resumes_at_once() {
 #[test]
 fn new_etag_starts_over_unless_busy() {
     let v = FileVersion {
+        families: Vec::new(),
         etag: "e2".into(),
         ..version()
     };
@@ -154,6 +174,7 @@ fn new_etag_starts_over_unless_busy() {
 #[test]
 fn other_batches_restart_only_when_nothing_was_sent() {
     let v = FileVersion {
+        families: Vec::new(),
         digest: "d2".into(),
         ..version()
     };
@@ -168,6 +189,7 @@ fn other_batches_restart_only_when_nothing_was_sent() {
         }
     );
     let v = FileVersion {
+        families: Vec::new(),
         digest: "d2".into(),
         window_ms: 2_000,
         ..version()
