@@ -396,14 +396,25 @@ async fn the_outbox_keeps_the_batches_it_was_cut_with_when_settings_change() {
     let ev = event(0..600);
     run(&store, &sink, &ev, now).await;
     assert_eq!(sink.batches(), [0]);
-    // Redeployed with fewer dimension sets while the outbox is half published.
+    // Redeployed with fewer metrics while the outbox is half published.
     sink.failing.lock().unwrap().clear();
     let mut s = settings();
-    s.metrics.dimension_sets = crate::config::parse_dimension_sets("t", "DistributionId").unwrap();
+    s.metrics.include = crate::config::parse_include("t", "Requests").unwrap();
     let retry = json!({"Records": [ev["Records"][599].clone()]});
     let v = handle(&store, &sink, &s, &retry, now, None).await.unwrap();
     assert!(failures(&v).is_empty());
     assert_eq!(published(&sink), expected(600));
+    // The per-edge rows of the first cut went out too, each once.
+    let per_edge: u64 = sink
+        .datums()
+        .iter()
+        .filter(|d| d.metric == Metric::Requests && d.dimensions.len() == 2)
+        .map(|d| match d.value {
+            DatumValue::Value(v) => v,
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(per_edge, expected(600).0);
 }
 
 #[tokio::test]
