@@ -826,6 +826,8 @@ REALTIME_RESOURCES = {
     "RealtimeLogRole",
     "RealtimeLogConfig",
     "RealtimeEventSourceMapping",
+    "RealtimeFlushSchedule",
+    "RealtimeFlushPermission",
     "IteratorAgeAlarm",
 }
 
@@ -872,6 +874,31 @@ def test_event_source_mapping_serves_the_exactly_once_design(resources):
     assert p["BatchSize"] == 10000
     assert p["StartingPosition"] == "LATEST"
     assert p["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["FailureQueue", "Arn"]}
+
+
+def test_parallelization_factor_is_fixed_at_one(template, resources):
+    """The shard checkpoint is one sequence number: concurrent batches of one shard would
+    interleave and lose records. Not a parameter, so no deployment can change it."""
+    p = resources["RealtimeEventSourceMapping"]["Properties"]
+    assert p["ParallelizationFactor"] == 1
+    assert not any("Paralleli" in name for name in template["Parameters"])
+
+
+def test_realtime_flush_runs_every_minute_on_this_function_only(resources):
+    """A minute goes out whether or not its shard gets more records (parents after a reshard,
+    quiet shards): the schedule invokes the function every minute."""
+    rule = resources["RealtimeFlushSchedule"]
+    assert rule["Condition"] == "Realtime"
+    p = rule["Properties"]
+    assert p["ScheduleExpression"] == "rate(1 minute)"
+    assert p["State"] == "ENABLED"
+    (target,) = p["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["Function", "Arn"]}
+    assert "Input" not in target, "the function reads the Scheduled Event as EventBridge sends it"
+    perm = resources["RealtimeFlushPermission"]
+    assert perm["Condition"] == "Realtime"
+    assert perm["Properties"]["Principal"] == "events.amazonaws.com"
+    assert perm["Properties"]["SourceArn"] == {"Fn::GetAtt": ["RealtimeFlushSchedule", "Arn"]}
 
 
 def test_default_realtime_fields_are_read_and_none_is_personal(template):
