@@ -26,9 +26,18 @@ pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
-/// The CloudWatch client (request compression on, as the SDK defaults).
+/// The CloudWatch client (request compression on, as the SDK defaults). A request is always
+/// awaited, never abandoned (it may have been accepted): the operation timeout bounds how long,
+/// so that work stopped at an invocation's deadline ends within its margin.
 pub fn cloudwatch_client(sdk: &SdkConfig) -> aws_sdk_cloudwatch::Client {
-    aws_sdk_cloudwatch::Client::new(sdk)
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .operation_attempt_timeout(std::time::Duration::from_secs(5))
+        .operation_timeout(std::time::Duration::from_secs(10))
+        .build();
+    let conf = aws_sdk_cloudwatch::config::Builder::from(sdk)
+        .timeout_config(timeouts)
+        .build();
+    aws_sdk_cloudwatch::Client::from_conf(conf)
 }
 
 /// An S3 Control endpoint taken as written.

@@ -125,7 +125,6 @@ fn holder(settings: &Settings) -> Holder {
 async fn publish_outbox<S: MarkerStore, M: MetricSink>(
     obj: &mut StateObject<'_, S>,
     sink: &M,
-    settings: &Settings,
     holder: &Holder,
     stop: &Stop,
     outcome: &mut ShardOutcome,
@@ -154,8 +153,9 @@ async fn publish_outbox<S: MarkerStore, M: MetricSink>(
             .collect();
         let refs: Vec<&Batch> = batches.iter().collect();
         let mut ledger = ShardLedger::new(obj, holder);
-        let concurrency = settings.put_concurrency;
-        let sent = send_recorded(sink, &namespace, &refs, concurrency, &mut ledger, stop).await;
+        // One request at a time, each recorded before the next: an outbox is a minute's batch
+        // or two, so this costs nothing and a crash can double count one request at most.
+        let sent = send_recorded(sink, &namespace, &refs, 1, &mut ledger, stop).await;
         noted.extend(std::mem::take(&mut ledger.noted));
         match sent {
             Ok((requests, refused)) => {
@@ -257,7 +257,7 @@ pub async fn process_shard<S: MarkerStore, M: MetricSink>(
         .last()
         .map(|r| r.sequence_number.clone())
         .unwrap_or_default();
-    publish_outbox(&mut obj, sink, settings, &holder, stop, &mut outcome)
+    publish_outbox(&mut obj, sink, &holder, stop, &mut outcome)
         .await
         .map_err(|e| (last, e))?;
     Ok(outcome)
@@ -360,7 +360,7 @@ pub async fn flush_all<S: ObjectStore + MarkerStore, M: MetricSink>(
                 Ok(changed)
             })
             .await?;
-            publish_outbox(&mut obj, sink, settings, &holder, &stop, &mut outcome).await
+            publish_outbox(&mut obj, sink, &holder, &stop, &mut outcome).await
         };
         match flushed.await {
             Ok(()) => published += outcome.put_requests,

@@ -65,9 +65,11 @@ pub enum SendFailure<E> {
     Ledger(E),
 }
 
-/// Publishes `batches` while recording each settled batch in `ledger` and keeping its lease:
-/// whenever batches completed since the last write and no write is in flight, one checkpoint
-/// records them all, and when no write happened for a third of the lease one renews it. A
+/// Publishes `batches` while recording each settled batch in `ledger` and keeping its lease.
+/// With `concurrency` 1, strictly one at a time: send a batch, record it, next (a crash can
+/// double count at most the one request in flight). Above 1, whenever batches completed since
+/// the last write and no write is in flight, one checkpoint records them all, and when no write
+/// happened for a third of the lease one renews it. A
 /// checkpoint that fails otherwise is only logged (the next one, or the caller's final write,
 /// carries the same batches). When the lease is lost or runs out, no further request starts;
 /// those in flight are awaited and noted. Returns the requests sent and the batches refused;
@@ -80,6 +82,9 @@ pub async fn send_recorded<L: Ledger, M: MetricSink>(
     ledger: &mut L,
     stop: &Stop,
 ) -> Result<(usize, Vec<SinkError>), SendFailure<L::Error>> {
+    if concurrency <= 1 {
+        return send_one_by_one(sink, namespace, batches, ledger, stop).await;
+    }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Settled>();
     let total = batches.len();
     let publish = sink::publish(sink, namespace, batches, concurrency, stop, move |s| {
@@ -140,6 +145,44 @@ pub async fn send_recorded<L: Ledger, M: MetricSink>(
     let (published, recorded) = futures::join!(publish, recorder);
     let refused = recorded.map_err(SendFailure::Ledger)?;
     let sent = published.map_err(SendFailure::Sink)?;
+    Ok((sent, refused))
+}
+
+/// [`send_recorded`] one batch at a time, each recorded before the next is sent.
+async fn send_one_by_one<L: Ledger, M: MetricSink>(
+    sink: &M,
+    namespace: &str,
+    batches: &[&Batch],
+    ledger: &mut L,
+    stop: &Stop,
+) -> Result<(usize, Vec<SinkError>), SendFailure<L::Error>> {
+    let (mut sent, mut refused) = (0, Vec::new());
+    for (i, b) in batches.iter().enumerate() {
+        if stop.stopped() {
+            let unsent = batches.len() - i;
+            return Err(SendFailure::Sink(SinkError::Stopped { unsent }));
+        }
+        let deadline = tokio::time::Instant::from_std(ledger.held_until());
+        if tokio::time::Instant::now() >= deadline {
+            return Err(SendFailure::Ledger(ledger.expired()));
+        }
+        let settled = match sink.put(namespace, b).await {
+            Ok(()) => {
+                sent += 1;
+                Settled::Sent(b.index)
+            }
+            Err(e @ SinkError::Rejected { .. }) => Settled::Rejected(e),
+            Err(e) => return Err(SendFailure::Sink(e)),
+        };
+        ledger.note(&settled);
+        if let Settled::Rejected(e) = settled {
+            refused.push(e);
+        }
+        if i + 1 < batches.len() {
+            // The last one is recorded by the caller's final write.
+            write(ledger, deadline).await.map_err(SendFailure::Ledger)?;
+        }
+    }
     Ok((sent, refused))
 }
 

@@ -13,9 +13,11 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Time kept before the invocation's deadline to answer Batch Operations tasks that are still
-/// running (TemporaryFailure: the job retries them, and their claims' leases run out first).
-const DEADLINE_MARGIN_MS: i64 = 3_000;
+/// Time kept before the invocation's deadline: after it no PutMetricData request starts, those in
+/// flight (each bounded by the CloudWatch client's operation timeout, 10 s) are awaited and
+/// recorded, claims are released, and unfinished Batch Operations tasks are answered
+/// TemporaryFailure for the job to retry.
+const DEADLINE_MARGIN_MS: i64 = 15_000;
 /// 2001-09-09 in epoch milliseconds: a smaller invocation deadline is not a time.
 const EPOCH_2001_MS: i64 = 1_000_000_000_000;
 
@@ -30,8 +32,8 @@ async fn run<S: ObjectStore + MarkerStore, M: MetricSink>(
             .unwrap_or(0);
         // CloudWatch's window is evaluated at CFLM_NOW when set (tests, replays).
         let now_ms = handler.settings.window_now(wall_ms);
-        // Batch Operations tasks still running this close to the invocation's deadline are
-        // answered as temporary failures rather than lost to a timeout.
+        // Past this deadline no further request starts: work still to do is left, recorded, for
+        // a retry rather than lost to a timeout.
         tracing::debug!(deadline_ms = event.context.deadline, wall_ms, "invocation");
         // A deadline that is no epoch time (emulators such as `cargo lambda watch` send the
         // timeout itself, 600000) is no deadline.

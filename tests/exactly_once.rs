@@ -1559,3 +1559,7 @@ fn double(e: &Expected) -> Expected {
         })
         .collect()
 }
+
+// The new edges of the one ledger: real-time shards, Batch Operations deadlines and overrides.
+#[path = "exactly_once/ledger.rs"]
+mod ledger;

@@ -164,6 +164,68 @@ async fn every_sample_event_through_the_runtime_api() {
 
     parquet_through_the_runtime_api(&f, &stack, &s3, &cw, &env).await;
     realtime_through_kinesis(&f, &stack, &cw).await;
+    scheduled_flush_through_the_runtime_api(&f, &cw, &env).await;
+}
+
+/// A quiet shard: its last records are of a minute still open at the function's clock, and no
+/// more records come. The every-minute schedule publishes that minute: a second function
+/// process, whose clock (`CFLM_NOW`) is five minutes later, receives EventBridge's Scheduled
+/// Event; a second tick publishes nothing more.
+async fn scheduled_flush_through_the_runtime_api(
+    f: &Function,
+    cw: &aws_sdk_cloudwatch::Client,
+    env: &[String],
+) {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let minute = at(NOW) - 60_000;
+    let template = std::fs::read_to_string(root().join("tests/fixtures/realtime/sample.tsv"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    let records: Vec<Value> = (0..12i64)
+        .map(|i| {
+            let mut fields: Vec<String> = template.split('\t').map(str::to_owned).collect();
+            let ms = minute + i * 5_000;
+            fields[0] = format!("{}.{:03}", ms / 1000, ms % 1000);
+            fields[17] = "EQUIETSHARD123".to_owned();
+            let seq = format!(
+                "4965651287743343722735046273541726894131846600{:010}",
+                i + 1
+            );
+            json!({"eventSource": "aws:kinesis",
+                   "eventID": format!("shardId-000000000007:{seq}"),
+                   "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/cf-quiet",
+                   "kinesis": {"sequenceNumber": seq, "data": b64.encode(fields.join("\t")),
+                               "partitionKey": "p", "approximateArrivalTimestamp": 0.0}})
+        })
+        .collect();
+    let r = response(&f.invoke_event(&json!({ "Records": records })));
+    assert_eq!(r, json!({"batchItemFailures": []}));
+    let dims = [("DistributionId", "EQUIETSHARD123")];
+    let published = || total(cw, &dims, "Requests", minute, minute + 60_000);
+    assert_eq!(published().await, 0.0, "the minute is still open");
+
+    let later = "CFLM_NOW=2026-11-20T12:35:00Z".to_owned();
+    let mut env: Vec<String> = env
+        .iter()
+        .filter(|e| !e.starts_with("CFLM_NOW="))
+        .cloned()
+        .collect();
+    env.push(later);
+    let Some(g) = Function::watch(&env, "cflm-cargo-lambda-watch-later.log") else {
+        return;
+    };
+    let tick = root().join("events/scheduled-flush.json");
+    let r = response(&g.warm_up(&["--data-file", &tick.to_string_lossy()]).await);
+    assert!(r["shards"].as_u64().unwrap() >= 1, "{r}");
+    assert!(r["put_requests"].as_u64().unwrap() >= 1, "{r}");
+    assert_eq!(published().await, 12.0);
+    let r = response(&g.invoke(&["--data-file", &tick.to_string_lossy()]));
+    assert_eq!(r["put_requests"], json!(0), "{r}");
+    assert_eq!(published().await, 12.0);
 }
 
 /// A standard logging v2 Parquet object (Hive path, AWS's underscored column names, four row

@@ -1,8 +1,8 @@
 //! The Kinesis entry point against moto (S3 for the shard state, CloudWatch through the test
-//! adapter) with the real SDK clients: a crash between two PutMetricData calls. The handler
-//! future is dropped while the state write that records the first batch is in flight (the write
-//! lands; its answer never comes), as when Lambda's timeout or a crash stops the function there.
-//! The mapping's retry then sends the second batch only: CloudWatch's totals are exact.
+//! adapter) with the real SDK clients: the state write that records the first batch hangs (it
+//! lands; its answer never comes). The function stops once its outbox lease cannot be renewed,
+//! records what it sent and fails the batch from its last record; the mapping's retry then sends
+//! the second batch only: CloudWatch's totals are exact.
 //! (Duplicate deliveries and a failed PutMetricData run through the runtime API in
 //! tests/lambda_runtime.rs; more scenarios over in-memory doubles in src/kinesis/tests.rs.)
 
@@ -91,33 +91,42 @@ async fn setup(via_adapter: bool) -> Option<(MotoStack, aws_config::SdkConfig, M
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn crash_between_two_put_metric_data_calls() {
-    let Some((stack, sdk, handler)) = setup(true).await else {
+async fn state_write_hangs_between_two_put_metric_data_calls() {
+    let Some((stack, sdk, mut handler)) = setup(true).await else {
         return;
     };
+    // A lease of 3 s: the function stops publishing once it cannot renew it for that long.
+    handler.settings.marker_lease_seconds = 3;
     let ev = event();
     // PutObject 1 commits the records; PutMetricData sends batch 0; PutObject 2 records it as
-    // settled: that write lands, its answer is held 30 s, and the function is stopped meanwhile.
+    // settled: that write lands, but its answer is held 30 s.
     stack.fault(
         r#"{"rules":[{"operation":"PutObject","action":"slow","delay_ms":30000,"phase":"response","skip":1,"times":1}]}"#,
     );
-    let crashed = tokio::time::timeout(Duration::from_secs(5), handler.handle(&ev, NOW)).await;
+    let started = std::time::Instant::now();
+    let v = tokio::time::timeout(Duration::from_secs(20), handler.handle(&ev, NOW))
+        .await
+        .expect("the function stops when its lease runs out")
+        .unwrap();
+    // It stopped without sending batch 1, recorded batch 0, and names the last record.
+    let last = ev["Records"][RECORDS as usize - 1]["kinesis"]["sequenceNumber"].clone();
+    assert_eq!(v, json!({"batchItemFailures": [{"itemIdentifier": last}]}));
     assert!(
-        crashed.is_err(),
-        "the handler should still be waiting: {crashed:?}; {}",
-        stack.stats()
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
     );
     let requests = stack.stats()["requests"]["PutMetricData"]
         .as_u64()
         .unwrap_or(0);
-    assert_eq!(requests, 1, "one batch out before the crash");
+    assert_eq!(requests, 1, "one batch out before the stop");
     stack.clear_faults();
 
     let cw = stack.cloudwatch_client(&sdk);
     let dims = [("DistributionId", "E2CRASHTEST123")];
     let (from, to) = (START - 60_000, START + 10 * 3_600_000 + 60_000);
     let partial = total(&cw, &dims, "Requests", from, to).await;
-    // The retry (the mapping redelivers from the checkpoint: the same records) resumes.
+    // The mapping's retry (the same records: duplicates) resumes the outbox.
     let v = handler.handle(&ev, NOW).await.unwrap();
     assert_eq!(v, json!({"batchItemFailures": []}));
     assert_eq!(

@@ -86,6 +86,8 @@ pub struct Claim<'s, S> {
     renewed_at: Instant,
     /// The series families this part publishes, recorded as published when it is done.
     families: Vec<String>,
+    /// The families earlier parts of this version published.
+    published_before: Vec<String>,
 }
 
 impl<'s, S: MarkerStore> Claim<'s, S> {
@@ -200,6 +202,7 @@ impl<'s, S: MarkerStore> Claim<'s, S> {
                 },
             };
             let (doc, etag) = landed;
+            let published_before = doc.published.clone().unwrap_or_default();
             let sent: BTreeSet<usize> = doc.sent.iter().copied().collect();
             let rejected: BTreeSet<usize> = doc.rejected.iter().copied().collect();
             return Ok(Begin::Publish {
@@ -215,6 +218,7 @@ impl<'s, S: MarkerStore> Claim<'s, S> {
                     lease_ms,
                     renewed_at,
                     families: v.families.clone(),
+                    published_before,
                 },
                 already_sent: sent.union(&rejected).copied().collect(),
                 takeover,
@@ -275,9 +279,6 @@ impl<'s, S: MarkerStore> Claim<'s, S> {
 
     /// Marks the file done: this part's families join those published.
     pub async fn finish(&mut self) -> Result<(), MarkerError> {
-        let mut all: BTreeSet<String> = self.doc.published.iter().flatten().cloned().collect();
-        all.extend(self.families.iter().cloned());
-        self.doc.published = Some(all.into_iter().collect());
         self.write(State::Done).await
     }
 
@@ -295,6 +296,13 @@ impl<'s, S: MarkerStore> Claim<'s, S> {
     async fn write(&mut self, state: State) -> Result<(), MarkerError> {
         let marker = self.loc.url();
         self.doc.state = state;
+        // This part's families count as published only in a `done` marker: a release after a
+        // failed `done` write must not say so.
+        let mut published: BTreeSet<String> = self.published_before.iter().cloned().collect();
+        if state == State::Done {
+            published.extend(self.families.iter().cloned());
+        }
+        self.doc.published = Some(published.into_iter().collect());
         self.doc.sent = self.sent.iter().copied().collect();
         self.doc.rejected = self.rejected.iter().copied().collect();
         for _ in 0..3 {
