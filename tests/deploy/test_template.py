@@ -291,6 +291,8 @@ def test_role_actions_are_the_expected_few(role_statements):
         "logs:CreateLogStream",
         "logs:PutLogEvents",
         "s3:GetObject",
+        # The version an event names, under LogPrefix only (tests/deploy/test_security.py).
+        "s3:GetObjectVersion",
         "s3:PutObject",
         "s3:ListBucket",
         "cloudwatch:PutMetricData",
