@@ -155,7 +155,7 @@ impl<S: ObjectStore + MarkerStore, M: MetricSink> Handler<S, M> {
             let f = crate::kinesis::handle(store, sink, &self.settings, payload, now_ms);
             return Ok(Box::pin(f).await?);
         }
-        match event::parse(payload, &self.settings.marker_prefix)? {
+        match event::parse(payload, self.settings.own_prefixes())? {
             Invocation::TestEvent => {
                 tracing::info!("s3:TestEvent acknowledged");
                 Ok(json!({"files": 0, "test_event": true}))

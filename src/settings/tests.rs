@@ -166,6 +166,12 @@ fn every_variable_valid_and_invalid() {
             s.marker_bucket.as_deref() == Some("markers")
         }),
         (env::MARKER_PREFIX, "m/", |s| s.marker_prefix == "m/"),
+        (env::EXPORT_PREFIX, " export/ ", |s| {
+            s.export_prefix == "export/"
+        }),
+        (env::BATCH_OPERATIONS_PREFIX, "b/", |s| {
+            s.batch_operations_prefix == "b/"
+        }),
         (env::MARKER_LEASE_SECONDS, "30", |s| {
             s.marker_lease_seconds == 30
         }),
@@ -324,7 +330,12 @@ fn every_variable_valid_and_invalid() {
             continue;
         }
         assert!(valid.iter().any(|r| r.0 == var), "no valid value of {var}");
-        let none_invalid = [env::MARKER_BUCKET, env::MARKER_PREFIX];
+        let none_invalid = [
+            env::MARKER_BUCKET,
+            env::MARKER_PREFIX,
+            env::EXPORT_PREFIX,
+            env::BATCH_OPERATIONS_PREFIX,
+        ];
         assert!(
             none_invalid.contains(&var) || invalid.iter().any(|r| r.0 == var),
             "no invalid value of {var}"

@@ -119,3 +119,117 @@ def test_versions_are_read_only_where_logs_are(resources):
     """s3:GetObjectVersion reads any version, also overwritten ones: only under LogPrefix."""
     allowed = grants(role_statements(resources, "FunctionRole"))
     assert allowed["s3:GetObjectVersion"] == [f"{BUCKET}/${{LogPrefix}}*"]
+
+
+# ----------------------------------------------------------------------------- 2, 5. prefixes
+
+# Every key prefix the stack reads, writes or triggers on, in the log bucket.
+PREFIXES = ["LogPrefix", "ExportPrefix", "MarkerPrefix", "BatchOperationsPrefix"]
+GOOD_PREFIXES = ["cloudfront/", "logs/cf/", "_cflm/processed/", "a.b-c_d/(x)/", "Logs 2025/"]
+BAD_PREFIXES = [
+    "cloudfront",  # no trailing "/": cloudfront-export/ would be inside it
+    "*/",  # an IAM wildcard: every key of the bucket
+    "logs/*/",
+    "logs?/",
+    "/logs/",
+    "/",
+    "logs//x",
+]
+
+
+def rule_value(expr, values: dict):
+    """Evaluates a Rules expression (the rule functions of CloudFormation that this template uses)
+    for parameter `values`."""
+    if isinstance(expr, str):
+        return expr
+    if isinstance(expr, list):
+        return [rule_value(x, values) for x in expr]
+    ((fn, arg),) = expr.items()
+    if fn == "Ref":
+        return values[arg]
+    if fn == "Fn::Equals":
+        a, b = (rule_value(x, values) for x in arg)
+        return str(a) == str(b)
+    if fn == "Fn::Not":
+        return not rule_value(arg[0], values)
+    if fn == "Fn::And":
+        return all(rule_value(x, values) for x in arg)
+    if fn == "Fn::Or":
+        return any(rule_value(x, values) for x in arg)
+    if fn == "Fn::Contains":
+        items, v = rule_value(arg[0], values), rule_value(arg[1], values)
+        return v in items
+    raise AssertionError(f"rule function {fn} not evaluated here")
+
+
+def refusals(template, **overrides) -> list[str]:
+    """What the template refuses for these parameter values (the defaults, then `overrides`):
+    each parameter whose AllowedPattern does not match, each failed Rules assertion."""
+    values = {k: p.get("Default") for k, p in template["Parameters"].items()}
+    values["AWS::Region"] = "us-east-1"
+    values.update(overrides)
+    out = []
+    for name, p in template["Parameters"].items():
+        pattern = p.get("AllowedPattern")
+        if pattern and isinstance(values[name], str) and not re.fullmatch(pattern, values[name]):
+            out.append(f"{name}: pattern")
+    for name, rule in template.get("Rules", {}).items():
+        if "RuleCondition" in rule and not rule_value(rule["RuleCondition"], values):
+            continue
+        for a in rule["Assertions"]:
+            if not rule_value(a["Assert"], values):
+                out.append(f"{name}: {a['AssertDescription']}")
+    return out
+
+
+def test_defaults_are_accepted(template):
+    assert refusals(template) == []
+    assert refusals(template, EnableRealtimeLogs="true", EnableFirehoseExport="true") == []
+
+
+@pytest.mark.parametrize("name", PREFIXES)
+def test_every_prefix_ends_in_a_slash_and_has_no_wildcard(params, name):
+    p = params[name]
+    assert p["Default"].endswith("/")
+    for v in GOOD_PREFIXES:
+        assert re.fullmatch(p["AllowedPattern"], v), f"{name}: {v!r} should be accepted"
+    for v in BAD_PREFIXES:
+        assert not re.fullmatch(p["AllowedPattern"], v), f"{name}: {v!r} should be refused"
+    assert '"/"' in p["ConstraintDescription"]
+    # Only LogPrefix may be empty (the whole bucket, where only *.gz and *.parquet trigger).
+    assert bool(re.fullmatch(p["AllowedPattern"], "")) == (name == "LogPrefix")
+
+
+def test_export_prefix_has_no_firehose_expression(params):
+    # Firehose reads "!{...}" in a prefix as an expression.
+    assert not re.fullmatch(params["ExportPrefix"]["AllowedPattern"], "x!{timestamp:yyyy}/")
+
+
+@pytest.mark.parametrize("a", PREFIXES)
+@pytest.mark.parametrize("b", PREFIXES)
+def test_no_prefix_may_equal_another(template, a, b):
+    if a == b:
+        return
+    found = refusals(template, EnableRealtimeLogs="true", EnableFirehoseExport="true",
+                     **{a: "shared/", b: "shared/"})
+    assert any(r.startswith("PrefixesKeptApart:") for r in found), (a, b, found)
+
+
+def test_the_default_export_prefix_is_not_under_cloudfront(template):
+    """The issue's case: LogPrefix `cloudfront` held the default export `cloudfront-export/`."""
+    found = refusals(template, LogPrefix="cloudfront", EnableRealtimeLogs="true",
+                     EnableFirehoseExport="true")
+    assert "LogPrefix: pattern" in found
+
+
+def test_nested_prefixes_reach_the_function_which_skips_them(template, resources):
+    """`logs/` and `logs/export/`: CloudFormation's rule functions compare whole values only (no
+    Fn::Split or Fn::Select in Rules), so a nested prefix passes the template; the function is
+    told the export and batch prefixes and skips their keys as it skips markers
+    (src/event/tests.rs, keys_under_the_stack_s_own_prefixes_are_skipped)."""
+    env = resources["Function"]["Properties"]["Environment"]["Variables"]
+    assert env["MARKER_PREFIX"] == {"Ref": "MarkerPrefix"}
+    assert env["EXPORT_PREFIX"] == {"Ref": "ExportPrefix"}
+    assert env["BATCH_OPERATIONS_PREFIX"] == {"Ref": "BatchOperationsPrefix"}
+    readme = (ROOT / "README.md").read_text()
+    assert "keys_under_the_stack_s_own_prefixes_are_skipped" in readme
