@@ -233,3 +233,23 @@ def test_nested_prefixes_reach_the_function_which_skips_them(template, resources
     assert env["BATCH_OPERATIONS_PREFIX"] == {"Ref": "BatchOperationsPrefix"}
     readme = (ROOT / "README.md").read_text()
     assert "keys_under_the_stack_s_own_prefixes_are_skipped" in readme
+
+
+# ----------------------------------------------------------------------------- 6. the log level
+
+
+def test_log_level_never_reaches_trace(params):
+    """At trace the Lambda runtime logs every raw event body (lambda_runtime's "raw JSON event
+    received from Lambda": base64 real-time records with viewer data), the SDK whole requests;
+    a bare target (`lambda_runtime`) or a numeric level enables trace too."""
+    p = params["LogLevel"]
+    good = [p["Default"], "info", "debug", "warn", "error", "off", "info,aws_config=warn",
+            "warn,cloudfront_log_metrics=debug", "info,aws_smithy_runtime::client=warn"]
+    bad = ["trace", "TRACE", "Trace", "info,lambda_runtime=trace", "lambda_runtime",
+           "info,lambda_runtime", "5", "info,aws_smithy_runtime=5", "info,[{body}]=debug",
+           "debug,lambda_runtime[request]=debug", "", "info,", "info trace"]
+    for v in good:
+        assert re.fullmatch(p["AllowedPattern"], v), f"{v!r} should be accepted"
+    for v in bad:
+        assert not re.fullmatch(p["AllowedPattern"], v), f"{v!r} should be refused"
+    assert "trace" in p["ConstraintDescription"]
