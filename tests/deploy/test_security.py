@@ -253,3 +253,62 @@ def test_log_level_never_reaches_trace(params):
     for v in bad:
         assert not re.fullmatch(p["AllowedPattern"], v), f"{v!r} should be refused"
     assert "trace" in p["ConstraintDescription"]
+
+
+# ----------------------------------------------------------------------------- 3. the stream
+
+
+def test_realtime_stream_is_encrypted_with_kms(resources, params, template):
+    enc = resources["RealtimeStream"]["Properties"]["StreamEncryption"]
+    assert enc["EncryptionType"] == "KMS"
+    # The AWS-managed key by default, a customer key (its ARN) when given.
+    assert enc["KeyId"] == {
+        "Fn::If": ["HasRealtimeStreamKey", {"Ref": "RealtimeStreamKmsKeyArn"}, "alias/aws/kinesis"]
+    }
+    p = params["RealtimeStreamKmsKeyArn"]
+    assert p["Default"] == ""
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    assert re.fullmatch(p["AllowedPattern"], key)
+    for bad in ["alias/my-key", "*", "arn:aws:kms:us-east-1:123456789012:alias/x", "1234abcd"]:
+        assert not re.fullmatch(p["AllowedPattern"], bad), bad
+    assert template["Conditions"]["HasRealtimeStreamKey"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "RealtimeStreamKmsKeyArn"}, ""]}]
+    }
+
+
+def kms_grants(resources, role) -> dict[str, list]:
+    """The KMS actions a role's policies allow, each policy or statement present only with a
+    customer key (condition HasRealtimeStreamKey, or one that includes it)."""
+    out: dict[str, list] = {}
+    for policy in resources[role]["Properties"]["Policies"]:
+        cond = None
+        if "Fn::If" in policy:
+            cond, policy, _ = policy["Fn::If"]
+        for st in policy["PolicyDocument"]["Statement"]:
+            if "Fn::If" in st:
+                cond, st, absent = st["Fn::If"]
+                assert absent == {"Ref": "AWS::NoValue"}
+            actions = [a for a in as_list(st["Action"]) if a.startswith("kms:")]
+            if not actions:
+                continue
+            assert cond in ("HasRealtimeStreamKey", "RealtimeCustomerKey"), (role, cond)
+            assert st["Resource"] == {"Ref": "RealtimeStreamKmsKeyArn"}, (role, st)
+            # Only through Kinesis, in this region.
+            assert st["Condition"] == {
+                "StringEquals": {"kms:ViaService": {"Fn::Sub": "kinesis.${AWS::Region}.amazonaws.com"}}
+            }, (role, st)
+            for a in actions:
+                out.setdefault(a, []).append(role)
+    return out
+
+
+def test_every_stream_client_may_use_a_customer_key(resources, template):
+    """CloudFront writes (GenerateDataKey), the function's event source mapping and Firehose
+    read (Decrypt); with the AWS-managed key none of this is needed, so none is granted."""
+    assert kms_grants(resources, "RealtimeLogRole") == {"kms:GenerateDataKey": ["RealtimeLogRole"]}
+    assert kms_grants(resources, "FunctionRole") == {"kms:Decrypt": ["FunctionRole"]}
+    assert kms_grants(resources, "FirehoseExportRole") == {"kms:Decrypt": ["FirehoseExportRole"]}
+    assert template["Conditions"]["RealtimeCustomerKey"] == {
+        "Fn::And": [{"Condition": "Realtime"}, {"Condition": "HasRealtimeStreamKey"}]
+    }
+
