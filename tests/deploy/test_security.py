@@ -312,3 +312,40 @@ def test_every_stream_client_may_use_a_customer_key(resources, template):
         "Fn::And": [{"Condition": "Realtime"}, {"Condition": "HasRealtimeStreamKey"}]
     }
 
+
+# ----------------------------------------------------------------------------- 4. lifecycle
+
+
+def lifecycle_rules(resources) -> dict[str, dict]:
+    """The created bucket's lifecycle rules by Id (a conditional rule: its true branch)."""
+    out = {}
+    for r in resources["LogBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]:
+        if "Fn::If" in r:
+            r = r["Fn::If"][1]
+        out[r["Id"]] = r
+    return out
+
+
+def test_every_prefix_the_stack_writes_expires(resources, params):
+    rules = lifecycle_rules(resources)
+    by_prefix = {sub_text(r["Prefix"]) if "Fn::Sub" in r["Prefix"] else r["Prefix"]["Ref"]: r
+                 for r in rules.values()}
+    # What the stack writes or has written into the bucket: logs (v2), markers, batch files,
+    # the export and its errors (shorter).
+    for prefix, days in [
+        ("LogPrefix", "LogExpirationDays"),
+        ("MarkerPrefix", "MarkerExpirationDays"),
+        ("BatchOperationsPrefix", "MarkerExpirationDays"),
+        ("ExportPrefix", "ExportExpirationDays"),
+        ("${ExportPrefix}errors/", "ExportErrorExpirationDays"),
+    ]:
+        assert prefix in by_prefix, prefix
+        rule = by_prefix[prefix]
+        assert rule["Status"] == "Enabled"
+        assert rule["ExpirationInDays"] == {"Ref": days}, prefix
+    export = by_prefix["ExportPrefix"]
+    assert export["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+    keep, errors = params["ExportExpirationDays"], params["ExportErrorExpirationDays"]
+    assert keep["MinValue"] >= 1 and errors["MinValue"] >= 1
+    assert errors["Default"] < keep["Default"]
+
