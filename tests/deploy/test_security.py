@@ -349,3 +349,64 @@ def test_every_prefix_the_stack_writes_expires(resources, params):
     assert keep["MinValue"] >= 1 and errors["MinValue"] >= 1
     assert errors["Default"] < keep["Default"]
 
+
+# ----------------------------------------------------------------------------- 7. TLS only
+
+
+def deny_insecure(statements) -> list[dict]:
+    return [s for s in statements
+            if isinstance(s, dict) and s.get("Effect") == "Deny"
+            and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+            and s.get("Principal") == "*"]
+
+
+def test_alarm_topic_accepts_tls_only_and_cloudwatch_alarms_of_this_account(resources):
+    (pol,) = [r for r in resources.values() if r["Type"] == "AWS::SNS::TopicPolicy"]
+    assert "Condition" not in pol
+    assert pol["Properties"]["Topics"] == [{"Ref": "AlarmTopic"}]
+    stmts = pol["Properties"]["PolicyDocument"]["Statement"]
+    (deny,) = deny_insecure(stmts)
+    assert deny["Action"] == "sns:Publish" and deny["Resource"] == {"Ref": "AlarmTopic"}
+    (allow,) = [s for s in stmts if s.get("Effect") == "Allow"]
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert allow["Action"] == "sns:Publish"
+    assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert sub_text(allow["Condition"]["ArnLike"]["aws:SourceArn"]) == (
+        "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"
+    )
+
+
+def test_alarm_topic_may_be_encrypted_with_a_customer_key(resources, params, template):
+    topic = resources["AlarmTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {
+        "Fn::If": ["HasAlarmTopicKey", {"Ref": "AlarmTopicKmsKeyArn"}, {"Ref": "AWS::NoValue"}]
+    }
+    p = params["AlarmTopicKmsKeyArn"]
+    assert p["Default"] == ""
+    assert re.fullmatch(p["AllowedPattern"], "arn:aws:kms:eu-west-1:123456789012:key/mrk-1234abcd")
+    assert not re.fullmatch(p["AllowedPattern"], "alias/aws/sns"), "CloudWatch cannot use it"
+    # The key policy must let CloudWatch alarms use it: the description says so.
+    assert "cloudwatch.amazonaws.com" in p["Description"]
+    assert template["Conditions"]["HasAlarmTopicKey"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicKmsKeyArn"}, ""]}]
+    }
+
+
+def test_failure_queue_accepts_tls_only_whichever_the_bucket(resources):
+    """One queue policy (two would overwrite each other), present with a created bucket too."""
+    (pol,) = [r for r in resources.values() if r["Type"] == "AWS::SQS::QueuePolicy"]
+    assert "Condition" not in pol
+    assert pol["Properties"]["Queues"] == [{"Ref": "FailureQueue"}]
+    stmts = pol["Properties"]["PolicyDocument"]["Statement"]
+    (deny,) = deny_insecure(stmts)
+    assert deny["Action"] == "sqs:*"
+    assert deny["Resource"] == {"Fn::GetAtt": ["FailureQueue", "Arn"]}
+
+
+def test_every_store_is_encrypted(resources):
+    bucket = resources["LogBucket"]["Properties"]["BucketEncryption"]
+    assert bucket["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert resources["FailureQueue"]["Properties"]["SqsManagedSseEnabled"] is True
+    assert "StreamEncryption" in resources["RealtimeStream"]["Properties"]
+    assert "KmsMasterKeyId" in resources["AlarmTopic"]["Properties"]
+

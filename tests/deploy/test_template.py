@@ -518,10 +518,13 @@ def test_failure_queue_accepts_only_the_rule_s_dead_letters(resources):
     assert len(policies) == 1
     pol = policies[0]
     # Only the existing-bucket path has the rule; the function's own on-failure destination
-    # needs no queue policy (its role allows sqs:SendMessage).
-    assert pol["Condition"] == "UseExistingBucket"
+    # needs no queue policy (its role allows sqs:SendMessage). The policy's other statement
+    # denies plain HTTP, on either path (test_security.py).
+    assert "Condition" not in pol
     assert pol["Properties"]["Queues"] == [{"Ref": "FailureQueue"}]
-    (st,) = pol["Properties"]["PolicyDocument"]["Statement"]
+    _deny, rule_statement = pol["Properties"]["PolicyDocument"]["Statement"]
+    cond, st, absent = rule_statement["Fn::If"]
+    assert cond == "UseExistingBucket" and absent == {"Ref": "AWS::NoValue"}
     assert st["Effect"] == "Allow"
     assert st["Principal"] == {"Service": "events.amazonaws.com"}
     assert as_list(st["Action"]) == ["sqs:SendMessage"]
