@@ -410,3 +410,27 @@ def test_every_store_is_encrypted(resources):
     assert "StreamEncryption" in resources["RealtimeStream"]["Properties"]
     assert "KmsMasterKeyId" in resources["AlarmTopic"]["Properties"]
 
+
+# ----------------------------------------------------------------------------- 8. v2 delivery
+
+
+def test_log_delivery_writes_only_from_this_stack_s_source_with_owner_control(resources):
+    stmts = resources["LogBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    v2 = {s["Fn::If"][1]["Sid"]: s["Fn::If"][1] for s in stmts if "Fn::If" in s}
+    source = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:delivery-source:cflm-${DistributionId}"
+    assert sub_text(resources["LoggingV2Source"]["Properties"]["Name"]) == "cflm-${DistributionId}"
+    write, acl = v2["AWSLogDeliveryWrite"], v2["AWSLogDeliveryAclCheck"]
+    for st in (write, acl):
+        assert st["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
+        assert sub_text(st["Condition"]["ArnLike"]["aws:SourceArn"]) == source
+        assert st["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+    assert write["Condition"]["StringEquals"]["s3:x-amz-acl"] == "bucket-owner-full-control"
+    assert as_list(write["Action"]) == ["s3:PutObject"]
+
+
+def test_acls_are_disabled_unless_legacy_logging_may_need_them(resources):
+    """Legacy logging writes through an ACL grant; v2 logging by the stack does not, and then
+    the bucket owner owns every object and ACLs are off."""
+    rules = resources["LogBucket"]["Properties"]["OwnershipControls"]["Rules"]
+    assert rules == [{"ObjectOwnership": {"Fn::If": ["LoggingV2", "BucketOwnerEnforced",
+                                                     "BucketOwnerPreferred"]}}]
