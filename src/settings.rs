@@ -67,6 +67,9 @@ pub mod env {
     pub const EXPORT_PREFIX: &str = "EXPORT_PREFIX";
     /// Key prefix of the S3 Batch Operations manifests and reports: never read as logs.
     pub const BATCH_OPERATIONS_PREFIX: &str = "BATCH_OPERATIONS_PREFIX";
+    /// Whether a Batch Operations job's `userArguments.namespace` may differ from
+    /// [`NAMESPACE`] (default off: with the EMF sink no IAM condition limits the namespace).
+    pub const ALLOW_NAMESPACE_OVERRIDE: &str = "ALLOW_NAMESPACE_OVERRIDE";
 
     /// Every variable the Lambda function reads (besides the runtime's own `AWS_*` and `RUST_LOG`):
     /// the SAM template must set each of them or leave it to its documented default.
@@ -95,6 +98,7 @@ pub mod env {
         EXPORT_HEADERS,
         EXPORT_PREFIX,
         BATCH_OPERATIONS_PREFIX,
+        ALLOW_NAMESPACE_OVERRIDE,
     ];
 
     /// Pins the time CloudWatch's two-week window is evaluated at (RFC 3339) instead of the wall
@@ -186,6 +190,8 @@ pub struct Settings {
     /// keys under them are never processed as logs either.
     pub export_prefix: String,
     pub batch_operations_prefix: String,
+    /// Whether a job's `userArguments.namespace` may differ from the configured namespace.
+    pub allow_namespace_override: bool,
     /// The lease (seconds) a claim holds on a file: renewed by its holder at least every third
     /// of it while publishing; one that has run out (plus a margin for clock skew) belongs to an
     /// invocation that died and may be taken over.
@@ -216,6 +222,7 @@ impl Default for Settings {
             marker_prefix: DEFAULT_MARKER_PREFIX.to_owned(),
             export_prefix: String::new(),
             batch_operations_prefix: String::new(),
+            allow_namespace_override: false,
             marker_lease_seconds: DEFAULT_LEASE_SECONDS,
             now_ms: None,
             cloudwatch_window: true,
@@ -263,6 +270,9 @@ impl Settings {
         }
         if let Some((v, _)) = get(env::BATCH_OPERATIONS_PREFIX) {
             s.batch_operations_prefix = v.trim().to_owned();
+        }
+        if let Some((v, from)) = get(env::ALLOW_NAMESPACE_OVERRIDE) {
+            s.allow_namespace_override = parse_switch(from, &v)?;
         }
         if let Some((v, from)) = get(env::MARKER_LEASE_SECONDS) {
             s.marker_lease_seconds = parse_positive(from, &v)?;

@@ -737,7 +737,8 @@ fn every_setting_reads_alike_from_the_environment_and_its_flag() {
                 || *var == "AWS_MAX_ATTEMPTS"
                 || *var == "REALTIME_PUBLISH_DELAY_SECONDS"
                 || *var == "EXPORT_PREFIX"
-                || *var == "BATCH_OPERATIONS_PREFIX",
+                || *var == "BATCH_OPERATIONS_PREFIX"
+                || *var == "ALLOW_NAMESPACE_OVERRIDE",
             "{var} is not tested"
         );
     }

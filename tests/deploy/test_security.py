@@ -434,3 +434,16 @@ def test_acls_are_disabled_unless_legacy_logging_may_need_them(resources):
     rules = resources["LogBucket"]["Properties"]["OwnershipControls"]["Rules"]
     assert rules == [{"ObjectOwnership": {"Fn::If": ["LoggingV2", "BucketOwnerEnforced",
                                                      "BucketOwnerPreferred"]}}]
+
+
+# ----------------------------------------------------------------------------- 9. namespace
+
+
+def test_jobs_keep_to_the_namespace_unless_the_stack_allows_otherwise(params, resources):
+    """The EMF sink is not limited by the role's cloudwatch:namespace condition: the function
+    refuses a job's other namespace (src/settings/tests.rs,
+    a_job_may_override_the_namespace_only_when_allowed) unless this parameter allows it."""
+    p = params["AllowNamespaceOverride"]
+    assert p["Default"] == "false" and p["AllowedValues"] == ["true", "false"]
+    env = resources["Function"]["Properties"]["Environment"]["Variables"]
+    assert env["ALLOW_NAMESPACE_OVERRIDE"] == {"Ref": "AllowNamespaceOverride"}
