@@ -447,3 +447,34 @@ def test_jobs_keep_to_the_namespace_unless_the_stack_allows_otherwise(params, re
     assert p["Default"] == "false" and p["AllowedValues"] == ["true", "false"]
     env = resources["Function"]["Properties"]["Environment"]["Variables"]
     assert env["ALLOW_NAMESPACE_OVERRIDE"] == {"Ref": "AllowNamespaceOverride"}
+
+
+# ----------------------------------------------------------------------------- 10. the README
+
+
+def permissions_section() -> str:
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("### Permissions\n")
+    end = readme.index("\n### ", start + 1)
+    return readme[start:end]
+
+
+def test_readme_lists_every_role_and_what_it_may_do(resources):
+    text = permissions_section()
+    roles = [k for k, r in resources.items() if r["Type"] == "AWS::IAM::Role"]
+    assert set(roles) == {"FunctionRole", "BatchOperationsRole", "RealtimeLogRole",
+                          "FirehoseExportRole"}
+    for role in roles:
+        assert f"`{role}`" in text, f"README's Permissions section does not name {role}"
+        props = resources[role]["Properties"]
+        (trust,) = props["AssumeRolePolicyDocument"]["Statement"]
+        assert f"`{trust['Principal']['Service']}`" in text, role
+        for st in role_statements(resources, role):
+            if "Fn::If" in st:
+                st = st["Fn::If"][1]
+            for action in as_list(st["Action"]):
+                assert f"`{action}`" in text, f"{role}: {action} not in the README"
+    # The resource policies, and that no other role is created (SAM adds none: Role is given).
+    for name in ("LogBucketPolicy", "FailureQueueRulePolicy", "AlarmTopicPolicy"):
+        assert f"`{name}`" in text, name
+    assert "Role" in resources["Function"]["Properties"]
