@@ -152,6 +152,54 @@ pub fn ignore_reason(key: &str, marker_prefix: &str) -> Option<&'static str> {
     }
 }
 
+/// Key prefixes of the objects the stack itself writes into the log bucket: keys under them are
+/// never read as logs, should a prefix lie inside the one that triggers the function (the
+/// template's rules refuse equal prefixes, but CloudFormation cannot compare them further). An
+/// empty prefix names nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OwnPrefixes<'a> {
+    /// The function's markers and shard states (`MARKER_PREFIX`).
+    pub marker: &'a str,
+    /// The Firehose export's documents and its `errors/` (`EXPORT_PREFIX`).
+    pub export: &'a str,
+    /// `cflogs backfill` manifests and the jobs' completion reports (`BATCH_OPERATIONS_PREFIX`).
+    pub batch: &'a str,
+}
+
+impl<'a> From<&'a str> for OwnPrefixes<'a> {
+    /// The marker prefix alone.
+    fn from(marker: &'a str) -> Self {
+        OwnPrefixes {
+            marker,
+            ..OwnPrefixes::default()
+        }
+    }
+}
+
+impl<'a> From<&'a String> for OwnPrefixes<'a> {
+    /// The marker prefix alone.
+    fn from(marker: &'a String) -> Self {
+        OwnPrefixes::from(marker.as_str())
+    }
+}
+
+impl OwnPrefixes<'_> {
+    /// Why a key is not a log file to process, if it is not: [`ignore_reason`], or a key under
+    /// the export or Batch Operations prefix.
+    pub fn ignore_reason(&self, key: &str) -> Option<&'static str> {
+        let under = |prefix: &str| !prefix.is_empty() && key.starts_with(prefix);
+        ignore_reason(key, self.marker).or_else(|| {
+            if under(self.export) {
+                Some("export object of this stack")
+            } else if under(self.batch) {
+                Some("S3 Batch Operations file of this stack")
+            } else {
+                None
+            }
+        })
+    }
+}
+
 fn is_test_event(v: &Value) -> bool {
     v.get("Event").and_then(Value::as_str) == Some("s3:TestEvent")
 }
@@ -232,7 +280,7 @@ enum Read {
 }
 
 /// One record of an S3 notification.
-fn s3_record(r: &Value, marker_prefix: &str) -> Result<Read, String> {
+fn s3_record(r: &Value, own: OwnPrefixes<'_>) -> Result<Read, String> {
     if !r.is_object() {
         return Err(format!("not an object but {}", kind(r)));
     }
@@ -247,7 +295,7 @@ fn s3_record(r: &Value, marker_prefix: &str) -> Result<Read, String> {
     let key = decode_notification_key(&raw_key)
         .map_err(|_| format!("s3.object.key {raw_key:?} is not UTF-8 once URL-decoded"))?;
     let key = check_key(key, "s3.object.key")?;
-    if let Some(why) = ignore_reason(&key, marker_prefix) {
+    if let Some(why) = own.ignore_reason(&key) {
         return Ok(Read::Ignored(key, why));
     }
     Ok(Read::Object(ObjectRef {
@@ -260,7 +308,7 @@ fn s3_record(r: &Value, marker_prefix: &str) -> Result<Read, String> {
 }
 
 /// An EventBridge "Object Created" event (the key is carried as written, not URL-encoded).
-fn eventbridge(e: &Value, marker_prefix: &str) -> Result<Read, String> {
+fn eventbridge(e: &Value, own: OwnPrefixes<'_>) -> Result<Read, String> {
     if req_str(e, "detail-type")? != "Object Created" {
         let key = opt_str(e, "detail.object.key")
             .ok()
@@ -270,7 +318,7 @@ fn eventbridge(e: &Value, marker_prefix: &str) -> Result<Read, String> {
     }
     let key = req_str(e, "detail.object.key")?;
     let key = check_key(key, "detail.object.key")?;
-    if let Some(why) = ignore_reason(&key, marker_prefix) {
+    if let Some(why) = own.ignore_reason(&key) {
         return Ok(Read::Ignored(key, why));
     }
     Ok(Read::Object(ObjectRef {
@@ -300,7 +348,7 @@ fn on_failure_payload(v: &Map<String, Value>) -> Option<&Value> {
 
 /// One SQS message: its body is an S3 notification (or an EventBridge event, or an on-failure
 /// record: whatever a direct invocation accepts), or `s3:TestEvent`.
-fn sqs_message(index: usize, m: &Value, marker_prefix: &str) -> WorkUnit {
+fn sqs_message(index: usize, m: &Value, own: OwnPrefixes<'_>) -> WorkUnit {
     let message_id = m
         .get("messageId")
         .and_then(Value::as_str)
@@ -322,7 +370,7 @@ fn sqs_message(index: usize, m: &Value, marker_prefix: &str) -> WorkUnit {
     } else {
         Err(format!("not an object but {}", kind(m)))
     };
-    match body.map(|b| parse(&b, marker_prefix).map_err(|_| b)) {
+    match body.map(|b| parse(&b, own).map_err(|_| b)) {
         Err(e) => unit.errors.push(format!("{name}: {e}")),
         Ok(Ok(Invocation::TestEvent)) => unit.ignored.push((String::new(), "s3:TestEvent")),
         Ok(Ok(Invocation::Direct(inner))) => {
@@ -359,12 +407,16 @@ fn sqs_message(index: usize, m: &Value, marker_prefix: &str) -> WorkUnit {
     unit
 }
 
-/// Reads an invocation payload: the one dispatch of every event the function accepts.
-/// `marker_prefix` names the function's own marker objects, which are never processed as logs.
-/// Only a payload of no known shape is an error; a malformed record is an error of its unit
-/// ([`WorkUnit::errors`]). Kinesis and Firehose payloads are only recognised here: their
-/// entry points read them.
-pub fn parse(payload: &Value, marker_prefix: &str) -> Result<Invocation, EventError> {
+/// Reads an invocation payload: the one dispatch of every event the function accepts. `own`
+/// names the stack's own objects (the function's markers, a marker prefix alone converts), which
+/// are never processed as logs. Only a payload of no known shape is an error; a malformed record
+/// is an error of its unit ([`WorkUnit::errors`]). Kinesis and Firehose payloads are only
+/// recognised here: their entry points read them.
+pub fn parse<'a>(
+    payload: &Value,
+    own: impl Into<OwnPrefixes<'a>>,
+) -> Result<Invocation, EventError> {
+    let own = own.into();
     let Some(map) = payload.as_object() else {
         return Err(EventError::Unrecognised);
     };
@@ -379,13 +431,13 @@ pub fn parse(payload: &Value, marker_prefix: &str) -> Result<Invocation, EventEr
     }
     // A record from the function's on-failure destination: replaying it replays the original.
     if let Some(inner) = on_failure_payload(map) {
-        return parse(inner, marker_prefix);
+        return parse(inner, own);
     }
     if is_test_event(payload) {
         return Ok(Invocation::TestEvent);
     }
     if batch_job::is_batch_job(map) {
-        let job = batch_job::parse(payload, marker_prefix).map_err(EventError::BatchJob)?;
+        let job = batch_job::parse(payload, own).map_err(EventError::BatchJob)?;
         return Ok(Invocation::BatchOperations(job));
     }
     if let Some(records) = map.get("Records").and_then(Value::as_array) {
@@ -395,12 +447,12 @@ pub fn parse(payload: &Value, marker_prefix: &str) -> Result<Invocation, EventEr
             .find_map(|r| r.get("eventSource").and_then(Value::as_str));
         if source == Some("aws:sqs") {
             let units = records.iter().enumerate();
-            let units = units.map(|(i, m)| sqs_message(i, m, marker_prefix));
+            let units = units.map(|(i, m)| sqs_message(i, m, own));
             return Ok(Invocation::Sqs(units.collect()));
         }
         let mut unit = WorkUnit::default();
         for (i, r) in records.iter().enumerate() {
-            unit.add(s3_record(r, marker_prefix), || format!("Records[{i}]"));
+            unit.add(s3_record(r, own), || format!("Records[{i}]"));
         }
         return Ok(Invocation::Direct(unit));
     }
@@ -409,7 +461,7 @@ pub fn parse(payload: &Value, marker_prefix: &str) -> Result<Invocation, EventEr
     {
         let mut unit = WorkUnit::default();
         let id = map.get("id").and_then(Value::as_str).unwrap_or("(no id)");
-        unit.add(eventbridge(payload, marker_prefix), || {
+        unit.add(eventbridge(payload, own), || {
             format!("EventBridge event {id}")
         });
         return Ok(Invocation::Direct(unit));

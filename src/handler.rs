@@ -156,7 +156,7 @@ impl<S: ObjectStore + MarkerStore, M: MetricSink> Handler<S, M> {
         deadline: Option<Instant>,
     ) -> Result<Value, HandlerError> {
         let (store, sink, settings) = (&self.store, &self.sink, &self.settings);
-        match event::parse(payload, &settings.marker_prefix)? {
+        match event::parse(payload, settings.own_prefixes())? {
             Invocation::Firehose => Ok(crate::firehose::handle(payload, settings)),
             Invocation::Kinesis => {
                 // Boxed: the Kinesis future nests deep enough to strain the compiler's layout

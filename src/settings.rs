@@ -63,6 +63,13 @@ pub mod env {
     pub const EXPORT_REQUEST_IDS: &str = "EXPORT_REQUEST_IDS";
     /// Export: keep `cs-headers` (default off).
     pub const EXPORT_HEADERS: &str = "EXPORT_HEADERS";
+    /// Key prefix of the Firehose export's objects in the log bucket: never read as logs.
+    pub const EXPORT_PREFIX: &str = "EXPORT_PREFIX";
+    /// Key prefix of the S3 Batch Operations manifests and reports: never read as logs.
+    pub const BATCH_OPERATIONS_PREFIX: &str = "BATCH_OPERATIONS_PREFIX";
+    /// Whether a Batch Operations job's `userArguments.namespace` may differ from
+    /// [`NAMESPACE`] (default off: with the EMF sink no IAM condition limits the namespace).
+    pub const ALLOW_NAMESPACE_OVERRIDE: &str = "ALLOW_NAMESPACE_OVERRIDE";
 
     /// Every variable the Lambda function reads (besides the runtime's own `AWS_*` and `RUST_LOG`):
     /// the SAM template must set each of them or leave it to its documented default.
@@ -89,6 +96,9 @@ pub mod env {
         EXPORT_QUERY_STRINGS,
         EXPORT_REQUEST_IDS,
         EXPORT_HEADERS,
+        EXPORT_PREFIX,
+        BATCH_OPERATIONS_PREFIX,
+        ALLOW_NAMESPACE_OVERRIDE,
     ];
 
     /// Pins the time CloudWatch's two-week window is evaluated at (RFC 3339) instead of the wall
@@ -176,6 +186,12 @@ pub struct Settings {
     pub marker_bucket: Option<String>,
     /// Key prefix of the marker objects; keys under it are never processed as logs.
     pub marker_prefix: String,
+    /// Key prefixes of the export's objects and of the Batch Operations files (empty: none);
+    /// keys under them are never processed as logs either.
+    pub export_prefix: String,
+    pub batch_operations_prefix: String,
+    /// Whether a job's `userArguments.namespace` may differ from the configured namespace.
+    pub allow_namespace_override: bool,
     /// The lease (seconds) a claim holds on a file: renewed by its holder at least every third
     /// of it while publishing; one that has run out (plus a margin for clock skew) belongs to an
     /// invocation that died and may be taken over.
@@ -204,6 +220,9 @@ impl Default for Settings {
             idempotency: true,
             marker_bucket: None,
             marker_prefix: DEFAULT_MARKER_PREFIX.to_owned(),
+            export_prefix: String::new(),
+            batch_operations_prefix: String::new(),
+            allow_namespace_override: false,
             marker_lease_seconds: DEFAULT_LEASE_SECONDS,
             now_ms: None,
             cloudwatch_window: true,
@@ -246,6 +265,15 @@ impl Settings {
         if let Some((v, _)) = get(env::MARKER_PREFIX) {
             s.marker_prefix = v.trim().to_owned();
         }
+        if let Some((v, _)) = get(env::EXPORT_PREFIX) {
+            s.export_prefix = v.trim().to_owned();
+        }
+        if let Some((v, _)) = get(env::BATCH_OPERATIONS_PREFIX) {
+            s.batch_operations_prefix = v.trim().to_owned();
+        }
+        if let Some((v, from)) = get(env::ALLOW_NAMESPACE_OVERRIDE) {
+            s.allow_namespace_override = parse_switch(from, &v)?;
+        }
         if let Some((v, from)) = get(env::MARKER_LEASE_SECONDS) {
             s.marker_lease_seconds = parse_positive(from, &v)?;
         }
@@ -279,6 +307,15 @@ impl Settings {
     /// Reads the settings from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(env_lookup)
+    }
+
+    /// The prefixes of the stack's own objects, whose keys are never read as logs.
+    pub fn own_prefixes(&self) -> crate::event::OwnPrefixes<'_> {
+        crate::event::OwnPrefixes {
+            marker: &self.marker_prefix,
+            export: &self.export_prefix,
+            batch: &self.batch_operations_prefix,
+        }
     }
 
     /// The time CloudWatch's window is evaluated at: `CFLM_NOW` when set, else `wall_ms`.

@@ -731,10 +731,14 @@ fn every_setting_reads_alike_from_the_environment_and_its_flag() {
     }
     for var in cloudfront_log_metrics::settings::env::LAMBDA {
         assert!(
-            // AWS_MAX_ATTEMPTS is aws-config's; a Kinesis shard's publish delay is the Lambda's.
+            // AWS_MAX_ATTEMPTS is aws-config's; a Kinesis shard's publish delay and the
+            // prefixes of the stack's own objects (skipped in events) are the Lambda's.
             covered.contains(var)
                 || *var == "AWS_MAX_ATTEMPTS"
-                || *var == "REALTIME_PUBLISH_DELAY_SECONDS",
+                || *var == "REALTIME_PUBLISH_DELAY_SECONDS"
+                || *var == "EXPORT_PREFIX"
+                || *var == "BATCH_OPERATIONS_PREFIX"
+                || *var == "ALLOW_NAMESPACE_OVERRIDE",
             "{var} is not tested"
         );
     }

@@ -5,7 +5,7 @@
 //! Schema 1.0 names the bucket by ARN (`s3BucketArn`), 2.0 by name (`s3Bucket`) and may carry
 //! `job.userArguments` (a string-to-string map). Keys are URL-encoded (`+` or `%20` a space).
 
-use super::{MAX_KEY_BYTES, ObjectRef, decode_notification_key, ignore_reason, kind, opt_str};
+use super::{MAX_KEY_BYTES, ObjectRef, OwnPrefixes, decode_notification_key, kind, opt_str};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -45,7 +45,7 @@ fn bucket_of_arn(arn: &str) -> Option<&str> {
     (!name.is_empty() && !name.contains('/')).then_some(name)
 }
 
-fn task(t: &Value, schema: &str, marker_prefix: &str) -> Result<ObjectRef, String> {
+fn task(t: &Value, schema: &str, own: OwnPrefixes<'_>) -> Result<ObjectRef, String> {
     let bucket = if schema == "1.0" {
         let arn = opt_str(t, "s3BucketArn")?.ok_or("s3BucketArn is missing")?;
         bucket_of_arn(&arn)
@@ -62,7 +62,7 @@ fn task(t: &Value, schema: &str, marker_prefix: &str) -> Result<ObjectRef, Strin
     if key.len() > MAX_KEY_BYTES {
         return Err(format!("s3Key is longer than S3's {MAX_KEY_BYTES} bytes"));
     }
-    if let Some(why) = ignore_reason(&key, marker_prefix) {
+    if let Some(why) = own.ignore_reason(&key) {
         return Err(format!("{why}, not a log file"));
     }
     Ok(ObjectRef {
@@ -77,7 +77,8 @@ fn task(t: &Value, schema: &str, marker_prefix: &str) -> Result<ObjectRef, Strin
 /// Reads a Batch Operations event. The invocation as a whole fails (`Err`) only when it cannot be
 /// answered: no invocation ID, an unknown schema, no task list; a task that cannot be read is
 /// that task's error, answered for it.
-pub fn parse(payload: &Value, marker_prefix: &str) -> Result<BatchJob, String> {
+pub fn parse<'a>(payload: &Value, own: impl Into<OwnPrefixes<'a>>) -> Result<BatchJob, String> {
+    let own = own.into();
     let schema = opt_str(payload, "invocationSchemaVersion")?.unwrap_or_default();
     if !SCHEMAS.contains(&schema.as_str()) {
         return Err(format!(
@@ -113,7 +114,7 @@ pub fn parse(payload: &Value, marker_prefix: &str) -> Result<BatchJob, String> {
             Task {
                 task_id: task_id.unwrap_or_default().to_owned(),
                 object: match task_id {
-                    Some(id) if !id.is_empty() => task(t, &schema, marker_prefix),
+                    Some(id) if !id.is_empty() => task(t, &schema, own),
                     _ => Err(format!("tasks[{i}]: taskId is missing")),
                 },
             }

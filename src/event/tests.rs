@@ -404,3 +404,121 @@ fn sample_events_parse_without_errors() {
     }
     assert_eq!(seen, 12);
 }
+
+/// Issue 29: an export document, an export error, a Batch Operations manifest or report under
+/// the trigger's prefix (a prefix nested inside LogPrefix, which CloudFormation's rules cannot
+/// refuse) is skipped as the markers are, in every event shape, and never read.
+#[test]
+fn keys_under_the_stack_s_own_prefixes_are_skipped() {
+    let own = OwnPrefixes {
+        marker: "logs/_cflm/processed/",
+        export: "logs/export/",
+        batch: "logs/_cflm/batch/",
+    };
+    let skipped = [
+        (
+            "logs/export/2026/11/21/cflm-export-1.gz",
+            "export object of this stack",
+        ),
+        (
+            "logs/export/errors/processing-failed/2026/11/21/x.gz",
+            "export object of this stack",
+        ),
+        (
+            "logs/_cflm/batch/manifests/job-1.csv",
+            "S3 Batch Operations file of this stack",
+        ),
+        (
+            "logs/_cflm/batch/reports/job-1/manifest.json",
+            "S3 Batch Operations file of this stack",
+        ),
+        (
+            "logs/_cflm/processed/x.gz.json",
+            "marker object of this function",
+        ),
+    ];
+    let log = "logs/E2Q4ABCDEFGH.2026-11-21-12.abc.gz";
+    for (key, why) in skipped {
+        assert_eq!(own.ignore_reason(key), Some(why), "{key}");
+        let direct = json!({"Records": [put(key), put(log)]});
+        let Invocation::Direct(unit) = parse(&direct, own).unwrap() else {
+            panic!("not direct")
+        };
+        assert_eq!(unit.ignored, [(key.to_owned(), why)]);
+        assert_eq!(unit.objects.len(), 1, "{key}");
+        assert!(unit.errors.is_empty());
+        let eb = eventbridge(
+            "e",
+            json!({"bucket": {"name": "logs"}, "object": {"key": key}}),
+        );
+        let Invocation::Direct(unit) = parse(&eb, own).unwrap() else {
+            panic!("not direct")
+        };
+        assert_eq!(unit.ignored, [(key.to_owned(), why)]);
+        assert!(unit.objects.is_empty() && unit.errors.is_empty());
+        let body = json!({"Records": [put(key)]}).to_string();
+        let Invocation::Sqs(units) =
+            parse(&json!({"Records": [sqs(Some("m1"), &body)]}), own).unwrap()
+        else {
+            panic!("not sqs")
+        };
+        assert_eq!(units[0].ignored, [(key.to_owned(), why)]);
+        assert!(units[0].objects.is_empty() && units[0].errors.is_empty());
+    }
+    assert_eq!(own.ignore_reason(log), None);
+    // A sibling that only starts like a prefix is a log (the template's prefixes end in "/").
+    assert_eq!(own.ignore_reason("logs/exported.gz"), None);
+    // Empty prefixes name nothing; a marker prefix alone converts, as before.
+    assert_eq!(OwnPrefixes::default().ignore_reason(log), None);
+    assert_eq!(
+        OwnPrefixes::from("_cflm/").ignore_reason("_cflm/x"),
+        Some("marker object of this function")
+    );
+}
+
+/// Through the handler, as the Lambda runs it: the export's own objects under LogPrefix cost
+/// an invocation and nothing else: not read, no marker, no datum, no rejected line, no failure
+/// (so no retry and no failure-queue message).
+#[tokio::test]
+async fn the_handler_skips_export_and_batch_keys_without_a_marker_or_a_retry() {
+    use crate::memory::{MemorySink, MemoryStore};
+    let settings = crate::settings::Settings::from_lookup(|var| {
+        let v = match var {
+            "MARKER_PREFIX" => "logs/_cflm/processed/",
+            "EXPORT_PREFIX" => "logs/export/",
+            "BATCH_OPERATIONS_PREFIX" => "logs/_cflm/batch/",
+            _ => return None,
+        };
+        Some((v.to_owned(), var))
+    })
+    .unwrap();
+    let store = MemoryStore::default();
+    // Not a log: read, it would be rejected (and fail the invocation).
+    let keys = [
+        "logs/export/2026/11/21/cflm-export-1.gz",
+        "logs/export/errors/processing-failed/2026/11/21/x.gz",
+        "logs/_cflm/batch/manifests/job-1.csv",
+    ];
+    for key in keys {
+        store.put("logs", key, b"{\"not\": \"a log\"}\n".to_vec());
+    }
+    let handler = crate::handler::Handler {
+        store,
+        sink: MemorySink::default(),
+        settings,
+    };
+    let event = json!({"Records": keys.iter().map(|k| put(k)).collect::<Vec<_>>()});
+    let answer = handler
+        .handle_until(&event, 1_795_179_600_000, None)
+        .await
+        .unwrap();
+    assert_eq!(answer["files"], 0, "{answer}");
+    assert_eq!(answer["rejected"], 0, "{answer}");
+    assert!(
+        handler
+            .store
+            .keys("logs", "logs/_cflm/processed/")
+            .is_empty()
+    );
+    assert!(handler.sink.datums().is_empty());
+}

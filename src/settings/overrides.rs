@@ -28,6 +28,12 @@ pub enum ArgumentError {
     Unknown(String),
     #[error(transparent)]
     Value(#[from] ConfigError),
+    /// A namespace other than the function's, which the stack does not allow: with the EMF
+    /// sink no IAM condition would stop it.
+    #[error(
+        "userArguments.namespace: {value:?} differs from METRICS_NAMESPACE {namespace:?}; the function publishes to another namespace only with ALLOW_NAMESPACE_OVERRIDE=true"
+    )]
+    NamespaceOverride { value: String, namespace: String },
 }
 
 /// The settings a job runs with: the function's, with the job's overrides.
@@ -50,7 +56,15 @@ pub fn job_settings(
         };
         let m = &mut s.metrics;
         match key.as_str() {
-            "namespace" => m.namespace = parse_namespace(from, value)?,
+            "namespace" => {
+                m.namespace = parse_namespace(from, value)?;
+                if m.namespace != base.metrics.namespace && !base.allow_namespace_override {
+                    return Err(ArgumentError::NamespaceOverride {
+                        value: m.namespace.clone(),
+                        namespace: base.metrics.namespace.clone(),
+                    });
+                }
+            }
             "dimensions" => m.dimension_sets = parse_dimension_sets(from, value)?,
             "include" => m.include = parse_include(from, value)?,
             "maxDimensionValues" => m.max_dimension_values = parse_max_values(from, value)?,

@@ -166,6 +166,18 @@ fn every_variable_valid_and_invalid() {
             s.marker_bucket.as_deref() == Some("markers")
         }),
         (env::MARKER_PREFIX, "m/", |s| s.marker_prefix == "m/"),
+        (env::ALLOW_NAMESPACE_OVERRIDE, "true", |s| {
+            s.allow_namespace_override
+        }),
+        (env::ALLOW_NAMESPACE_OVERRIDE, "off", |s| {
+            !s.allow_namespace_override
+        }),
+        (env::EXPORT_PREFIX, " export/ ", |s| {
+            s.export_prefix == "export/"
+        }),
+        (env::BATCH_OPERATIONS_PREFIX, "b/", |s| {
+            s.batch_operations_prefix == "b/"
+        }),
         (env::MARKER_LEASE_SECONDS, "30", |s| {
             s.marker_lease_seconds == 30
         }),
@@ -297,6 +309,11 @@ fn every_variable_valid_and_invalid() {
             r#""yes" is not one of on, off (or true, false, 1, 0)"#,
         ),
         (
+            env::ALLOW_NAMESPACE_OVERRIDE,
+            "yes",
+            r#""yes" is not one of on, off (or true, false, 1, 0)"#,
+        ),
+        (
             env::MARKER_LEASE_SECONDS,
             "0",
             r#""0" is not a positive whole number"#,
@@ -324,7 +341,12 @@ fn every_variable_valid_and_invalid() {
             continue;
         }
         assert!(valid.iter().any(|r| r.0 == var), "no valid value of {var}");
-        let none_invalid = [env::MARKER_BUCKET, env::MARKER_PREFIX];
+        let none_invalid = [
+            env::MARKER_BUCKET,
+            env::MARKER_PREFIX,
+            env::EXPORT_PREFIX,
+            env::BATCH_OPERATIONS_PREFIX,
+        ];
         assert!(
             none_invalid.contains(&var) || invalid.iter().any(|r| r.0 == var),
             "no invalid value of {var}"
@@ -375,4 +397,47 @@ fn fingerprint_tracks_what_shapes_datums() {
     assert_ne!(a.fingerprint(), b.fingerprint());
     assert_eq!(a.fingerprint(), cfg(&[]).unwrap().fingerprint());
     assert_eq!(a.fingerprint().len(), 16);
+}
+
+/// Issue 29: a Batch Operations job's `userArguments.namespace` may not publish elsewhere than
+/// METRICS_NAMESPACE unless the stack allows it (ALLOW_NAMESPACE_OVERRIDE): the role's
+/// cloudwatch:namespace condition does not apply to the EMF sink, whose namespace is just a
+/// field of a log line.
+#[test]
+fn a_job_may_override_the_namespace_only_when_allowed() {
+    use super::overrides::{ArgumentError, job_settings};
+    use std::collections::BTreeMap;
+    let args = |ns: &str| BTreeMap::from([("namespace".to_owned(), ns.to_owned())]);
+    let base = settings_from(&[(env::NAMESPACE, "Mine/CDN"), (env::SINK, "emf")], |v| v).unwrap();
+    assert!(!base.allow_namespace_override, "refused by default");
+    let e = job_settings(&base, &args("Someone/Else")).unwrap_err();
+    assert!(
+        matches!(e, ArgumentError::NamespaceOverride { .. }),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.to_string(),
+        "userArguments.namespace: \"Someone/Else\" differs from METRICS_NAMESPACE \"Mine/CDN\"; \
+         the function publishes to another namespace only with ALLOW_NAMESPACE_OVERRIDE=true"
+    );
+    // The function's own namespace is no override.
+    let same = job_settings(&base, &args(" Mine/CDN ")).unwrap();
+    assert_eq!(same.settings.metrics.namespace, "Mine/CDN");
+    // Allowed by the stack: the job publishes where it says.
+    let allowing = settings_from(
+        &[
+            (env::NAMESPACE, "Mine/CDN"),
+            (env::ALLOW_NAMESPACE_OVERRIDE, "true"),
+        ],
+        |v| v,
+    )
+    .unwrap();
+    assert!(allowing.allow_namespace_override);
+    let other = job_settings(&allowing, &args("Backfill/Test")).unwrap();
+    assert_eq!(other.settings.metrics.namespace, "Backfill/Test");
+    // A bad value is still a bad value, allowed or not.
+    assert!(matches!(
+        job_settings(&allowing, &args("AWS/CloudFront")),
+        Err(ArgumentError::Value(_))
+    ));
 }

@@ -76,7 +76,13 @@ pub(crate) async fn backfill_job(a: BackfillArgs) -> Result<bool> {
         };
         user_arguments.insert(k.trim().to_owned(), v.to_owned());
     }
-    job_settings(&Settings::default(), &user_arguments)?;
+    // The values as the function reads them; whether the stack allows another namespace
+    // (ALLOW_NAMESPACE_OVERRIDE) is the deployed function's to say, task by task.
+    let deployed = Settings {
+        allow_namespace_override: true,
+        ..Settings::default()
+    };
+    job_settings(&deployed, &user_arguments)?;
     let (function_arn, role_arn) = match (&a.function_arn, &a.role_arn, a.dry_run) {
         (Some(f), Some(r), _) => (f.clone(), r.clone()),
         (f, r, true) => (f.clone().unwrap_or_default(), r.clone().unwrap_or_default()),
