@@ -4,10 +4,10 @@
 //! with the function's marker objects); local files have no version to mark and are published
 //! every time. Generic over the object store and the metric sink, like the handler.
 
+use crate::conditional::ConditionalStore;
 use crate::distribution::key_info;
 use crate::error::FileError;
 use crate::event::{ObjectRef, ignore_reason};
-use crate::idempotency::MarkerStore;
 use crate::object_store::ObjectStore;
 use crate::pipeline::{self, ProcessedFile};
 use crate::publish::{self, ObjectError, Published};
@@ -174,7 +174,7 @@ pub async fn process_input<S, M>(
     now_ms: i64,
 ) -> Result<Published, ObjectError>
 where
-    S: ObjectStore + MarkerStore,
+    S: ObjectStore + ConditionalStore,
     M: MetricSink,
 {
     let file = match input {
@@ -223,7 +223,7 @@ pub fn process_inputs<'a, S, M>(
     now_ms: i64,
 ) -> impl Stream<Item = Result<Published, ObjectError>> + 'a
 where
-    S: ObjectStore + MarkerStore,
+    S: ObjectStore + ConditionalStore,
     M: MetricSink,
 {
     publish::in_order(

@@ -5,7 +5,7 @@
 //! its progress and completion report back.
 
 use crate::backfill::{HourWindow, Input, collect_inputs, s3_url};
-use crate::idempotency::{Condition, MarkerStore};
+use crate::conditional::{Condition, ConditionalStore};
 use crate::object_store::ObjectStore;
 use aws_sdk_s3control::types::{
     JobManifest, JobManifestFieldName, JobManifestFormat, JobManifestLocation, JobManifestSpec,
@@ -114,14 +114,14 @@ pub async fn select<S: ObjectStore>(
 }
 
 /// Writes the manifest (a new key: never overwrites); returns its ETag, unquoted.
-pub async fn write_manifest<S: MarkerStore>(
+pub async fn write_manifest<S: ConditionalStore>(
     store: &S,
     bucket: &str,
     key: &str,
     csv: String,
 ) -> Result<String, JobError> {
     store
-        .put_marker(bucket, key, csv.into_bytes(), Condition::Absent)
+        .put_if(bucket, key, csv.into_bytes(), Condition::Absent)
         .await
         .map(|etag| etag.trim_matches('"').to_owned())
         .map_err(|e| JobError::Manifest {
@@ -499,7 +499,7 @@ pub enum Started {
 
 /// Lists the range, estimates, and (unless a dry run, or too large unconfirmed) writes the
 /// manifest and creates the job.
-pub async fn start<S: ObjectStore + MarkerStore>(
+pub async fn start<S: ObjectStore + ConditionalStore>(
     store: &S,
     control: &aws_sdk_s3control::Client,
     plan: &Plan,
@@ -606,7 +606,7 @@ pub fn tally(csv: &str, totals: &mut BTreeMap<(String, String), u64>) {
 
 /// Totals of a finished job's completion report (`<prefix>/job-<id>/manifest.json` and the CSV
 /// files it lists); `None` while there is none.
-pub async fn report_totals<S: MarkerStore>(
+pub async fn report_totals<S: ConditionalStore>(
     store: &S,
     bucket: &str,
     prefix: &str,
@@ -624,7 +624,7 @@ pub async fn report_totals<S: MarkerStore>(
     };
     let read = |bucket: String, key: String| async move {
         store
-            .get_marker(&bucket, &key)
+            .get_with_etag(&bucket, &key)
             .await
             .map(|o| o.map(|(body, _)| body))
             .map_err(|e| err(&bucket, &key, e.to_string()))

@@ -34,10 +34,11 @@
 //! ([`crate::idempotency::family`]).
 
 use crate::aggregate::MAX_AGE_MS;
+use crate::conditional::ConditionalStore;
 use crate::distribution::key_info;
 use crate::error::FileError;
 use crate::event::{BatchJob, ObjectRef};
-use crate::idempotency::{MarkerError, MarkerStore};
+use crate::idempotency::MarkerError;
 use crate::object_store::ObjectStore;
 use crate::publish::{ObjectError, Published, in_order};
 use crate::s3_object::{publish_object_until, read_object};
@@ -211,7 +212,7 @@ async fn run_task<S, M>(
     deadline: Option<Instant>,
 ) -> TaskResult
 where
-    S: ObjectStore + MarkerStore,
+    S: ObjectStore + ConditionalStore,
     M: MetricSink,
 {
     if too_old(&obj.key, now_ms) {
@@ -254,7 +255,7 @@ pub async fn answer<S, M>(
     deadline: Option<Instant>,
 ) -> Value
 where
-    S: ObjectStore + MarkerStore,
+    S: ObjectStore + ConditionalStore,
     M: MetricSink,
 {
     let job_settings = job_settings(settings, &job.user_arguments);

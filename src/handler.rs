@@ -10,8 +10,8 @@
 //! on-failure destination gets it) or only its SQS message (`batchItemFailures`).
 
 use crate::batch_ops;
+use crate::conditional::ConditionalStore;
 use crate::event::{self, EventError, Invocation, ObjectRef, WorkUnit};
-use crate::idempotency::MarkerStore;
 use crate::kinesis;
 use crate::object_store::ObjectStore;
 use crate::publish::{ObjectError, Published, in_order};
@@ -47,7 +47,7 @@ pub struct Handler<S, M> {
     pub settings: Settings,
 }
 
-impl<S: ObjectStore + MarkerStore, M: MetricSink> Handler<S, M> {
+impl<S: ObjectStore + ConditionalStore, M: MetricSink> Handler<S, M> {
     /// Reads one object completely, then publishes its batches (exactly once with
     /// `IDEMPOTENCY=on`); logs one JSON line for it.
     pub async fn process_object(

@@ -17,8 +17,9 @@ mod state;
 pub use records::{ShardBatch, StreamRecord, shard_batches};
 
 use crate::batch::Batch;
+use crate::conditional::{ConditionalStore, PutError};
 use crate::config::MetricsConfig;
-use crate::idempotency::{Clock, MarkerStore, PutError, owner_token};
+use crate::idempotency::{Clock, owner_token};
 use crate::ledger::{SendFailure, send_recorded};
 use crate::object_store::ObjectStore;
 use crate::parse::RealtimeFields;
@@ -122,7 +123,7 @@ fn holder(settings: &Settings) -> Holder {
 /// Publishes the outbox of `obj` if `holder` holds its lease, through the one publish loop;
 /// then settles what was sent and releases the lease in one write. Stopping at the deadline is
 /// no failure: the rest goes out on the next invocation or tick.
-async fn publish_outbox<S: MarkerStore, M: MetricSink>(
+async fn publish_outbox<S: ConditionalStore, M: MetricSink>(
     obj: &mut StateObject<'_, S>,
     sink: &M,
     holder: &Holder,
@@ -190,7 +191,7 @@ async fn publish_outbox<S: MarkerStore, M: MetricSink>(
 /// error: the first new record when they were not committed, else the last record (already
 /// counted, so the retry only resumes the publish).
 #[allow(clippy::too_many_arguments)] // the shard's parts, each from the caller's own source
-pub async fn process_shard<S: MarkerStore, M: MetricSink>(
+pub async fn process_shard<S: ConditionalStore, M: MetricSink>(
     store: &S,
     sink: &M,
     settings: &Settings,
@@ -275,7 +276,7 @@ fn setup(settings: &Settings) -> Result<(MetricsConfig, &str), KinesisError> {
 
 /// Handles a Kinesis event: each shard's batch in turn; the response names, per failed shard,
 /// the record to retry from.
-pub async fn handle<S: MarkerStore, M: MetricSink>(
+pub async fn handle<S: ConditionalStore, M: MetricSink>(
     store: &S,
     sink: &M,
     settings: &Settings,
@@ -319,7 +320,7 @@ pub async fn handle<S: MarkerStore, M: MetricSink>(
 /// minutes closed and its outbox published, under the same lease and conditional writes as a
 /// shard's own invocation. Fails (for the Errors alarm; the next tick retries anyway) when a
 /// shard failed.
-pub async fn flush_all<S: ObjectStore + MarkerStore, M: MetricSink>(
+pub async fn flush_all<S: ObjectStore + ConditionalStore, M: MetricSink>(
     store: &S,
     sink: &M,
     settings: &Settings,

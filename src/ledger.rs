@@ -7,7 +7,8 @@
 //! lost; a request that was started is always awaited and recorded, never dropped.
 
 use crate::batch::Batch;
-use crate::idempotency::{Claim, MarkerError, MarkerStore};
+use crate::conditional::ConditionalStore;
+use crate::idempotency::{Claim, MarkerError};
 use crate::sink::{self, MetricSink, Settled, SinkError, Stop};
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -30,7 +31,7 @@ pub trait Ledger: Send {
     fn lost(e: &Self::Error) -> bool;
 }
 
-impl<S: MarkerStore> Ledger for Claim<'_, S> {
+impl<S: ConditionalStore> Ledger for Claim<'_, S> {
     type Error = MarkerError;
     fn note(&mut self, settled: &Settled) {
         match settled {

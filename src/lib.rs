@@ -57,6 +57,8 @@ pub mod source;
 pub mod decompress_async;
 // Where batches go: PutMetricData, EMF, JSON lines.
 pub mod sink;
+// A neutral conditional object store (get with ETag; put if absent / if match).
+pub mod conditional;
 // Exactly-once bookkeeping: marker, store, claim and lease.
 pub mod idempotency;
 // The one publish loop and the ledger trait it records into (file markers, shard outboxes).
@@ -84,5 +86,5 @@ pub mod backfill_job;
 pub mod traffic_run;
 // AWS clients built from the environment.
 pub mod aws;
-// In-memory doubles of the object store, marker store and sink, for tests.
+// In-memory doubles of the object store, conditional store and sink, for tests.
 pub mod memory;

@@ -3,8 +3,8 @@
 //! Everything else lives in the library's [`cloudfront_log_metrics::handler`].
 
 use cloudfront_log_metrics::aws;
+use cloudfront_log_metrics::conditional::ConditionalStore;
 use cloudfront_log_metrics::handler::Handler;
-use cloudfront_log_metrics::idempotency::MarkerStore;
 use cloudfront_log_metrics::object_store::ObjectStore;
 use cloudfront_log_metrics::settings::Settings;
 use cloudfront_log_metrics::sink::emf::EmfSink;
@@ -21,7 +21,7 @@ const DEADLINE_MARGIN_MS: i64 = 15_000;
 /// 2001-09-09 in epoch milliseconds: a smaller invocation deadline is not a time.
 const EPOCH_2001_MS: i64 = 1_000_000_000_000;
 
-async fn run<S: ObjectStore + MarkerStore, M: MetricSink>(
+async fn run<S: ObjectStore + ConditionalStore, M: MetricSink>(
     handler: Handler<S, M>,
 ) -> Result<(), Error> {
     let handler = &handler;

@@ -1,11 +1,11 @@
 //! In-memory doubles of the edges, for fast tests of the publish and handler logic beside the
-//! moto integration tests: [`MemoryStore`] is an object store and a marker store with S3's
+//! moto integration tests: [`MemoryStore`] is an object store and a conditional store with S3's
 //! semantics (ETags, `If-Match` reads, conditional writes) and injectable faults; [`MemorySink`]
 //! is a metric sink that records what it accepted and can fail or refuse chosen batches.
 
 use crate::batch::Batch;
+use crate::conditional::{Condition, ConditionalStore, PutError};
 use crate::datum::Datum;
-use crate::idempotency::{Condition, MarkerStore, PutError};
 use crate::object_store::{Expected, ListedObject, ObjectMeta, ObjectStore, VersionChanged};
 use crate::sink::{MetricSink, SinkError};
 use std::collections::{BTreeMap, BTreeSet};
@@ -139,14 +139,18 @@ impl MemoryStore {
     }
 }
 
-impl MarkerStore for MemoryStore {
-    async fn get_marker(&self, bucket: &str, key: &str) -> io::Result<Option<(Vec<u8>, String)>> {
+impl ConditionalStore for MemoryStore {
+    async fn get_with_etag(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> io::Result<Option<(Vec<u8>, String)>> {
         Ok(locked(&self.objects)
             .get(&(bucket.to_owned(), key.to_owned()))
             .cloned())
     }
 
-    async fn put_marker(
+    async fn put_if(
         &self,
         bucket: &str,
         key: &str,

@@ -1,13 +1,14 @@
-//! The one publish path: a unit of work's batches to a metric sink, exactly once under a marker
-//! (claim with a lease, record each accepted batch, renew, finish) or every time without one.
-//! Every entry point (the Lambda's handler, `cflogs`, and the coming stream and batch-job ones)
-//! calls it; none imports another's. Generic over the marker store and the sink.
+//! A log file's publish: its batches to a metric sink, exactly once under its marker (claim with
+//! a lease, the one publish loop of [`crate::ledger`], finish) or every time without one. The S3
+//! notification, SQS, EventBridge, Batch Operations and `cflogs` entry points call it; none
+//! imports another's. Generic over the conditional store and the sink.
 
 use crate::aggregate::MAX_AGE_MS;
 use crate::batch::Batch;
+use crate::conditional::ConditionalStore;
 use crate::error::FileError;
 use crate::idempotency::{
-    self, Begin, Claim, Clock, FileVersion, Marker, MarkerError, MarkerLocation, MarkerStore,
+    self, Begin, Claim, Clock, FileVersion, Marker, MarkerError, MarkerLocation,
 };
 use crate::ledger::{SendFailure, send_recorded};
 use crate::pipeline::ProcessedFile;
@@ -173,7 +174,7 @@ pub async fn publish_claimed<S, M>(
     deadline: Option<std::time::Instant>,
 ) -> Result<Published, ObjectError>
 where
-    S: MarkerStore,
+    S: ConditionalStore,
     M: MetricSink,
 {
     let namespace = &settings.metrics.namespace;

@@ -3,10 +3,11 @@
 //! exactly once per object version when `IDEMPOTENCY=on`.
 
 use crate::columnar;
+use crate::conditional::ConditionalStore;
 use crate::decompress_async;
 use crate::error::FileError;
 use crate::event::ObjectRef;
-use crate::idempotency::{self, FileVersion, MarkerLocation, MarkerStore};
+use crate::idempotency::{self, FileVersion, MarkerLocation};
 use crate::object_store::{Expected, ObjectStore, version_changed};
 use crate::pipeline::{self, FileProcessor, ParquetProcessor, ProcessedFile};
 use crate::publish::{ObjectError, Published, publish_claimed, publish_file};
@@ -147,7 +148,7 @@ pub async fn publish_object<S, M>(
     now_ms: i64,
 ) -> Result<Published, ObjectError>
 where
-    S: ObjectStore + MarkerStore,
+    S: ObjectStore + ConditionalStore,
     M: MetricSink,
 {
     publish_object_until(store, sink, settings, obj, now_ms, None).await
@@ -165,7 +166,7 @@ pub async fn publish_object_until<S, M>(
     deadline: Option<std::time::Instant>,
 ) -> Result<Published, ObjectError>
 where
-    S: ObjectStore + MarkerStore,
+    S: ObjectStore + ConditionalStore,
     M: MetricSink,
 {
     if !settings.idempotency {

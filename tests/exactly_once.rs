@@ -284,7 +284,7 @@ async fn deliver_until_ok<S, M>(
 ) -> (usize, Value)
 where
     S: cloudfront_log_metrics::object_store::ObjectStore
-        + cloudfront_log_metrics::idempotency::MarkerStore,
+        + cloudfront_log_metrics::conditional::ConditionalStore,
     M: MetricSink,
 {
     let mut last = String::new();

@@ -3,9 +3,8 @@
 //! and saying done or failed; a lost race re-reads the marker and decides again.
 
 use super::marker::{Decision, FileVersion, MARKER_VERSION, Marker, State, decide};
-use super::store::{
-    Condition, MarkerError, MarkerLocation, MarkerStore, PutError, read_marker, still_ours,
-};
+use super::store::{MarkerError, MarkerLocation, read_marker, still_ours};
+use crate::conditional::{Condition, ConditionalStore, PutError};
 use std::collections::BTreeSet;
 use std::time::Instant;
 
@@ -90,7 +89,7 @@ pub struct Claim<'s, S> {
     published_before: Vec<String>,
 }
 
-impl<'s, S: MarkerStore> Claim<'s, S> {
+impl<'s, S: ConditionalStore> Claim<'s, S> {
     /// Decides with the marker read before (`existing`) and claims the file if it is to be
     /// published, with a lease of `lease_ms` from the moment of the claim; re-reads and decides
     /// again when a conditional write loses a race.
@@ -184,7 +183,7 @@ impl<'s, S: MarkerStore> Claim<'s, S> {
                 Some((_, etag)) => Condition::Matches(etag),
             };
             let landed = match store
-                .put_marker(&loc.bucket, &loc.key, doc.to_json(), condition)
+                .put_if(&loc.bucket, &loc.key, doc.to_json(), condition)
                 .await
             {
                 Ok(etag) => (doc, etag),
@@ -313,7 +312,7 @@ impl<'s, S: MarkerStore> Claim<'s, S> {
             self.doc.lease_until_ms = Some(now.saturating_add(self.lease_ms));
             match self
                 .store
-                .put_marker(
+                .put_if(
                     &self.loc.bucket,
                     &self.loc.key,
                     self.doc.to_json(),

@@ -69,4 +69,4 @@ pub use marker::{
     Decision, FileVersion, MARKER_VERSION, MAX_SKEW_MS, Marker, State, decide, digest, families,
     family, normalize_etag, published_families, skew_margin_ms, window_for,
 };
-pub use store::{Condition, MarkerError, MarkerLocation, MarkerStore, PutError, read_marker};
+pub use store::{MarkerError, MarkerLocation, read_marker};

@@ -1,10 +1,10 @@
 //! Where marker objects live and how they are read and conditionally written: the location of a
-//! file's marker, the small [`MarkerStore`] trait (S3 `If-None-Match` / `If-Match` writes,
+//! file's marker, the small [`ConditionalStore`] trait (S3 `If-None-Match` / `If-Match` writes,
 //! implemented for `aws_sdk_s3::Client`) and the errors of the exactly-once bookkeeping.
 
 use super::marker::Marker;
+use crate::conditional::ConditionalStore;
 use crate::hash::Fnv;
-use std::future::Future;
 use std::io;
 
 /// Longest S3 key.
@@ -46,101 +46,6 @@ impl MarkerLocation {
     /// `s3://bucket/key`.
     pub fn url(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.key)
-    }
-}
-
-/// A condition on a marker write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Condition<'a> {
-    /// `If-None-Match: *`: only if there is no marker.
-    Absent,
-    /// `If-Match: <etag>`: only if the marker is still the one read or written last.
-    Matches(&'a str),
-}
-
-/// A marker write that did not happen.
-#[derive(Debug, thiserror::Error)]
-pub enum PutError {
-    /// The condition did not hold (412, or 409 for a concurrent conditional write, or 404 for
-    /// `If-Match` on a marker that is gone).
-    #[error("the marker changed (precondition failed)")]
-    Conflict,
-    #[error(transparent)]
-    Io(#[from] io::Error),
-}
-
-/// Reads and conditionally writes marker objects. Implemented for `aws_sdk_s3::Client`; tests
-/// may use their own.
-pub trait MarkerStore: Send + Sync {
-    /// The marker's bytes and ETag; `None` when there is none.
-    fn get_marker(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> impl Future<Output = io::Result<Option<(Vec<u8>, String)>>> + Send;
-
-    /// Writes the marker if `condition` holds; returns its new ETag.
-    fn put_marker(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Vec<u8>,
-        condition: Condition<'_>,
-    ) -> impl Future<Output = Result<String, PutError>> + Send;
-}
-
-impl MarkerStore for aws_sdk_s3::Client {
-    async fn get_marker(&self, bucket: &str, key: &str) -> io::Result<Option<(Vec<u8>, String)>> {
-        match self.get_object().bucket(bucket).key(key).send().await {
-            Ok(out) => {
-                let etag = out.e_tag.clone().unwrap_or_default();
-                let body = out
-                    .body
-                    .collect()
-                    .await
-                    .map_err(|e| io::Error::other(e.to_string()))?;
-                Ok(Some((body.into_bytes().to_vec(), etag)))
-            }
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
-            Err(e) => Err(io::Error::other(
-                aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
-            )),
-        }
-    }
-
-    async fn put_marker(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Vec<u8>,
-        condition: Condition<'_>,
-    ) -> Result<String, PutError> {
-        let req = self
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .content_type("application/json")
-            .body(aws_sdk_s3::primitives::ByteStream::from(body));
-        let req = match condition {
-            Condition::Absent => req.if_none_match("*"),
-            Condition::Matches(etag) => req.if_match(etag),
-        };
-        match req.send().await {
-            Ok(out) => out.e_tag.ok_or_else(|| {
-                PutError::Io(io::Error::other("PutObject answered without an ETag"))
-            }),
-            Err(e) => {
-                let status = e.raw_response().map(|r| r.status().as_u16());
-                match (status, condition) {
-                    (Some(412 | 409), _) | (Some(404), Condition::Matches(_)) => {
-                        Err(PutError::Conflict)
-                    }
-                    _ => Err(PutError::Io(io::Error::other(
-                        aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
-                    ))),
-                }
-            }
-        }
     }
 }
 
@@ -190,17 +95,18 @@ pub(super) fn still_ours(m: &Marker, me: &str, file_etag: &str) -> bool {
 }
 
 /// Reads a marker; `None` when there is none.
-pub async fn read_marker<S: MarkerStore>(
+pub async fn read_marker<S: ConditionalStore>(
     store: &S,
     loc: &MarkerLocation,
 ) -> Result<Option<(Marker, String)>, MarkerError> {
-    let Some((bytes, etag)) = store
-        .get_marker(&loc.bucket, &loc.key)
-        .await
-        .map_err(|source| MarkerError::Io {
-            marker: loc.url(),
-            source,
-        })?
+    let Some((bytes, etag)) =
+        store
+            .get_with_etag(&loc.bucket, &loc.key)
+            .await
+            .map_err(|source| MarkerError::Io {
+                marker: loc.url(),
+                source,
+            })?
     else {
         return Ok(None);
     };

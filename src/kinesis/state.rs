@@ -5,8 +5,9 @@
 //! scheduled flush never send one batch twice.
 
 use super::ShardError;
+use crate::conditional::{Condition, ConditionalStore, PutError};
 use crate::config::MetricsConfig;
-use crate::idempotency::{Clock, Condition, MarkerStore, PutError, skew_margin_ms};
+use crate::idempotency::{Clock, skew_margin_ms};
 use crate::ledger::Ledger;
 use crate::shard_state::ShardState;
 use crate::sink::{Settled, SinkError};
@@ -27,7 +28,7 @@ pub(super) struct StateObject<'s, S> {
     etag: Option<String>,
 }
 
-impl<'s, S: MarkerStore> StateObject<'s, S> {
+impl<'s, S: ConditionalStore> StateObject<'s, S> {
     /// Reads the state (none yet: an empty one). A state that cannot be read is an error, and
     /// is left as it is.
     pub async fn load(
@@ -51,7 +52,7 @@ impl<'s, S: MarkerStore> StateObject<'s, S> {
     }
 
     async fn reload(&mut self) -> Result<(), ShardError> {
-        let read = self.store.get_marker(self.bucket, &self.key).await;
+        let read = self.store.get_with_etag(self.bucket, &self.key).await;
         let read = read.map_err(|source| ShardError::Read {
             shard: self.shard.clone(),
             source,
@@ -92,7 +93,7 @@ impl<'s, S: MarkerStore> StateObject<'s, S> {
             let body = next.to_json();
             match self
                 .store
-                .put_marker(self.bucket, &self.key, body, condition)
+                .put_if(self.bucket, &self.key, body, condition)
                 .await
             {
                 Ok(etag) => {
@@ -180,7 +181,7 @@ pub(super) fn settle(
     Ok(true)
 }
 
-impl<S: MarkerStore> Ledger for ShardLedger<'_, '_, S> {
+impl<S: ConditionalStore> Ledger for ShardLedger<'_, '_, S> {
     type Error = ShardError;
 
     fn note(&mut self, settled: &Settled) {
