@@ -131,6 +131,16 @@ pub struct Totals {
     pub last_minute_ms: Option<i64>,
 }
 
+/// When a file was published and how new its newest record was: the freshness metrics
+/// (`LogFiles`, `DeliveryDelay`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Freshness {
+    /// The time the file is published at: the window's time (a resumed file's first attempt's).
+    pub published_ms: i64,
+    /// The newest record kept, if any.
+    pub newest_ms: Option<i64>,
+}
+
 /// Everything one file contributes, ready to become datums.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileAggregate {
@@ -146,6 +156,9 @@ pub struct FileAggregate {
     pub kept_outside_window: u64,
     /// Dimension values folded into `Other` by the cardinality guard.
     pub folded_values: u64,
+    /// For the freshness datums of a log file (`None` for real-time records, whose minutes get
+    /// theirs when they close).
+    pub freshness: Option<Freshness>,
     /// Real-time records whose distribution could not be resolved: counted, not published.
     pub unresolved: u64,
 }
@@ -177,6 +190,10 @@ pub struct Aggregator<'c> {
     per_record: bool,
     /// Records whose distribution could not be resolved.
     unresolved: u64,
+    /// The window's time: the file's publication time.
+    now_ms: i64,
+    /// The newest record kept.
+    newest_ms: Option<i64>,
 }
 
 impl<'c> Aggregator<'c> {
@@ -222,6 +239,8 @@ impl<'c> Aggregator<'c> {
             folded_early: 0,
             per_record: config.realtime.is_some(),
             unresolved: 0,
+            now_ms,
+            newest_ms: None,
         }
     }
 
@@ -302,6 +321,9 @@ impl<'c> Aggregator<'c> {
             }
         }
         let minute = r.timestamp_ms.div_euclid(60_000);
+        if Some(r.timestamp_ms) > self.newest_ms {
+            self.newest_ms = Some(r.timestamp_ms);
+        }
         let mut ids = [0u32; DIMENSION_KEY_COUNT];
         if self.per_record {
             let hosts = &self.config.distribution_hosts;
@@ -432,6 +454,10 @@ impl<'c> Aggregator<'c> {
             kept_outside_window: if self.clip { 0 } else { self.outside_window },
             folded_values,
             unresolved: self.unresolved,
+            freshness: (!self.per_record).then_some(Freshness {
+                published_ms: self.now_ms,
+                newest_ms: self.newest_ms,
+            }),
         }
     }
 }

@@ -32,6 +32,8 @@ pub enum Metric {
     TimeToFirstByte,
     OriginFirstByteLatency,
     OriginLastByteLatency,
+    LogFiles,
+    DeliveryDelay,
 }
 
 /// CloudWatch unit of a metric.
@@ -40,6 +42,7 @@ pub enum Unit {
     Count,
     Bytes,
     Milliseconds,
+    Seconds,
 }
 
 impl Unit {
@@ -49,6 +52,7 @@ impl Unit {
             Unit::Count => "Count",
             Unit::Bytes => "Bytes",
             Unit::Milliseconds => "Milliseconds",
+            Unit::Seconds => "Seconds",
         }
     }
 }
@@ -64,7 +68,7 @@ pub enum Kind {
 
 impl Metric {
     /// Every metric, in the order datums are emitted.
-    pub const ALL: [Metric; 21] = [
+    pub const ALL: [Metric; 23] = [
         Metric::Requests,
         Metric::BytesDownloaded,
         Metric::BytesUploaded,
@@ -86,6 +90,8 @@ impl Metric {
         Metric::TimeToFirstByte,
         Metric::OriginFirstByteLatency,
         Metric::OriginLastByteLatency,
+        Metric::LogFiles,
+        Metric::DeliveryDelay,
     ];
 
     /// The CloudWatch `MetricName`.
@@ -112,6 +118,8 @@ impl Metric {
             Metric::TimeToFirstByte => "TimeToFirstByte",
             Metric::OriginFirstByteLatency => "OriginFirstByteLatency",
             Metric::OriginLastByteLatency => "OriginLastByteLatency",
+            Metric::LogFiles => "LogFiles",
+            Metric::DeliveryDelay => "DeliveryDelay",
         }
     }
 
@@ -123,6 +131,7 @@ impl Metric {
             | Metric::TimeToFirstByte
             | Metric::OriginFirstByteLatency
             | Metric::OriginLastByteLatency => Unit::Milliseconds,
+            Metric::DeliveryDelay => Unit::Seconds,
             _ => Unit::Count,
         }
     }
@@ -130,7 +139,7 @@ impl Metric {
     /// Whether the metric is a summed value or a distribution.
     pub fn kind(self) -> Kind {
         match self.unit() {
-            Unit::Milliseconds => Kind::Distribution,
+            Unit::Milliseconds | Unit::Seconds => Kind::Distribution,
             _ => Kind::Sum,
         }
     }
@@ -159,7 +168,17 @@ impl Metric {
             Metric::TimeToFirstByte => "time-to-first-byte",
             Metric::OriginFirstByteLatency => "origin-fbl",
             Metric::OriginLastByteLatency => "origin-lbl",
+            Metric::LogFiles => "one per log file published (real-time: per shard-minute)",
+            Metric::DeliveryDelay => {
+                "publication time minus the file's newest record (real-time: the minute's end)"
+            }
         }
+    }
+
+    /// Whether the metric describes the delivery of the logs (one value per file or shard-minute,
+    /// per distribution, timestamped at publication) rather than the requests in them.
+    pub fn is_freshness(self) -> bool {
+        matches!(self, Metric::LogFiles | Metric::DeliveryDelay)
     }
 
     /// Looks a metric up by its `MetricName` (exact, case-sensitive).

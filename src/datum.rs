@@ -66,14 +66,87 @@ impl Datum {
     }
 }
 
+/// The freshness datums of one distribution (`LogFiles`, `DeliveryDelay`), timestamped at the
+/// minute of `published_ms`: `files` log files (or shard-minutes) published, with their delays
+/// in seconds.
+pub fn freshness_datums(
+    config: &MetricsConfig,
+    distribution_id: &str,
+    published_ms: i64,
+    files: u64,
+    delays_s: &[u64],
+) -> Vec<Datum> {
+    let dims: Arc<[(DimensionKey, String)]> =
+        vec![(DimensionKey::DistributionId, distribution_id.to_owned())].into();
+    let timestamp_ms = published_ms.div_euclid(60_000) * 60_000;
+    let mut out = Vec::new();
+    if config.include.contains(Metric::LogFiles) && files > 0 {
+        out.push(Datum {
+            metric: Metric::LogFiles,
+            dimensions: dims.clone(),
+            timestamp_ms,
+            value: DatumValue::Value(files),
+        });
+    }
+    if config.include.contains(Metric::DeliveryDelay) && !delays_s.is_empty() {
+        let mut sorted = delays_s.to_vec();
+        sorted.sort_unstable();
+        let mut values: Vec<u64> = Vec::new();
+        let mut counts: Vec<u64> = Vec::new();
+        for v in sorted {
+            match values.last() {
+                Some(&last) if last == v => *counts.last_mut().unwrap_or(&mut 0) += 1,
+                _ => {
+                    values.push(v);
+                    counts.push(1);
+                }
+            }
+        }
+        for (v, c) in values
+            .chunks(MAX_VALUES_PER_DATUM)
+            .zip(counts.chunks(MAX_VALUES_PER_DATUM))
+        {
+            out.push(Datum {
+                metric: Metric::DeliveryDelay,
+                dimensions: dims.clone(),
+                timestamp_ms,
+                value: DatumValue::Distribution {
+                    values: v.to_vec(),
+                    counts: c.to_vec(),
+                },
+            });
+        }
+    }
+    out
+}
+
+/// Seconds from `newest_ms` to `published_ms`, never negative.
+pub fn delay_s(published_ms: i64, newest_ms: i64) -> u64 {
+    u64::try_from(published_ms.saturating_sub(newest_ms).max(0) / 1000).unwrap_or(0)
+}
+
 /// Turns a file's aggregates into datums, deterministically: rows in aggregate order, metrics in
-/// catalogue order.
+/// catalogue order, then the file's freshness datums (when it kept a record).
 pub fn datums(aggregate: &FileAggregate, config: &MetricsConfig) -> Vec<Datum> {
+    let mut out = row_datums(aggregate, config);
+    if let Some(f) = aggregate.freshness
+        && let Some(newest) = f.newest_ms
+        && !aggregate.distribution_id.is_empty()
+    {
+        let delay = [delay_s(f.published_ms, newest)];
+        let dist = &aggregate.distribution_id;
+        out.extend(freshness_datums(config, dist, f.published_ms, 1, &delay));
+    }
+    out
+}
+
+/// The datums of the aggregate rows alone.
+fn row_datums(aggregate: &FileAggregate, config: &MetricsConfig) -> Vec<Datum> {
     let mut out = Vec::new();
     for row in &aggregate.rows {
         let dims: Arc<[(DimensionKey, String)]> = row.dimensions.clone().into();
         for metric in Metric::ALL {
-            if !config.include.contains(metric) {
+            if !config.include.contains(metric) || metric.is_freshness() {
                 continue;
             }
             match metric.kind() {
@@ -145,7 +218,9 @@ mod tests {
                 "BytesDownloaded",
                 "Hit",
                 "Status2xx",
-                "TimeTaken"
+                "TimeTaken",
+                "LogFiles",
+                "DeliveryDelay"
             ]
         );
         assert_eq!(
@@ -155,6 +230,54 @@ mod tests {
                 counts: vec![1]
             }
         );
+    }
+
+    #[test]
+    fn a_file_says_how_late_it_is_published_at_its_publication_minute() {
+        // The window's clock (publication) is 2023-11-14T22:13:20Z.
+        let d = file(
+            &[
+                "2023-11-14\t22:00:01\t10\t200\tHit\t0.005".to_owned(),
+                "2023-11-14\t22:05:30\t10\t200\tHit\t0.005".to_owned(),
+            ],
+            &MetricsConfig::default(),
+        );
+        let fresh: Vec<&Datum> = d.iter().filter(|d| d.metric.is_freshness()).collect();
+        assert_eq!(fresh.len(), 2);
+        let published_minute = 1_700_000_000_000 / 60_000 * 60_000;
+        for f in &fresh {
+            assert_eq!(f.timestamp_ms, published_minute);
+            assert_eq!(
+                &*f.dimensions,
+                &[(DimensionKey::DistributionId, "E2Q4ABCDEFGH".to_owned())]
+            );
+        }
+        assert_eq!(fresh[0].value, DatumValue::Value(1));
+        // 22:13:20 - 22:05:30, the newest record.
+        assert_eq!(
+            fresh[1].value,
+            DatumValue::Distribution {
+                values: vec![470],
+                counts: vec![1]
+            }
+        );
+        assert_eq!(Metric::DeliveryDelay.unit().as_str(), "Seconds");
+        // Not selected, not sent; a file that kept no record sends none.
+        let mut include = MetricSet::empty();
+        include.insert(Metric::Requests);
+        let config = MetricsConfig {
+            include,
+            ..MetricsConfig::default()
+        };
+        assert!(
+            file(
+                &["2023-11-14\t22:00:01\t10\t200\tHit\t0.005".to_owned()],
+                &config
+            )
+            .iter()
+            .all(|d| d.metric == Metric::Requests)
+        );
+        assert!(file(&[], &MetricsConfig::default()).is_empty());
     }
 
     #[test]

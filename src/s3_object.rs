@@ -328,6 +328,21 @@ mod tests {
         let want: Vec<_> = all.batches.iter().flat_map(|b| b.datums.clone()).collect();
         assert_eq!(lines(&sink.datums()), lines(&want));
         assert_eq!(marker(&store)["state"], "done");
+        // The file's freshness datums went out once, with the first attempt's delay.
+        let fresh: Vec<_> = sink
+            .datums()
+            .into_iter()
+            .filter(|d| d.metric.is_freshness())
+            .collect();
+        assert_eq!(fresh.len(), 2, "{fresh:?}");
+        let newest = START + 59 * 60_000;
+        assert_eq!(
+            fresh[1].value,
+            crate::datum::DatumValue::Distribution {
+                values: vec![crate::datum::delay_s(NOW, newest)],
+                counts: vec![1]
+            }
+        );
     }
 
     #[tokio::test]

@@ -14,10 +14,10 @@
 use crate::aggregate::{AggregateRow, FileAggregate, Totals};
 use crate::batch::{Batch, batches};
 use crate::config::{DimensionKey, MetricsConfig};
-use crate::datum::datums;
+use crate::datum::{datums, delay_s, freshness_datums};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Version of the serialised state this code writes. Version 1 (an outbox of rows, recut on
 /// every read) is still read; anything newer is refused.
@@ -111,8 +111,20 @@ fn merge_rows(into: &mut Vec<AggregateRow>, rows: Vec<AggregateRow>) {
     *into = merged.into_values().collect();
 }
 
-/// The batches of `rows` under `config`, numbered from 0.
-fn cut(rows: Vec<AggregateRow>, config: &MetricsConfig) -> Vec<Batch> {
+/// The batches of `rows` under `config`, numbered from 0. When they close at `closed_ms`, each
+/// distribution's minutes add their freshness datums: one `LogFiles` per minute, and its
+/// `DeliveryDelay` from the minute's end to `closed_ms`.
+fn cut(rows: Vec<AggregateRow>, config: &MetricsConfig, closed_ms: Option<i64>) -> Vec<Batch> {
+    let mut minutes: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
+    for r in &rows {
+        if let Some((_, d)) = r
+            .dimensions
+            .iter()
+            .find(|(k, _)| *k == DimensionKey::DistributionId)
+        {
+            minutes.entry(d.clone()).or_default().insert(r.minute_ms);
+        }
+    }
     let aggregate = FileAggregate {
         distribution_id: String::new(),
         rows,
@@ -121,8 +133,22 @@ fn cut(rows: Vec<AggregateRow>, config: &MetricsConfig) -> Vec<Batch> {
         kept_outside_window: 0,
         folded_values: 0,
         unresolved: 0,
+        freshness: None,
     };
-    batches(datums(&aggregate, config))
+    let mut all = datums(&aggregate, config);
+    if let Some(now) = closed_ms {
+        for (dist, minutes) in minutes {
+            let delays: Vec<u64> = minutes.iter().map(|m| delay_s(now, m + 60_000)).collect();
+            all.extend(freshness_datums(
+                config,
+                &dist,
+                now,
+                delays.len() as u64,
+                &delays,
+            ));
+        }
+    }
+    batches(all)
 }
 
 impl ShardState {
@@ -148,7 +174,7 @@ impl ShardState {
                     ..ShardState::default()
                 };
                 let fingerprint = config.fingerprint();
-                for b in cut(old.outbox, config) {
+                for b in cut(old.outbox, config, None) {
                     if !old.settled.contains(&b.index) {
                         s.outbox.push(OutboxBatch {
                             namespace: config.namespace.clone(),
@@ -205,7 +231,7 @@ impl ShardState {
         let mut rows = Vec::new();
         merge_rows(&mut rows, closed);
         let fingerprint = config.fingerprint();
-        for mut batch in cut(rows, config) {
+        for mut batch in cut(rows, config, Some(now_ms)) {
             batch.index = self.next_batch;
             self.next_batch += 1;
             self.outbox.push(OutboxBatch {

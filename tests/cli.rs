@@ -16,8 +16,8 @@ const AWS_DOCS: &str = "aws-docs_AccessLogs_example_2019-12.tsv";
 const NOW: &str = "2019-12-14T00:00:00Z";
 const GOOD: &str = "EMLARXS9EXAMPLE.2019-12-04-21.abc123.gz";
 
-/// The 21 metrics of the catalogue with their units (README "Metric catalogue").
-const METRICS: [(&str, &str); 21] = [
+/// The 23 metrics of the catalogue with their units (README "Metric catalogue").
+const METRICS: [(&str, &str); 23] = [
     ("Requests", "Count"),
     ("BytesDownloaded", "Bytes"),
     ("BytesUploaded", "Bytes"),
@@ -39,6 +39,8 @@ const METRICS: [(&str, &str); 21] = [
     ("TimeToFirstByte", "Milliseconds"),
     ("OriginFirstByteLatency", "Milliseconds"),
     ("OriginLastByteLatency", "Milliseconds"),
+    ("LogFiles", "Count"),
+    ("DeliveryDelay", "Seconds"),
 ];
 
 fn unit_of(metric: &str) -> &'static str {
@@ -142,7 +144,10 @@ fn datums(stdout: &[u8]) -> Vec<Value> {
             let counts = obj["counts"].as_array().unwrap();
             assert_eq!(values.len(), counts.len());
             assert!(!values.is_empty() && values.len() <= 150);
-            assert_eq!(unit_of(metric), "Milliseconds");
+            assert!(
+                matches!(unit_of(metric), "Milliseconds" | "Seconds"),
+                "{line}"
+            );
         } else {
             assert!(obj["value"].as_u64().unwrap() > 0, "{line}");
         }
@@ -186,6 +191,70 @@ fn one_line(date: &str, time: &str, bytes: u64) -> Vec<u8> {
         "#Version: 1.0\n#Fields: date time x-edge-location sc-bytes sc-status x-edge-result-type time-taken\n{date}\t{time}\tLAX1\t{bytes}\t200\tHit\t0.005\n"
     )
     .into_bytes()
+}
+
+/// Issue 28: with the clock pinned, each file's DeliveryDelay is the clock minus its newest
+/// record, per distribution, and LogFiles counts the files; both at the minute of publication.
+#[test]
+fn freshness_datums_say_how_late_each_file_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = |name: &str, times: &[&str]| {
+        let mut body = one_line("2026-11-20", times[0], 10);
+        for t in &times[1..] {
+            body.extend_from_slice(
+                format!("2026-11-20\t{t}\tLAX1\t10\t200\tHit\t0.005\n").as_bytes(),
+            );
+        }
+        std::fs::write(dir.path().join(name), body).unwrap();
+    };
+    log(
+        "EFRESHAAAAAA1.2026-11-20-12.a.gz",
+        &["12:00:05", "12:41:10", "12:10:00"],
+    );
+    log("EFRESHAAAAAA1.2026-11-20-12.c.gz", &["12:50:00"]);
+    log("EFRESHAAAAAA2.2026-11-20-12.b.gz", &["12:20:00"]);
+    let out = dry_run("2026-11-20T13:00:30Z", &[p(dir.path())]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let all = datums(&out.stdout);
+    for (dist, files, mut delays) in [
+        ("EFRESHAAAAAA1", 2, vec![1160, 630]),
+        ("EFRESHAAAAAA2", 1, vec![2430]),
+    ] {
+        let dims = [("DistributionId", dist)];
+        assert_eq!(total(&all, &dims, "LogFiles"), files, "{dist}");
+        let mut got: Vec<u64> = Vec::new();
+        for d in &all {
+            if d["metric_name"] == "DeliveryDelay" && d["dimensions"]["DistributionId"] == dist {
+                assert_eq!(d["timestamp"], "2026-11-20T13:00:00Z");
+                let values = d["values"].as_array().unwrap();
+                let counts = d["counts"].as_array().unwrap();
+                for (v, c) in values.iter().zip(counts) {
+                    for _ in 0..c.as_u64().unwrap() {
+                        got.push(v.as_u64().unwrap());
+                    }
+                }
+            }
+        }
+        got.sort_unstable();
+        delays.sort_unstable();
+        assert_eq!(got, delays, "{dist}");
+    }
+    // Left out of the selection, neither is shown.
+    let out = cflogs_env(
+        &[("METRICS_INCLUDE", "Requests")],
+        &[
+            "process",
+            "--dry-run",
+            "--now",
+            "2026-11-20T13:00:30Z",
+            p(dir.path()),
+        ],
+    );
+    assert!(
+        datums(&out.stdout)
+            .iter()
+            .all(|d| d["metric_name"] == "Requests")
+    );
 }
 
 #[test]
@@ -827,16 +896,25 @@ fn a_dry_run_keeps_every_record_and_counts_those_outside_the_window() {
     // 60 days after the samples: all of them outside CloudWatch's window, all of them kept.
     let (late, stderr) = sample_dry_run(&[("CFLM_NOW", "2027-01-19T12:00:00Z")], &[]);
     assert_eq!(requests(&late), [90, 30, 12]);
-    assert_eq!(late.len(), 118);
+    // 118 datums of requests, and a LogFiles and a DeliveryDelay for each of the 4 files.
+    assert_eq!(late.len(), 126);
     assert!(
         stderr.contains(
-            "records: 132, rejected lines: 0, outside CloudWatch's window: 132 (kept in this dry run), datums: 118,"
+            "records: 132, rejected lines: 0, outside CloudWatch's window: 132 (kept in this dry run), datums: 126,"
         ),
         "{stderr}"
     );
-    // Just after them: none outside, the same datums.
+    // Just after them: none outside, the same datums of requests (the freshness ones carry the
+    // time of publication).
     let (fresh, stderr) = sample_dry_run(&[("CFLM_NOW", "2026-11-20T13:00:00Z")], &[]);
-    assert_eq!(fresh, late);
+    let of_requests = |ds: &[Value]| -> Vec<Value> {
+        ds.iter()
+            .filter(|d| d["metric_name"] != "LogFiles" && d["metric_name"] != "DeliveryDelay")
+            .cloned()
+            .collect()
+    };
+    assert_eq!(of_requests(&fresh), of_requests(&late));
+    assert_eq!(of_requests(&late).len(), 118);
     assert!(
         stderr.contains("outside CloudWatch's window: 0 (kept in this dry run)"),
         "{stderr}"
@@ -847,9 +925,9 @@ fn a_dry_run_keeps_every_record_and_counts_those_outside_the_window() {
         &["--now", "2026-11-20T14:00:00+01:00"],
     );
     assert!(stderr.contains("window: 0 (kept"), "{stderr}");
-    // The wall clock, whatever today is: the same datums.
+    // The wall clock, whatever today is: the same datums of requests.
     let (today, _) = sample_dry_run(&[], &[]);
-    assert_eq!(today, late);
+    assert_eq!(of_requests(&today), of_requests(&late));
 }
 
 /// METRICS_SINK=emf (or --sink emf): cflogs publishes Embedded Metric Format lines on stdout,
@@ -894,20 +972,20 @@ fn the_emf_sink_publishes_on_stdout() {
 }
 
 #[test]
-fn catalogue_lists_the_21_metrics() {
+fn catalogue_lists_the_23_metrics() {
     let out = cflogs(&["catalogue"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let doc: Value = serde_json::from_slice(&out.stdout).expect("catalogue is JSON");
     assert_eq!(doc["namespace"], "CloudFront/AccessLogs");
     let metrics = doc["metrics"].as_array().unwrap();
-    assert_eq!(metrics.len(), 21);
+    assert_eq!(metrics.len(), 23);
     let got: Vec<(&str, &str)> = metrics
         .iter()
         .map(|m| (m["name"].as_str().unwrap(), m["unit"].as_str().unwrap()))
         .collect();
     assert_eq!(got, METRICS.to_vec());
     for m in metrics {
-        let kind = if m["unit"] == "Milliseconds" {
+        let kind = if m["unit"] == "Milliseconds" || m["unit"] == "Seconds" {
             "distribution"
         } else {
             "sum"
@@ -964,6 +1042,7 @@ fn dry_run_shows_escaped_dimension_values() {
     let ds = datums(&out.stdout);
     let hosts: BTreeSet<&str> = ds
         .iter()
+        .filter(|d| d["metric_name"] != "LogFiles" && d["metric_name"] != "DeliveryDelay")
         .map(|d| d["dimensions"]["Host"].as_str().unwrap())
         .collect();
     assert_eq!(

@@ -203,7 +203,7 @@ async fn publishing_skips_records_outside_cloudwatchs_window() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stderr.contains("outside CloudWatch's window: 0 skipped, datums: 118,"),
+        stderr.contains("outside CloudWatch's window: 0 skipped, datums: 126,"),
         "{stderr}"
     );
     assert_eq!(published("E2EXAMPLE1234").await, 90.0);

@@ -156,3 +156,40 @@ fn version_1_is_read_and_unknown_versions_are_refused() {
     let e = ShardState::from_json(b"{\"version\": 2, \"pending\": 7}", &c).unwrap_err();
     assert!(e.to_string().contains("unreadable"), "{e}");
 }
+
+#[test]
+fn a_closed_minute_says_how_late_it_is_published() {
+    let c = config();
+    let mut s = ShardState::default();
+    s.absorb(
+        aggregate(&c, &[(MIN + 1_000, 10), (MIN + 61_000, 5)]),
+        2,
+        "1".into(),
+    );
+    // Both minutes close 95 s after the second one's end.
+    let now = MIN + 120_000 + 95_000;
+    s.close(&c, now, 20_000);
+    let fresh: Vec<&crate::datum::Datum> = s
+        .outbox
+        .iter()
+        .flat_map(|b| &b.batch.datums)
+        .filter(|d| d.metric.is_freshness())
+        .collect();
+    use crate::catalogue::Metric;
+    use crate::datum::DatumValue;
+    assert_eq!(fresh.len(), 2, "{fresh:?}");
+    assert_eq!(fresh[0].metric, Metric::LogFiles);
+    assert_eq!(fresh[0].value, DatumValue::Value(2), "one per shard-minute");
+    assert_eq!(
+        fresh[1].value,
+        DatumValue::Distribution {
+            values: vec![95, 155],
+            counts: vec![1, 1]
+        }
+    );
+    assert!(
+        fresh
+            .iter()
+            .all(|d| d.timestamp_ms == now / 60_000 * 60_000)
+    );
+}

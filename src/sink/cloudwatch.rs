@@ -13,6 +13,7 @@ fn unit(u: Unit) -> StandardUnit {
         Unit::Count => StandardUnit::Count,
         Unit::Bytes => StandardUnit::Bytes,
         Unit::Milliseconds => StandardUnit::Milliseconds,
+        Unit::Seconds => StandardUnit::Seconds,
     }
 }
 

@@ -638,7 +638,9 @@ def test_alarms_are_optional_and_notify_the_topic(resources):
         assert a["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
         if name != "FailureQueueAlarm":
             assert "Condition" in a, f"{name} must be optional"
-        assert a["Properties"]["TreatMissingData"] == "notBreaching", name
+        # Only "logs stopped" reads no data as a fault: that is what it watches for.
+        want = "breaching" if name == "LogsStoppedAlarm" else "notBreaching"
+        assert a["Properties"]["TreatMissingData"] == want, name
     sub = resources["AlarmEmailSubscription"]
     assert sub["Condition"] == "HasAlarmEmail"
     assert sub["Properties"]["Protocol"] == "email"
@@ -686,6 +688,40 @@ def test_distribution_alarms_survive_late_logs(resources, template):
     assert any("FILL(e5, 0) / req" in e for e in exprs)
     hit = resources["CacheHitRatioAlarm"]["Properties"]
     assert hit["ComparisonOperator"] == "LessThanThreshold"
+
+
+def test_logs_stopped_alarm_sums_log_files_and_reads_silence_as_a_fault(resources, template, catalogue_metrics):
+    """Per AlarmDistributionId, LogFiles summed over a configurable period below 1, missing data
+    breaching; a period of 0 disables it."""
+    a = resources["LogsStoppedAlarm"]
+    assert a["Condition"] == "LogsStoppedAlarmEnabled"
+    cond = template["Conditions"]["LogsStoppedAlarmEnabled"]["Fn::And"]
+    assert {"Condition": "HasAlarmDistribution"} in cond
+    assert {"Fn::Not": [{"Fn::Equals": [{"Ref": "LogsStoppedAlarmPeriodSeconds"}, 0]}]} in cond
+    p = a["Properties"]
+    assert p["Namespace"] == {"Ref": "MetricsNamespace"}
+    assert p["MetricName"] == "LogFiles" and catalogue_metrics["LogFiles"]["unit"] == "Count"
+    (dim,) = p["Dimensions"]
+    assert dim["Name"] == "DistributionId"
+    assert p["Statistic"] == "Sum"
+    assert p["Period"] == {"Ref": "LogsStoppedAlarmPeriodSeconds"}
+    assert (p["EvaluationPeriods"], p["Threshold"], p["ComparisonOperator"]) == (1, 1, "LessThanThreshold")
+    assert p["TreatMissingData"] == "breaching"
+    param = template["Parameters"]["LogsStoppedAlarmPeriodSeconds"]
+    assert param["Default"] == 7200 and 0 in param["AllowedValues"]
+    assert all(v % 3600 == 0 and v <= 86400 for v in param["AllowedValues"])
+
+
+def test_freshness_widgets_on_both_dashboards(template):
+    body = sub_text(template["Resources"]["Dashboard"]["Properties"]["DashboardBody"])
+    for stat in ("p50", "p99", "Maximum"):
+        assert re.search(r"DeliveryDelay[^,]*', '" + stat + "'", body), stat
+    assert re.search(r"LogFiles[^,]*', 'Sum'", body)
+    assert "DeliveryDelay" in body and "LogFiles" in body
+    grafana = json.loads((ROOT / "dashboards" / "grafana-cloudwatch.json").read_text())
+    targets = [(t.get("metricName"), t.get("statistic")) for p in grafana["panels"] for t in p.get("targets", [])]
+    for want in [("DeliveryDelay", "p50"), ("DeliveryDelay", "p99"), ("DeliveryDelay", "Maximum"), ("LogFiles", "Sum")]:
+        assert want in targets, want
 
 
 def test_metric_filters_publish_to_own_namespace(resources, catalogue_metrics, filter_metrics):

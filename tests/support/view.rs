@@ -108,7 +108,19 @@ impl View {
             assert_eq!(b.index, i);
             assert!(!b.datums.is_empty() && b.datums.len() <= MAX_DATUMS_PER_BATCH);
         }
-        View::new(f.datums())
+        // The freshness datums (LogFiles, DeliveryDelay) describe the file's delivery, not its
+        // requests: at most one of each, per distribution, one file.
+        for d in f.datums().filter(|d| d.metric.is_freshness()) {
+            assert_eq!(d.dimensions.len(), 1, "{d:?}");
+            assert_eq!(d.dimensions[0].0.name(), "DistributionId", "{d:?}");
+            match &d.value {
+                DatumValue::Value(v) => assert_eq!(*v, 1, "one log file: {d:?}"),
+                DatumValue::Distribution { counts, .. } => {
+                    assert_eq!(counts.iter().sum::<u64>(), 1, "one delay: {d:?}")
+                }
+            }
+        }
+        View::new(f.datums().filter(|d| !d.metric.is_freshness()))
     }
 
     /// The summed value of a metric for these dimensions at a minute (0 when no datum).
