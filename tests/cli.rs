@@ -198,7 +198,7 @@ fn one_line(date: &str, time: &str, bytes: u64) -> Vec<u8> {
 #[test]
 fn freshness_datums_say_how_late_each_file_is() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = |name: &str, times: &[&str]| {
+    let log = |name: &str, times: &[&str]| {
         let mut body = one_line("2026-11-20", times[0], 10);
         for t in &times[1..] {
             body.extend_from_slice(
