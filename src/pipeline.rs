@@ -150,6 +150,13 @@ impl<'c> ParquetProcessor<'c> {
         }
     }
 
+    /// Sets the largest Parquet page read (env `MAX_PARQUET_PAGE_BYTES`, default
+    /// [`columnar::DEFAULT_MAX_PAGE_BYTES`]).
+    pub fn with_max_page_bytes(mut self, max: u64) -> Self {
+        self.read = self.read.with_max_page_bytes(max);
+        self
+    }
+
     /// The byte ranges to fetch next, `None` once the file is read.
     pub fn wants(&self) -> Result<Option<Vec<Range<u64>>>, ParquetError> {
         self.read.wants()
