@@ -293,6 +293,34 @@ pub fn process_reader<R: Read + Send>(
     Ok(complete(file, config, stream, finished))
 }
 
+/// What one file may take: its decompressed bytes (text formats) and the largest Parquet page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Env `MAX_DECOMPRESSED_BYTES`.
+    pub max_decompressed_bytes: u64,
+    /// Env `MAX_PARQUET_PAGE_BYTES`.
+    pub max_parquet_page_bytes: u64,
+}
+
+/// A decompressed-size limit with the default page limit.
+impl From<u64> for Limits {
+    fn from(max_decompressed_bytes: u64) -> Self {
+        Limits {
+            max_decompressed_bytes,
+            max_parquet_page_bytes: columnar::DEFAULT_MAX_PAGE_BYTES,
+        }
+    }
+}
+
+impl From<&crate::settings::Settings> for Limits {
+    fn from(s: &crate::settings::Settings) -> Self {
+        Limits {
+            max_decompressed_bytes: s.max_decompressed_bytes,
+            max_parquet_page_bytes: s.max_parquet_page_bytes,
+        }
+    }
+}
+
 /// Processes a local file: Parquet (told by its first bytes) through positioned reads of the
 /// ranges it needs, anything else streamed as [`process_reader`] does.
 pub fn process_local(
@@ -301,8 +329,10 @@ pub fn process_local(
     mut f: std::fs::File,
     config: &MetricsConfig,
     window: impl Into<Window>,
-    max_bytes: u64,
+    limits: impl Into<Limits>,
 ) -> Result<ProcessedFile, FileError> {
+    let limits = limits.into();
+    let max_bytes = limits.max_decompressed_bytes;
     let read_error = |source| FileError::Read {
         file: file.to_owned(),
         source,
@@ -315,7 +345,8 @@ pub fn process_local(
     }
     let size = f.metadata().map_err(read_error)?.len();
     let distribution_id = distribution_for(file, key, config)?;
-    let mut p = ParquetProcessor::new(config, &distribution_id, window, size);
+    let mut p = ParquetProcessor::new(config, &distribution_id, window, size)
+        .with_max_page_bytes(limits.max_parquet_page_bytes);
     let parquet_error = |source| FileError::Parquet {
         file: file.to_owned(),
         source,

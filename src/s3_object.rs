@@ -83,7 +83,8 @@ pub async fn read_object_at<S: ObjectStore>(
         .unwrap_or(head.len() as u64);
     let window = settings.window(window(meta.etag.as_deref()));
     let mut processed = if columnar::is_parquet(&head) {
-        let mut p = ParquetProcessor::new(config, &distribution, window, size);
+        let mut p = ParquetProcessor::new(config, &distribution, window, size)
+            .with_max_page_bytes(settings.max_parquet_page_bytes);
         let parquet_error = |source| FileError::Parquet {
             file: file.clone(),
             source,

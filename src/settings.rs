@@ -28,6 +28,9 @@ pub mod env {
     pub const SINK: &str = "METRICS_SINK";
     /// Stop a file after this many decompressed bytes.
     pub const MAX_DECOMPRESSED_BYTES: &str = "MAX_DECOMPRESSED_BYTES";
+    /// Refuse a Parquet page larger than this many bytes, compressed or not. Read by the
+    /// Lambda too; not in [`LAMBDA`] until the template sets it (it keeps its default there).
+    pub const MAX_PARQUET_PAGE_BYTES: &str = "MAX_PARQUET_PAGE_BYTES";
     /// Log files processed concurrently by one invocation.
     pub const FILE_CONCURRENCY: &str = "FILE_CONCURRENCY";
     /// PutMetricData requests in flight per file.
@@ -166,6 +169,8 @@ pub struct Settings {
     pub sink: crate::sink::SinkKind,
     /// Stop a file after this many decompressed bytes.
     pub max_decompressed_bytes: u64,
+    /// Refuse a Parquet page larger than this (compressed or not).
+    pub max_parquet_page_bytes: u64,
     /// Files processed concurrently per invocation.
     pub file_concurrency: usize,
     /// PutMetricData requests in flight per file.
@@ -199,6 +204,7 @@ impl Default for Settings {
             metrics: MetricsConfig::default(),
             sink: crate::sink::SinkKind::CloudWatch,
             max_decompressed_bytes: DEFAULT_MAX_DECOMPRESSED_BYTES,
+            max_parquet_page_bytes: crate::columnar::DEFAULT_MAX_PAGE_BYTES,
             file_concurrency: DEFAULT_FILE_CONCURRENCY,
             put_concurrency: DEFAULT_PUT_CONCURRENCY,
             idempotency: true,
@@ -232,6 +238,9 @@ impl Settings {
         }
         if let Some((v, from)) = get(env::MAX_DECOMPRESSED_BYTES) {
             s.max_decompressed_bytes = parse_positive(from, &v)?;
+        }
+        if let Some((v, from)) = get(env::MAX_PARQUET_PAGE_BYTES) {
+            s.max_parquet_page_bytes = parse_positive(from, &v)?;
         }
         if let Some((v, from)) = get(env::FILE_CONCURRENCY) {
             s.file_concurrency = parse_max_values(from, &v)?;

@@ -522,3 +522,94 @@ fn a_footer_declaring_more_than_it_holds_is_refused() {
         "{e}"
     );
 }
+
+/// The files under tests/fixtures/parquet/: hostile ones (read by `cflogs` in tests/cli.rs and
+/// tests/parquet_hostile.rs) and small legitimate ones, the corpus the property test mutates.
+fn fixtures() -> Vec<(&'static str, Vec<u8>)> {
+    use std::io::Write;
+    let mib = vec![0u8; 1 << 20];
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&mib).unwrap();
+    let gzip = gz.finish().unwrap().repeat(64);
+    let zstd = bomb(&zstd::bulk::compress(&mib, 19).unwrap());
+    let snappy = snap::raw::Encoder::new().compress_vec(b"tiny").unwrap();
+    let mut preamble = vec![0x80, 0xa8, 0xd6, 0xb9, 0x07];
+    preamble.extend_from_slice(&[0; 16]);
+    let legit = |compression| {
+        let options = Options {
+            compression,
+            row_group_rows: 40,
+            page_rows: 16,
+        };
+        write(&FIELDS, &all_utf8(FIELDS.len()), &rows(100), options)
+    };
+    vec![
+        (
+            "hostile/snappy-page-declares-2gb.parquet",
+            with_chunk(
+                Compression::SNAPPY,
+                &page(
+                    data_page_header(2_000_000_000, snappy.len() as i32, 1),
+                    &snappy,
+                ),
+            ),
+        ),
+        (
+            "hostile/snappy-preamble-declares-2gb.parquet",
+            with_chunk(
+                Compression::SNAPPY,
+                &page(data_page_header(100, preamble.len() as i32, 1), &preamble),
+            ),
+        ),
+        (
+            "hostile/gzip-bomb.parquet",
+            with_chunk(
+                Compression::GZIP(GzipLevel::default()),
+                &page(data_page_header(4096, gzip.len() as i32, 1), &gzip),
+            ),
+        ),
+        (
+            "hostile/zstd-bomb.parquet",
+            with_chunk(
+                Compression::ZSTD(ZstdLevel::default()),
+                &page(data_page_header(4096, zstd.len() as i32, 1), &zstd),
+            ),
+        ),
+        ("corpus/snappy.parquet", legit(Compression::SNAPPY)),
+        (
+            "corpus/gzip.parquet",
+            legit(Compression::GZIP(GzipLevel::default())),
+        ),
+        (
+            "corpus/zstd.parquet",
+            legit(Compression::ZSTD(ZstdLevel::default())),
+        ),
+        (
+            "corpus/uncompressed.parquet",
+            legit(Compression::UNCOMPRESSED),
+        ),
+    ]
+}
+
+/// The fixtures are what their builders write (`CFLM_WRITE_FIXTURES=1` rewrites them), and each
+/// hostile one is refused.
+#[test]
+fn parquet_fixtures_are_current_and_the_hostile_ones_refused() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parquet");
+    let write = std::env::var_os("CFLM_WRITE_FIXTURES").is_some();
+    for (name, bytes) in fixtures() {
+        let path = dir.join(name);
+        if write {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &bytes).unwrap();
+        }
+        let stored = std::fs::read(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(stored == bytes, "{name} differs from its builder");
+        if name.starts_with("hostile/") {
+            refused(&bytes);
+        } else {
+            let got = parquet_aggregate(&MetricsConfig::default(), &bytes).unwrap();
+            assert_eq!(got.report.parse.records, 100, "{name}");
+        }
+    }
+}

@@ -148,6 +148,9 @@ fn every_variable_valid_and_invalid() {
         (env::SINK, "cloudwatch", |s| {
             s.sink == crate::sink::SinkKind::CloudWatch
         }),
+        (env::MAX_PARQUET_PAGE_BYTES, "1048576", |s| {
+            s.max_parquet_page_bytes == 1 << 20
+        }),
         (env::MAX_DECOMPRESSED_BYTES, "1", |s| {
             s.max_decompressed_bytes == 1
         }),
@@ -280,6 +283,11 @@ fn every_variable_valid_and_invalid() {
             env::MAX_DECOMPRESSED_BYTES,
             "20GiB",
             r#""20GiB" is not a positive whole number"#,
+        ),
+        (
+            env::MAX_PARQUET_PAGE_BYTES,
+            "16MiB",
+            r#""16MiB" is not a positive whole number"#,
         ),
         (
             env::FILE_CONCURRENCY,
