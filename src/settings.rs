@@ -66,6 +66,11 @@ pub mod env {
     pub const EXPORT_REQUEST_IDS: &str = "EXPORT_REQUEST_IDS";
     /// Export: keep `cs-headers` (default off).
     pub const EXPORT_HEADERS: &str = "EXPORT_HEADERS";
+    /// Export: keep `cmcd-session-id` (default off). Read by the Lambda too; not in [`LAMBDA`]
+    /// until the template sets it (it keeps its default there).
+    pub const EXPORT_SESSION_IDS: &str = "EXPORT_SESSION_IDS";
+    /// Export: keep `connection-id` (default off). As [`EXPORT_SESSION_IDS`].
+    pub const EXPORT_CONNECTION_IDS: &str = "EXPORT_CONNECTION_IDS";
 
     /// Every variable the Lambda function reads (besides the runtime's own `AWS_*` and `RUST_LOG`):
     /// the SAM template must set each of them or leave it to its documented default.
@@ -277,6 +282,8 @@ impl Settings {
             (env::EXPORT_QUERY_STRINGS, &mut s.privacy.query_strings),
             (env::EXPORT_REQUEST_IDS, &mut s.privacy.request_ids),
             (env::EXPORT_HEADERS, &mut s.privacy.headers),
+            (env::EXPORT_SESSION_IDS, &mut s.privacy.session_ids),
+            (env::EXPORT_CONNECTION_IDS, &mut s.privacy.connection_ids),
         ] {
             if let Some((v, from)) = get(var) {
                 *slot = parse_switch(from, &v)?;

@@ -8,8 +8,11 @@
 pub enum Kind {
     /// A string, as logged.
     Keyword,
-    /// A string, URL-decoded once (user agent, referer, URI).
+    /// A string, URL-decoded once (user agent).
     Decoded,
+    /// A URL or path (URI, referer, CMCD next object): URL-decoded once, its query string and
+    /// path parameters left out unless query strings are kept.
+    Url,
     /// A whole number.
     Long,
     /// Seconds (or another fraction): a floating-point number.
@@ -24,7 +27,7 @@ impl Kind {
     /// The OpenSearch / Elasticsearch mapping type of the field.
     pub fn mapping(self) -> &'static str {
         match self {
-            Kind::Keyword | Kind::Decoded => "keyword",
+            Kind::Keyword | Kind::Decoded | Kind::Url => "keyword",
             Kind::Long => "long",
             Kind::Float => "float",
             Kind::Ip => "ip",
@@ -47,6 +50,10 @@ pub enum Private {
     RequestId,
     /// `cs-headers` (header values).
     Headers,
+    /// `cmcd-session-id`.
+    SessionId,
+    /// `connection-id`.
+    ConnectionId,
 }
 
 /// One field of the table.
@@ -67,7 +74,7 @@ const fn spec(name: &'static str, kind: Kind, private: Private) -> Spec {
 }
 
 use Kind::*;
-use Private::{ClientIp, Cookie, Headers, No, Query, RequestId};
+use Private::{ClientIp, ConnectionId, Cookie, Headers, No, Query, RequestId, SessionId};
 
 /// Every known field, in the order documents list them (canonical real-time order, then the
 /// fields only standard logs have).
@@ -81,7 +88,7 @@ pub const FIELDS: &[Spec] = &[
     spec("cs-method", Keyword, No),
     spec("cs-protocol", Keyword, No),
     spec("cs-host", Keyword, No),
-    spec("cs-uri-stem", Decoded, No),
+    spec("cs-uri-stem", Url, No),
     spec("cs-bytes", Long, No),
     spec("x-edge-location", Keyword, No),
     spec("x-edge-request-id", Keyword, RequestId),
@@ -90,7 +97,7 @@ pub const FIELDS: &[Spec] = &[
     spec("cs-protocol-version", Keyword, No),
     spec("c-ip-version", Keyword, No),
     spec("cs-user-agent", Decoded, No),
-    spec("cs-referer", Decoded, No),
+    spec("cs-referer", Url, No),
     spec("cs-cookie", Keyword, Cookie),
     spec("cs-uri-query", Keyword, Query),
     spec("x-edge-response-result-type", Keyword, No),
@@ -125,13 +132,13 @@ pub const FIELDS: &[Spec] = &[
     spec("cmcd-object-duration", Long, No),
     spec("cmcd-deadline", Long, No),
     spec("cmcd-measured-throughput", Long, No),
-    spec("cmcd-next-object-request", Keyword, No),
+    spec("cmcd-next-object-request", Url, No),
     spec("cmcd-next-range-request", Keyword, No),
     spec("cmcd-object-type", Keyword, No),
     spec("cmcd-playback-rate", Float, No),
     spec("cmcd-requested-maximum-throughput", Long, No),
     spec("cmcd-streaming-format", Keyword, No),
-    spec("cmcd-session-id", Keyword, No),
+    spec("cmcd-session-id", Keyword, SessionId),
     spec("cmcd-stream-type", Keyword, No),
     spec("cmcd-startup", Keyword, No),
     spec("cmcd-top-bitrate", Long, No),
@@ -140,7 +147,7 @@ pub const FIELDS: &[Spec] = &[
     spec("sr-reason", Keyword, No),
     spec("x-edge-mqcs", Keyword, No),
     spec("distribution-tenant-id", Keyword, No),
-    spec("connection-id", Keyword, No),
+    spec("connection-id", Keyword, ConnectionId),
     spec("date", Time, No),
     spec("time", Time, No),
     spec("timestamp(ms)", Time, No),

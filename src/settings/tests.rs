@@ -144,6 +144,10 @@ fn every_variable_valid_and_invalid() {
         }),
         (env::EXPORT_REQUEST_IDS, "1", |s| s.privacy.request_ids),
         (env::EXPORT_HEADERS, "on", |s| s.privacy.headers),
+        (env::EXPORT_SESSION_IDS, "on", |s| s.privacy.session_ids),
+        (env::EXPORT_CONNECTION_IDS, "true", |s| {
+            s.privacy.connection_ids
+        }),
         (env::SINK, "EMF", |s| s.sink == crate::sink::SinkKind::Emf),
         (env::SINK, "cloudwatch", |s| {
             s.sink == crate::sink::SinkKind::CloudWatch
