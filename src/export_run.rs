@@ -10,7 +10,8 @@ use crate::distribution::key_info;
 use crate::error::FileError;
 use crate::export::{ExportConfig, ExportStats, Exporter};
 use crate::object_store::{Expected, ObjectStore};
-use crate::parse::MAX_RECORD_BYTES;
+use crate::parse::{FieldSet, MAX_RECORD_BYTES, NotALog};
+use crate::pipeline;
 use crate::settings::Settings;
 use crate::source::LocalInput;
 use std::io::{self, Write};
@@ -21,11 +22,27 @@ struct Feeder<'a, 'c, W: Write> {
     carry: Vec<u8>,
     buf: Vec<u8>,
     out: &'a mut W,
+    /// The content passed [`crate::parse::check_log`].
+    checked: bool,
+}
+
+/// Why feeding stopped.
+enum FeedError {
+    Write(io::Error),
+    NotALog(NotALog),
 }
 
 impl<W: Write> Feeder<'_, '_, W> {
-    fn chunk(&mut self, chunk: &[u8], eof: bool) -> io::Result<()> {
+    fn chunk(&mut self, chunk: &[u8], eof: bool) -> Result<(), FeedError> {
         self.carry.extend_from_slice(chunk);
+        if !self.checked {
+            // The check `process` and `report` make, on the same first bytes.
+            if self.carry.len() < 1024 && !eof {
+                return Ok(());
+            }
+            crate::parse::check_log(&self.carry).map_err(FeedError::NotALog)?;
+            self.checked = true;
+        }
         let used = self.exporter.feed(&self.carry, eof, &mut self.buf);
         self.carry.drain(..used);
         if self.carry.len() > MAX_RECORD_BYTES {
@@ -33,7 +50,7 @@ impl<W: Write> Feeder<'_, '_, W> {
             self.exporter.reject_overlong();
             self.carry.clear();
         }
-        self.out.write_all(&self.buf)?;
+        self.out.write_all(&self.buf).map_err(FeedError::Write)?;
         self.buf.clear();
         Ok(())
     }
@@ -70,20 +87,52 @@ pub async fn export_input<S: ObjectStore, W: Write>(
         carry: Vec::new(),
         buf: Vec::with_capacity(1 << 16),
         out,
+        checked: false,
     };
     let limit = settings.max_decompressed_bytes;
     let write_error = |source| FileError::Read {
         file: name.clone(),
         source,
     };
+    let feed_error = |e| match e {
+        FeedError::Write(source) => write_error(source),
+        FeedError::NotALog(source) => FileError::NotALog {
+            file: name.clone(),
+            source,
+        },
+    };
     match input {
         Input::Local(LocalInput::File(path)) => {
-            let file = std::fs::File::open(path).map_err(|source| FileError::Read {
-                file: name.clone(),
-                source,
-            })?;
+            let mut file = std::fs::File::open(path).map_err(write_error)?;
+            // Parquet as `cflogs process` reads it: every column the export knows.
+            if pipeline::is_parquet_file(&mut file).map_err(write_error)? {
+                let Feeder {
+                    exporter, buf, out, ..
+                } = &mut feeder;
+                let mut failed = None;
+                let (parse, _) = pipeline::read_parquet_local(
+                    &name,
+                    &mut file,
+                    FieldSet::ALL,
+                    settings.max_parquet_page_bytes,
+                    |r| {
+                        exporter.record(r, buf);
+                        if buf.len() >= 1 << 16 && failed.is_none() {
+                            failed = out.write_all(buf).err();
+                            buf.clear();
+                        }
+                    },
+                )?;
+                if let Some(e) = failed {
+                    return Err(write_error(e));
+                }
+                out.write_all(buf).map_err(write_error)?;
+                buf.clear();
+                exporter.count_rejected(parse.rejected);
+                return Ok(exporter.stats().clone());
+            }
             decompress::stream(&name, file, limit, |c| feeder.chunk(c, false))?
-                .map_err(write_error)?;
+                .map_err(feed_error)?;
         }
         Input::S3(obj) => {
             let Some(store) = store else {
@@ -102,11 +151,11 @@ pub async fn export_input<S: ObjectStore, W: Write>(
                 .map_err(write_error)?;
             decompress_async::stream_async(&name, body, limit, |c| feeder.chunk(c, false))
                 .await?
-                .map_err(write_error)?;
+                .map_err(feed_error)?;
         }
         Input::Local(LocalInput::Unreadable(..)) => {}
     }
-    feeder.chunk(b"", true).map_err(write_error)?;
+    feeder.chunk(b"", true).map_err(feed_error)?;
     Ok(feeder.exporter.stats().clone())
 }
 

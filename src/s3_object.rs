@@ -46,7 +46,7 @@ pub async fn read_object_at<S: ObjectStore>(
 ) -> Result<ProcessedFile, FileError> {
     let file = obj.url();
     let config = &settings.metrics;
-    let distribution = pipeline::distribution_for(&file, &obj.key, config)?;
+    let distribution = pipeline::distribution_for(&file, &obj.key, config);
     let expected = Expected {
         etag: obj.etag.as_deref(),
         version_id: obj.version_id.as_deref(),
@@ -73,6 +73,11 @@ pub async fn read_object_at<S: ObjectStore>(
             .map_err(read_error)?
             .1;
     }
+    // Not knowing whose log it is matters only if it is a log.
+    let distribution = match distribution {
+        Ok(d) => d,
+        Err(e) => return Err(pipeline::content_verdict(&file, &head).unwrap_or(e)),
+    };
     let pinned = Expected {
         etag: meta.etag.as_deref().or(expected.etag),
         version_id: expected.version_id,

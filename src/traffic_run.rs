@@ -8,6 +8,7 @@ use crate::decompress_async;
 use crate::distribution::key_info;
 use crate::error::FileError;
 use crate::object_store::{Expected, ObjectStore};
+use crate::pipeline;
 use crate::settings::Settings;
 use crate::source::LocalInput;
 use crate::traffic::collect::UNKNOWN_DISTRIBUTION;
@@ -32,7 +33,7 @@ fn distribution(key: &str, settings: &Settings) -> String {
         })
 }
 
-/// Reads one local file (gzip or plain) on a blocking thread.
+/// Reads one local file (gzip, plain or Parquet) on a blocking thread.
 async fn read_local(
     path: std::path::PathBuf,
     settings: &Settings,
@@ -41,13 +42,22 @@ async fn read_local(
     let file = path.display().to_string();
     let id = distribution(&path.to_string_lossy(), settings);
     let max_bytes = settings.max_decompressed_bytes;
+    let max_page = settings.max_parquet_page_bytes;
     let name = file.clone();
     tokio::task::spawn_blocking(move || {
-        let reader = std::fs::File::open(&path).map_err(|source| FileError::Read {
+        let read_error = |source| FileError::Read {
             file: file.clone(),
             source,
-        })?;
+        };
+        let mut reader = std::fs::File::open(&path).map_err(read_error)?;
         let mut p = TrafficProcessor::new(&opts, &id);
+        // Parquet as `cflogs process` reads it.
+        if pipeline::is_parquet_file(&mut reader).map_err(read_error)? {
+            let fields = p.fields();
+            let (parse, _) =
+                pipeline::read_parquet_local(&file, &mut reader, fields, max_page, |r| p.add(r))?;
+            return Ok(p.finish_parquet(parse));
+        }
         let not_a_log = |source| FileError::NotALog {
             file: file.clone(),
             source,
