@@ -12,6 +12,7 @@ use crate::export::{ExportConfig, ExportStats, Exporter};
 use crate::object_store::{Expected, ObjectStore};
 use crate::parse::{FieldSet, MAX_RECORD_BYTES, NotALog};
 use crate::pipeline;
+use crate::s3_object;
 use crate::settings::Settings;
 use crate::source::LocalInput;
 use std::io::{self, Write};
@@ -123,13 +124,8 @@ pub async fn export_input<S: ObjectStore, W: Write>(
                         }
                     },
                 )?;
-                if let Some(e) = failed {
-                    return Err(write_error(e));
-                }
-                out.write_all(buf).map_err(write_error)?;
-                buf.clear();
-                exporter.count_rejected(parse.rejected);
-                return Ok(exporter.stats().clone());
+                return finish_parquet(exporter, buf, out, failed, parse.rejected)
+                    .map_err(write_error);
             }
             decompress::stream(&name, file, limit, |c| feeder.chunk(c, false))?
                 .map_err(feed_error)?;
@@ -145,10 +141,37 @@ pub async fn export_input<S: ObjectStore, W: Write>(
                 etag: obj.etag.as_deref(),
                 version_id: obj.version_id.as_deref(),
             };
-            let (body, _) = store
-                .get(&obj.bucket, &obj.key, expected, 0)
+            let body = match s3_object::open(store, obj, expected)
                 .await
-                .map_err(write_error)?;
+                .map_err(write_error)?
+            {
+                s3_object::Opened::Stream(body) => body,
+                s3_object::Opened::Parquet { size, etag } => {
+                    let Feeder {
+                        exporter, buf, out, ..
+                    } = &mut feeder;
+                    let mut failed = None;
+                    let parse = s3_object::read_parquet(
+                        store,
+                        obj,
+                        expected.version_id,
+                        etag.as_deref().or(expected.etag),
+                        size,
+                        FieldSet::ALL,
+                        settings.max_parquet_page_bytes,
+                        |r| {
+                            exporter.record(r, buf);
+                            if buf.len() >= 1 << 16 && failed.is_none() {
+                                failed = out.write_all(buf).err();
+                                buf.clear();
+                            }
+                        },
+                    )
+                    .await?;
+                    return finish_parquet(exporter, buf, out, failed, parse.rejected)
+                        .map_err(write_error);
+                }
+            };
             decompress_async::stream_async(&name, body, limit, |c| feeder.chunk(c, false))
                 .await?
                 .map_err(feed_error)?;
@@ -157,6 +180,23 @@ pub async fn export_input<S: ObjectStore, W: Write>(
     }
     feeder.chunk(b"", true).map_err(feed_error)?;
     Ok(feeder.exporter.stats().clone())
+}
+
+/// Ends a Parquet file's export: what is left written, the rows the reader rejected counted.
+fn finish_parquet<W: Write>(
+    exporter: &mut Exporter<'_>,
+    buf: &mut Vec<u8>,
+    out: &mut W,
+    failed: Option<io::Error>,
+    rejected: u64,
+) -> io::Result<ExportStats> {
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    out.write_all(buf)?;
+    buf.clear();
+    exporter.count_rejected(rejected);
+    Ok(exporter.stats().clone())
 }
 
 /// Where `cflogs export` writes: stdout, a file, or a gzip'd file (`.gz`).
@@ -246,4 +286,67 @@ pub async fn export_all<S: ObjectStore, W: Write>(
         on_file(input, &r);
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::OutputFormat;
+    use crate::export::privacy::Privacy;
+    use crate::memory::MemoryStore;
+
+    /// Issue 25: a Parquet object on S3 exports the documents the same local file does.
+    #[tokio::test]
+    async fn parquet_on_s3_exports_as_the_local_file_does() {
+        let bytes = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/parquet/corpus/gzip.parquet"
+        ))
+        .unwrap();
+        let name = "E2Q4ABCDEFGH.2023-11-14-22.abcd1234.parquet";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let store = MemoryStore::default();
+        store.put("logs", name, bytes);
+        let settings = Settings::default();
+        let config = ExportConfig {
+            format: OutputFormat::Ndjson,
+            privacy: Privacy::default(),
+            realtime: None,
+            hosts: Default::default(),
+        };
+        let mut docs = Vec::new();
+        for input in [
+            Input::Local(LocalInput::File(path)),
+            Input::S3(crate::event::ObjectRef {
+                bucket: "logs".into(),
+                key: name.into(),
+                version_id: None,
+                etag: None,
+                size: None,
+            }),
+        ] {
+            let mut out = Vec::new();
+            let stats = export_input(Some(&store), &settings, &config, &input, &mut out)
+                .await
+                .unwrap();
+            assert_eq!((stats.documents, stats.rejected), (100, 0));
+            let text = String::from_utf8(out).unwrap();
+            let without_source: Vec<serde_json::Value> = text
+                .lines()
+                .map(|l| {
+                    let mut d: serde_json::Value = serde_json::from_str(l).unwrap();
+                    d.as_object_mut().unwrap().remove("source");
+                    d
+                })
+                .collect();
+            docs.push(without_source);
+        }
+        assert_eq!(docs[0], docs[1]);
+        // The private defaults hold for Parquet too: client IPs truncated.
+        for d in &docs[0] {
+            assert_eq!(d["c-ip"], "192.0.2.0", "{d}");
+        }
+    }
 }
