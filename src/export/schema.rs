@@ -166,10 +166,71 @@ pub fn lookup(name: &[u8]) -> Option<usize> {
     FIELDS.iter().position(|s| s.name.as_bytes() == name)
 }
 
+/// What the export does to a field at the default privacy settings, and the switch that
+/// changes it: one line of the README's field table.
+pub fn at_the_defaults(spec: &Spec) -> String {
+    let what = match (spec.private, spec.kind) {
+        (_, Kind::Time) => "read into `@timestamp`, not written on its own".to_owned(),
+        (Private::ClientIp, _) => "truncated to its /24 (IPv4, IPv4-mapped IPv6 as IPv4) or /48 \
+            (IPv6), ports dropped"
+            .to_owned(),
+        (Private::No, Kind::Url) => {
+            "URL-decoded; query string and path parameters (`;jsessionid=`) removed".to_owned()
+        }
+        (Private::No, Kind::Decoded) => "URL-decoded".to_owned(),
+        (Private::No, Kind::Long) => "a whole number".to_owned(),
+        (Private::No, Kind::Float) => "a floating-point number".to_owned(),
+        (Private::No, _) => "kept".to_owned(),
+        _ => "left out".to_owned(),
+    };
+    let switch = match spec.private {
+        Private::No => "",
+        Private::ClientIp => "`EXPORT_CLIENT_IP`",
+        Private::Cookie => "`EXPORT_COOKIES`",
+        Private::Query => "`EXPORT_QUERY_STRINGS`",
+        Private::RequestId => "`EXPORT_REQUEST_IDS`",
+        Private::Headers => "`EXPORT_HEADERS`",
+        Private::SessionId => "`EXPORT_SESSION_IDS`",
+        Private::ConnectionId => "`EXPORT_CONNECTION_IDS`",
+    };
+    let switch = if spec.kind == Kind::Url {
+        "`EXPORT_QUERY_STRINGS`"
+    } else {
+        switch
+    };
+    format!("| `{}` | {what} | {switch} |", spec.name)
+}
+
+/// The README's table of every field with what the export does to it at the defaults.
+pub fn defaults_table() -> String {
+    let mut out = String::from("| Field | At the defaults | Opt in with |\n|---|---|---|\n");
+    for spec in FIELDS {
+        out.push_str(&at_the_defaults(spec));
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::parse::fields::{LEGACY_ORDER, REALTIME_FIELDS};
+
+    /// The README lists every field with what the export does to it, generated from this table
+    /// (`CFLM_WRITE_README=1` prints it).
+    #[test]
+    fn the_readme_field_table_is_the_codes() {
+        let table = defaults_table();
+        if std::env::var_os("CFLM_WRITE_README").is_some() {
+            println!("{table}");
+        }
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        assert!(
+            readme.contains(&table),
+            "README's export field table differs from schema::defaults_table():\n{table}"
+        );
+    }
 
     #[test]
     fn every_legacy_and_real_time_field_is_known_under_one_name() {
