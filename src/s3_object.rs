@@ -199,6 +199,82 @@ where
     publish_claimed(store, sink, settings, loc, version, existing, file, now_ms).await
 }
 
+/// An S3 object opened by [`open`]: Parquet (by its first bytes), or a stream of its content.
+pub enum Opened<B> {
+    /// Read by ranged GETs of its footer and column chunks ([`read_parquet`]), bound to the
+    /// version the first GET returned.
+    Parquet { size: u64, etag: Option<String> },
+    /// The whole content, its first bytes included.
+    Stream(tokio::io::Chain<std::io::Cursor<Vec<u8>>, B>),
+}
+
+/// Opens an object for `cflogs report` and `cflogs export`: one GetObject, its first bytes read
+/// to tell Parquet from a stream of text or gzip, as [`read_object_at`] does for `process`.
+pub async fn open<S: ObjectStore>(
+    store: &S,
+    obj: &ObjectRef,
+    expected: Expected<'_>,
+) -> io::Result<Opened<S::Body>> {
+    let (mut body, meta) = store.get(&obj.bucket, &obj.key, expected, 0).await?;
+    let mut head = vec![0u8; columnar::MAGIC.len()];
+    let mut n = 0;
+    while n < head.len() {
+        match body.read(&mut head[n..]).await? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    head.truncate(n);
+    if columnar::is_parquet(&head) {
+        let size = meta.size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
+        return Ok(Opened::Parquet {
+            size,
+            etag: meta.etag,
+        });
+    }
+    Ok(Opened::Stream(std::io::Cursor::new(head).chain(body)))
+}
+
+/// Reads the records of a Parquet object that fill `fields` by ranged GETs (bound to `etag`),
+/// calling `on_record` for each accepted one: the reader `cflogs process` uses, for `report`
+/// and `export`.
+#[allow(clippy::too_many_arguments)]
+pub async fn read_parquet<S: ObjectStore>(
+    store: &S,
+    obj: &ObjectRef,
+    version_id: Option<&str>,
+    etag: Option<&str>,
+    size: u64,
+    fields: crate::parse::FieldSet,
+    max_page_bytes: u64,
+    mut on_record: impl FnMut(&crate::parse::Record<'_>),
+) -> Result<crate::parse::ParseStats, FileError> {
+    let file = obj.url();
+    let pinned = Expected { etag, version_id };
+    let mut read = columnar::FileRead::new(size, fields).with_max_page_bytes(max_page_bytes);
+    let parquet_error = |source| FileError::Parquet {
+        file: file.clone(),
+        source,
+    };
+    while let Some(ranges) = read.wants().map_err(parquet_error)? {
+        let mut fetched = Vec::with_capacity(ranges.len());
+        for r in ranges {
+            let start = r.start;
+            let (bytes, _) = store
+                .get_range(&obj.bucket, &obj.key, pinned, r)
+                .await
+                .map_err(|source| FileError::Read {
+                    file: file.clone(),
+                    source,
+                })?;
+            fetched.push((start, bytes));
+        }
+        read.supply(fetched, &mut on_record)
+            .map_err(parquet_error)?;
+    }
+    Ok(read.finish().0)
+}
+
 #[cfg(test)]
 mod tests {
     //! The publish path over the in-memory doubles: fast, beside the moto scenarios of
@@ -368,80 +444,4 @@ mod tests {
         assert_eq!(p.already_sent, 1);
         assert_eq!(marker(&store)["attempts"], 2);
     }
-}
-
-/// An S3 object opened by [`open`]: Parquet (by its first bytes), or a stream of its content.
-pub enum Opened<B> {
-    /// Read by ranged GETs of its footer and column chunks ([`read_parquet`]), bound to the
-    /// version the first GET returned.
-    Parquet { size: u64, etag: Option<String> },
-    /// The whole content, its first bytes included.
-    Stream(tokio::io::Chain<std::io::Cursor<Vec<u8>>, B>),
-}
-
-/// Opens an object for `cflogs report` and `cflogs export`: one GetObject, its first bytes read
-/// to tell Parquet from a stream of text or gzip, as [`read_object_at`] does for `process`.
-pub async fn open<S: ObjectStore>(
-    store: &S,
-    obj: &ObjectRef,
-    expected: Expected<'_>,
-) -> io::Result<Opened<S::Body>> {
-    let (mut body, meta) = store.get(&obj.bucket, &obj.key, expected, 0).await?;
-    let mut head = vec![0u8; columnar::MAGIC.len()];
-    let mut n = 0;
-    while n < head.len() {
-        match body.read(&mut head[n..]).await? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    head.truncate(n);
-    if columnar::is_parquet(&head) {
-        let size = meta.size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
-        return Ok(Opened::Parquet {
-            size,
-            etag: meta.etag,
-        });
-    }
-    Ok(Opened::Stream(std::io::Cursor::new(head).chain(body)))
-}
-
-/// Reads the records of a Parquet object that fill `fields` by ranged GETs (bound to `etag`),
-/// calling `on_record` for each accepted one: the reader `cflogs process` uses, for `report`
-/// and `export`.
-#[allow(clippy::too_many_arguments)]
-pub async fn read_parquet<S: ObjectStore>(
-    store: &S,
-    obj: &ObjectRef,
-    version_id: Option<&str>,
-    etag: Option<&str>,
-    size: u64,
-    fields: crate::parse::FieldSet,
-    max_page_bytes: u64,
-    mut on_record: impl FnMut(&crate::parse::Record<'_>),
-) -> Result<crate::parse::ParseStats, FileError> {
-    let file = obj.url();
-    let pinned = Expected { etag, version_id };
-    let mut read = columnar::FileRead::new(size, fields).with_max_page_bytes(max_page_bytes);
-    let parquet_error = |source| FileError::Parquet {
-        file: file.clone(),
-        source,
-    };
-    while let Some(ranges) = read.wants().map_err(parquet_error)? {
-        let mut fetched = Vec::with_capacity(ranges.len());
-        for r in ranges {
-            let start = r.start;
-            let (bytes, _) = store
-                .get_range(&obj.bucket, &obj.key, pinned, r)
-                .await
-                .map_err(|source| FileError::Read {
-                    file: file.clone(),
-                    source,
-                })?;
-            fetched.push((start, bytes));
-        }
-        read.supply(fetched, &mut on_record)
-            .map_err(parquet_error)?;
-    }
-    Ok(read.finish().0)
 }
