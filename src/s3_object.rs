@@ -444,4 +444,32 @@ mod tests {
         assert_eq!(p.already_sent, 1);
         assert_eq!(marker(&store)["attempts"], 2);
     }
+
+    /// Issue 25: the function reads a hostile Parquet object as `cflogs` does: a clear error
+    /// naming the object, the row group and the column, without allocating what it declares.
+    #[tokio::test]
+    async fn the_function_refuses_a_hostile_parquet_object() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/parquet/hostile/"
+        );
+        for name in ["snappy-page-declares-2gb.parquet", "gzip-bomb.parquet"] {
+            let bytes = std::fs::read(format!("{dir}{name}")).unwrap();
+            let key = format!("cf/E2Q4ABCDEFGH.2023-11-14-22.{name}");
+            let store = MemoryStore::default();
+            store.put(BUCKET, &key, bytes);
+            let obj = ObjectRef {
+                bucket: BUCKET.into(),
+                key: key.clone(),
+                version_id: None,
+                etag: None,
+                size: None,
+            };
+            let e = read_object(&store, &Settings::default(), &obj, NOW)
+                .await
+                .unwrap_err();
+            let want = format!("s3://{BUCKET}/{key}: Parquet: row group 0, column timestamp: ");
+            assert!(e.to_string().starts_with(&want), "{e}");
+        }
+    }
 }

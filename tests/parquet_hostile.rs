@@ -35,9 +35,21 @@ fn max_rss_kib(stderr: &str) -> Option<u64> {
 }
 
 #[test]
-fn cflogs_process_refuses_hostile_parquet_quickly_in_flat_memory() {
+fn cflogs_process_report_and_export_refuse_hostile_parquet_quickly_in_flat_memory() {
     let time = Path::new("/usr/bin/time");
-    for name in HOSTILE {
+    let process = [
+        "process",
+        "--dry-run",
+        "--now",
+        "2023-11-15T00:00:00Z",
+        "--distribution-id",
+        "E2Q4ABCDEFGH",
+    ];
+    let commands: [&[&str]; 3] = [&process, &["report"], &["export"]];
+    for (name, command) in HOSTILE
+        .iter()
+        .flat_map(|n| commands.iter().map(move |c| (*n, *c)))
+    {
         let path = fixture(&format!("hostile/{name}"));
         let mut cmd = if time.exists() {
             let mut c = Command::new(time);
@@ -46,29 +58,25 @@ fn cflogs_process_refuses_hostile_parquet_quickly_in_flat_memory() {
         } else {
             Command::new(env!("CARGO_BIN_EXE_cflogs"))
         };
-        cmd.args([
-            "process",
-            "--dry-run",
-            "--now",
-            "2023-11-15T00:00:00Z",
-            "--distribution-id",
-            "E2Q4ABCDEFGH",
-        ])
-        .arg(&path)
-        .env_remove("MAX_PARQUET_PAGE_BYTES");
+        cmd.args(command)
+            .arg(&path)
+            .env_remove("MAX_PARQUET_PAGE_BYTES");
         let started = Instant::now();
         let out = cmd.output().expect("run cflogs");
         let took = started.elapsed();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{name}: {stderr}");
+        assert!(!out.status.success(), "{command:?} {name}: {stderr}");
         let file = path.display().to_string();
         assert!(
             stderr.contains(&format!("{file}: Parquet: row group 0, column timestamp: ")),
-            "{name}: {stderr}"
+            "{command:?} {name}: {stderr}"
         );
-        assert!(took < Duration::from_secs(10), "{name}: {took:?}");
+        assert!(
+            took < Duration::from_secs(10),
+            "{command:?} {name}: {took:?}"
+        );
         if let Some(kib) = max_rss_kib(&stderr) {
-            assert!(kib < 64 * 1024, "{name}: peak RSS {kib} KiB");
+            assert!(kib < 64 * 1024, "{command:?} {name}: peak RSS {kib} KiB");
         }
     }
 }
