@@ -1,6 +1,6 @@
-//! Issue 25: every subcommand reads its inputs the same way. The same records as W3C text and as
-//! Parquet give the same datums (`process`), the same report (`report`) and the same documents
-//! (`export`); random bytes, a JSON file that is no log and a PNG are refused by each with
+//! Issue 25: every subcommand reads its inputs the same way. The same records as W3C text, as v2
+//! JSON and as Parquet give the same datums (`process`), the same report (`report`) and the same
+//! documents (`export`); random bytes, a JSON file that is no log and a PNG are refused by each with
 //! "FILE: not a CloudFront log (...)" and a non-zero exit.
 
 #[path = "support/parquet_writer.rs"]
@@ -63,6 +63,20 @@ fn w3c(rows: &[Vec<Option<String>>]) -> Vec<u8> {
     s.into_bytes()
 }
 
+fn json(rows: &[Vec<Option<String>>]) -> Vec<u8> {
+    let mut s = String::new();
+    for r in rows {
+        let object: serde_json::Map<String, Value> = FIELDS
+            .iter()
+            .zip(r)
+            .filter_map(|(k, v)| Some(((*k).to_owned(), Value::from(v.clone()?))))
+            .collect();
+        s.push_str(&Value::Object(object).to_string());
+        s.push('\n');
+    }
+    s.into_bytes()
+}
+
 fn cflogs(args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cflogs"));
     for v in cloudfront_log_metrics::settings::env::LAMBDA {
@@ -85,11 +99,13 @@ fn p(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 path")
 }
 
-/// The same records as a v2 W3C text file and as a Parquet file.
-fn same_records(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+/// The same records as a v2 W3C text file, a v2 JSON file and a Parquet file.
+fn same_records(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
     let rows = rows(600);
     let text = dir.join("E2Q4ABCDEFGH.2023-11-14-22.text.log");
     std::fs::write(&text, w3c(&rows)).unwrap();
+    let json_file = dir.join("E2Q4ABCDEFGH.2023-11-14-22.lines.json");
+    std::fs::write(&json_file, json(&rows)).unwrap();
     let parquet = dir.join("E2Q4ABCDEFGH.2023-11-14-22.columns.parquet");
     let options = Options {
         compression: Compression::SNAPPY,
@@ -98,7 +114,7 @@ fn same_records(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     };
     let types = vec![ColumnType::Utf8; FIELDS.len()];
     std::fs::write(&parquet, write(&FIELDS, &types, &rows, options)).unwrap();
-    (text, parquet)
+    (text, json_file, parquet)
 }
 
 fn sorted_lines(s: &str) -> Vec<String> {
@@ -108,9 +124,9 @@ fn sorted_lines(s: &str) -> Vec<String> {
 }
 
 #[test]
-fn process_report_and_export_read_parquet_as_they_read_text() {
+fn process_report_and_export_read_json_and_parquet_as_they_read_text() {
     let dir = tempfile::tempdir().unwrap();
-    let (text, parquet) = same_records(dir.path());
+    let (text, json_file, parquet) = same_records(dir.path());
     let process = |f: &Path| {
         sorted_lines(&ok(cflogs(&[
             "process",
@@ -124,6 +140,7 @@ fn process_report_and_export_read_parquet_as_they_read_text() {
     };
     let datums = process(&text);
     assert!(!datums.is_empty());
+    assert_eq!(process(&json_file), datums);
     assert_eq!(process(&parquet), datums);
 
     let report = |f: &Path| -> Value {
@@ -131,6 +148,7 @@ fn process_report_and_export_read_parquet_as_they_read_text() {
     };
     let r = report(&text);
     assert_eq!(r["records"], 600);
+    assert_eq!(report(&json_file), r);
     assert_eq!(report(&parquet), r);
 
     let export = |f: &Path| -> Vec<Value> {
@@ -148,6 +166,7 @@ fn process_report_and_export_read_parquet_as_they_read_text() {
     };
     let docs = export(&text);
     assert_eq!(docs.len(), 600);
+    assert_eq!(export(&json_file), docs);
     assert_eq!(export(&parquet), docs);
 }
 
