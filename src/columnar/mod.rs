@@ -16,6 +16,13 @@
 //! one decompressed page per needed column, and [`BATCH_ROWS`] rows of values. Files of any
 //! number of row groups therefore read in the same memory.
 //!
+//! No size a file declares is trusted: the footer's lists and lengths must fit in the footer
+//! (`thrift::check_struct`) before the crate decodes it, and pages are read by `pages`, not
+//! by the crate's page reader: each page's sizes are checked against its column chunk and the
+//! page limit ([`DEFAULT_MAX_PAGE_BYTES`], [`FileRead::with_max_page_bytes`]) and it is
+//! decompressed into a buffer of its declared size, stopping there. A page beyond the limit is
+//! [`ParquetError::PageTooLarge`], naming the row group and the column.
+//!
 //! Values are read as text and parsed by the text formats' value parsers, so `"1.234"` in a
 //! string column and `1.234` in a DOUBLE one aggregate the same. A row with an unreadable value
 //! is a rejected record with its reason (its 1-based row number in place of a line number).
