@@ -359,15 +359,6 @@ impl From<u64> for Limits {
     }
 }
 
-impl From<&crate::settings::Settings> for Limits {
-    fn from(s: &crate::settings::Settings) -> Self {
-        Limits {
-            max_decompressed_bytes: s.max_decompressed_bytes,
-            max_parquet_page_bytes: s.max_parquet_page_bytes,
-        }
-    }
-}
-
 /// Processes a local file: Parquet (told by its first bytes) through positioned reads of the
 /// ranges it needs, anything else streamed as [`process_reader`] does.
 pub fn process_local(

@@ -171,10 +171,13 @@ pub fn check_log(data: &[u8]) -> Result<(), NotALog> {
         serde_json::Deserializer::from_slice(&data[start..]).into_iter::<serde_json::Value>();
     match objects.next() {
         Some(Ok(serde_json::Value::Object(map))) => {
+            // By name in any spelling (`cs(User-Agent)`, `cs-user-agent`, `cs_user_agent`).
             let known = map.keys().any(|k| {
-                fields::Field::ALL.iter().any(|f| f.name() == k)
-                    || crate::columnar::columns::field_for(&crate::columnar::columns::normalize(k))
-                        .is_some()
+                let k = fields::normalize(k);
+                k == "cs_referrer"
+                    || fields::Field::ALL
+                        .iter()
+                        .any(|f| fields::normalize(f.name()) == k)
             });
             if known {
                 Ok(())
