@@ -118,8 +118,10 @@ pub async fn export_input<S: ObjectStore, W: Write>(
                     settings.max_parquet_page_bytes,
                     |r| {
                         exporter.record(r, buf);
-                        if buf.len() >= 1 << 16 && failed.is_none() {
-                            failed = out.write_all(buf).err();
+                        if buf.len() >= 1 << 16 {
+                            if failed.is_none() {
+                                failed = out.write_all(buf).err();
+                            }
                             buf.clear();
                         }
                     },
@@ -161,8 +163,10 @@ pub async fn export_input<S: ObjectStore, W: Write>(
                         settings.max_parquet_page_bytes,
                         |r| {
                             exporter.record(r, buf);
-                            if buf.len() >= 1 << 16 && failed.is_none() {
-                                failed = out.write_all(buf).err();
+                            if buf.len() >= 1 << 16 {
+                                if failed.is_none() {
+                                    failed = out.write_all(buf).err();
+                                }
                                 buf.clear();
                             }
                         },
