@@ -139,7 +139,10 @@ pub async fn read_local(
     let name = path.display().to_string();
     let window = settings.window(now_ms);
     let config = settings.metrics.clone();
-    let max_bytes = settings.max_decompressed_bytes;
+    let limits = pipeline::Limits {
+        max_decompressed_bytes: settings.max_decompressed_bytes,
+        max_parquet_page_bytes: settings.max_parquet_page_bytes,
+    };
     let file = name.clone();
     tokio::task::spawn_blocking(move || {
         let reader = std::fs::File::open(&path).map_err(|source| FileError::Read {
@@ -152,7 +155,7 @@ pub async fn read_local(
             reader,
             &config,
             window,
-            max_bytes,
+            limits,
         )
     })
     .await

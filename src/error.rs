@@ -30,7 +30,7 @@ pub enum FileError {
         compression: &'static str,
     },
     /// Decompressed, but not a CloudFront log.
-    #[error("{file}: not a CloudFront log: {source}")]
+    #[error("{file}: not a CloudFront log ({source})")]
     NotALog {
         file: String,
         #[source]

@@ -1,9 +1,11 @@
 //! The Kinesis Data Firehose transformation entry point: each record's log lines (real-time
 //! records from a Kinesis source, or lines PUT directly) become JSON documents
 //! ([`crate::export`]), newline-delimited, base64-encoded; one response record per input
-//! `recordId`: `Ok` (the documents), `Dropped` (only headers or blank lines) or
-//! `ProcessingFailed` (no document could be made: the reason is logged, never the record's
-//! content; Firehose writes the original to its error output).
+//! `recordId`: `Ok` (the documents) or `Dropped`: only headers or blank lines, or no document
+//! could be made (base64 that does not decode, lines that are no log). A record's content never
+//! makes it `ProcessingFailed`: Firehose would write the original, raw IPs and cookies included,
+//! to its error output, the bucket the export keeps them out of. Each dropped record's reason is
+//! logged (never its content) and the batch's log line counts them.
 //!
 //! Firehose takes at most 6 MB of response: when the documents would not fit, the records that
 //! do not are answered `ProcessingFailed` with their original data (which always fits: the
@@ -35,6 +37,8 @@ pub struct Answer {
     pub result: &'static str,
     /// The data to return, before base64.
     pub data: Vec<u8>,
+    /// Why a record was dropped, when it held something (never its content).
+    pub reason: Option<String>,
 }
 
 fn b64_len(n: usize) -> usize {
@@ -89,12 +93,14 @@ pub fn transform(payload: &Value, settings: &Settings) -> Vec<Answer> {
         let original_size = b64_len(original.len()) + PER_RECORD;
         remaining_originals -= original_size;
         let Some(data) = data else {
-            tracing::error!(record_id, "Firehose record without readable base64 data");
-            used += original_size;
+            let reason = "data is not base64".to_owned();
+            tracing::warn!(record_id, reason, "Firehose record dropped");
+            used += PER_RECORD;
             answers.push(Answer {
                 record_id,
-                result: "ProcessingFailed",
-                data: original,
+                result: "Dropped",
+                data: Vec::new(),
+                reason: Some(reason),
             });
             continue;
         };
@@ -122,12 +128,19 @@ pub fn transform(payload: &Value, settings: &Settings) -> Vec<Answer> {
                 record_id,
                 result: "Dropped",
                 data: Vec::new(),
+                reason: None,
             }
         } else if made == 0 {
+            let reason = match first_reason {
+                Some(r) => format!("{failed} unreadable line(s): {r}"),
+                None => format!("{failed} unreadable line(s)"),
+            };
+            tracing::warn!(record_id, reason, "Firehose record dropped");
             Answer {
                 record_id,
-                result: "ProcessingFailed",
-                data: original,
+                result: "Dropped",
+                data: Vec::new(),
+                reason: Some(reason),
             }
         } else if used + ok_size + remaining_originals > budget {
             tracing::warn!(
@@ -138,16 +151,19 @@ pub fn transform(payload: &Value, settings: &Settings) -> Vec<Answer> {
                 record_id,
                 result: "ProcessingFailed",
                 data: original,
+                reason: None,
             }
         } else {
             Answer {
                 record_id,
                 result: "Ok",
                 data: docs,
+                reason: None,
             }
         };
         used += match answer.result {
             "Ok" => ok_size,
+            "Dropped" => PER_RECORD,
             _ => original_size,
         };
         answers.push(answer);
@@ -164,6 +180,7 @@ pub fn handle(payload: &Value, settings: &Settings) -> Value {
         records = answers.len(),
         ok = count("Ok"),
         dropped = count("Dropped"),
+        dropped_unreadable = answers.iter().filter(|a| a.reason.is_some()).count(),
         failed = count("ProcessingFailed"),
         "Firehose batch transformed"
     );

@@ -150,6 +150,13 @@ impl<'c> ParquetProcessor<'c> {
         }
     }
 
+    /// Sets the largest Parquet page read (env `MAX_PARQUET_PAGE_BYTES`, default
+    /// [`columnar::DEFAULT_MAX_PAGE_BYTES`]).
+    pub fn with_max_page_bytes(mut self, max: u64) -> Self {
+        self.read = self.read.with_max_page_bytes(max);
+        self
+    }
+
     /// The byte ranges to fetch next, `None` once the file is read.
     pub fn wants(&self) -> Result<Option<Vec<Range<u64>>>, ParquetError> {
         self.read.wants()
@@ -237,6 +244,44 @@ pub fn distribution_for(
     }
 }
 
+/// Bytes of a file's start that [`content_verdict`] looks at.
+pub const CHECK_BYTES: usize = 64 * 1024;
+
+/// Why the file whose first bytes are `head` (as stored: gzip or not) is not a CloudFront log,
+/// if it is not: the check every reader makes ([`crate::parse::check_log`]) on what `head`
+/// inflates to. Parquet passes (its footer decides). For errors that would otherwise hide it,
+/// such as a missing distribution ID.
+pub fn content_verdict(file: &str, head: &[u8]) -> Option<FileError> {
+    if columnar::is_parquet(head) {
+        return None;
+    }
+    let not_a_log = |source| {
+        Some(FileError::NotALog {
+            file: file.to_owned(),
+            source,
+        })
+    };
+    match decompress::Compression::sniff(head) {
+        decompress::Compression::Gzip => {
+            let mut inflated = vec![0u8; CHECK_BYTES];
+            let mut gz = flate2::read::MultiGzDecoder::new(head);
+            let mut n = 0;
+            // A head cut inside the stream ends in an error: judge what inflated before it.
+            while n < inflated.len() {
+                match gz.read(&mut inflated[n..]) {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => n += k,
+                }
+            }
+            crate::parse::check_log(&inflated[..n])
+                .err()
+                .and_then(not_a_log)
+        }
+        decompress::Compression::Plain => crate::parse::check_log(head).err().and_then(not_a_log),
+        decompress::Compression::Unsupported(_) => None,
+    }
+}
+
 /// Turns a finished file into its report, aggregate and batches.
 pub fn complete(
     file: &str,
@@ -274,7 +319,16 @@ pub fn process_reader<R: Read + Send>(
     window: impl Into<Window>,
     max_bytes: u64,
 ) -> Result<ProcessedFile, FileError> {
-    let distribution_id = distribution_for(file, key, config)?;
+    let mut reader = reader;
+    let distribution_id = match distribution_for(file, key, config) {
+        Ok(id) => id,
+        Err(e) => {
+            // Not knowing whose log it is matters only if it is a log.
+            let mut head = vec![0u8; CHECK_BYTES];
+            let n = decompress::read_up_to(&mut reader, &mut head).unwrap_or(0);
+            return Err(content_verdict(file, &head[..n]).unwrap_or(e));
+        }
+    };
     let mut processor = FileProcessor::new(config, &distribution_id, window);
     let not_a_log = |source| FileError::NotALog {
         file: file.to_owned(),
@@ -286,6 +340,25 @@ pub fn process_reader<R: Read + Send>(
     Ok(complete(file, config, stream, finished))
 }
 
+/// What one file may take: its decompressed bytes (text formats) and the largest Parquet page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Env `MAX_DECOMPRESSED_BYTES`.
+    pub max_decompressed_bytes: u64,
+    /// Env `MAX_PARQUET_PAGE_BYTES`.
+    pub max_parquet_page_bytes: u64,
+}
+
+/// A decompressed-size limit with the default page limit.
+impl From<u64> for Limits {
+    fn from(max_decompressed_bytes: u64) -> Self {
+        Limits {
+            max_decompressed_bytes,
+            max_parquet_page_bytes: columnar::DEFAULT_MAX_PAGE_BYTES,
+        }
+    }
+}
+
 /// Processes a local file: Parquet (told by its first bytes) through positioned reads of the
 /// ranges it needs, anything else streamed as [`process_reader`] does.
 pub fn process_local(
@@ -294,8 +367,10 @@ pub fn process_local(
     mut f: std::fs::File,
     config: &MetricsConfig,
     window: impl Into<Window>,
-    max_bytes: u64,
+    limits: impl Into<Limits>,
 ) -> Result<ProcessedFile, FileError> {
+    let limits = limits.into();
+    let max_bytes = limits.max_decompressed_bytes;
     let read_error = |source| FileError::Read {
         file: file.to_owned(),
         source,
@@ -308,23 +383,74 @@ pub fn process_local(
     }
     let size = f.metadata().map_err(read_error)?.len();
     let distribution_id = distribution_for(file, key, config)?;
-    let mut p = ParquetProcessor::new(config, &distribution_id, window, size);
+    let mut p = ParquetProcessor::new(config, &distribution_id, window, size)
+        .with_max_page_bytes(limits.max_parquet_page_bytes);
     let parquet_error = |source| FileError::Parquet {
         file: file.to_owned(),
         source,
     };
     while let Some(ranges) = p.wants().map_err(parquet_error)? {
-        let mut fetched = Vec::with_capacity(ranges.len());
-        for r in ranges {
-            let mut buf = vec![0u8; (r.end - r.start) as usize];
-            f.seek(SeekFrom::Start(r.start))
-                .and_then(|_| f.read_exact(&mut buf))
-                .map_err(read_error)?;
-            fetched.push((r.start, Bytes::from(buf)));
-        }
+        let fetched = fetch_local(&mut f, ranges).map_err(read_error)?;
         p.supply(fetched).map_err(parquet_error)?;
     }
     Ok(p.finish(file, config))
+}
+
+/// The `(offset, bytes)` of `ranges` of a local file, by positioned reads (the ranges a
+/// [`FileRead`] wants: checked against the file and the memory caps before they are asked for).
+pub fn fetch_local(
+    f: &mut std::fs::File,
+    ranges: Vec<Range<u64>>,
+) -> std::io::Result<Vec<(u64, Bytes)>> {
+    let mut fetched = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        let mut buf = vec![0u8; (r.end - r.start) as usize];
+        f.seek(SeekFrom::Start(r.start))?;
+        f.read_exact(&mut buf)?;
+        fetched.push((r.start, Bytes::from(buf)));
+    }
+    Ok(fetched)
+}
+
+/// Whether a local file is Parquet, by its first bytes (left at its start).
+pub fn is_parquet_file(f: &mut std::fs::File) -> std::io::Result<bool> {
+    let mut head = [0u8; 4];
+    let n = decompress::read_up_to(f, &mut head)?;
+    f.seek(SeekFrom::Start(0))?;
+    Ok(columnar::is_parquet(&head[..n]))
+}
+
+/// Reads the records of a local Parquet file that fill `fields`, calling `on_record` for each
+/// accepted one, as `cflogs process` reads it: the reader `cflogs report` and `cflogs export`
+/// share with it.
+pub fn read_parquet_local(
+    file: &str,
+    f: &mut std::fs::File,
+    fields: crate::parse::FieldSet,
+    max_page_bytes: u64,
+    mut on_record: impl FnMut(&Record<'_>),
+) -> Result<(ParseStats, columnar::Fetches), FileError> {
+    let size = f
+        .metadata()
+        .map_err(|source| FileError::Read {
+            file: file.to_owned(),
+            source,
+        })?
+        .len();
+    let mut read = FileRead::new(size, fields).with_max_page_bytes(max_page_bytes);
+    let parquet_error = |source| FileError::Parquet {
+        file: file.to_owned(),
+        source,
+    };
+    while let Some(ranges) = read.wants().map_err(parquet_error)? {
+        let fetched = fetch_local(f, ranges).map_err(|source| FileError::Read {
+            file: file.to_owned(),
+            source,
+        })?;
+        read.supply(fetched, &mut on_record)
+            .map_err(parquet_error)?;
+    }
+    Ok(read.finish())
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ pub async fn read_object_at<S: ObjectStore>(
 ) -> Result<ProcessedFile, FileError> {
     let file = obj.url();
     let config = &settings.metrics;
-    let distribution = pipeline::distribution_for(&file, &obj.key, config)?;
+    let distribution = pipeline::distribution_for(&file, &obj.key, config);
     let expected = Expected {
         etag: obj.etag.as_deref(),
         version_id: obj.version_id.as_deref(),
@@ -74,6 +74,11 @@ pub async fn read_object_at<S: ObjectStore>(
             .map_err(read_error)?
             .1;
     }
+    // Not knowing whose log it is matters only if it is a log.
+    let distribution = match distribution {
+        Ok(d) => d,
+        Err(e) => return Err(pipeline::content_verdict(&file, &head).unwrap_or(e)),
+    };
     let pinned = Expected {
         etag: meta.etag.as_deref().or(expected.etag),
         version_id: expected.version_id,
@@ -84,7 +89,8 @@ pub async fn read_object_at<S: ObjectStore>(
         .unwrap_or(head.len() as u64);
     let window = settings.window(window(meta.etag.as_deref()));
     let mut processed = if columnar::is_parquet(&head) {
-        let mut p = ParquetProcessor::new(config, &distribution, window, size);
+        let mut p = ParquetProcessor::new(config, &distribution, window, size)
+            .with_max_page_bytes(settings.max_parquet_page_bytes);
         let parquet_error = |source| FileError::Parquet {
             file: file.clone(),
             source,
@@ -233,6 +239,82 @@ where
         store, sink, settings, loc, version, existing, file, now_ms, deadline,
     )
     .await
+}
+
+/// An S3 object opened by [`open`]: Parquet (by its first bytes), or a stream of its content.
+pub enum Opened<B> {
+    /// Read by ranged GETs of its footer and column chunks ([`read_parquet`]), bound to the
+    /// version the first GET returned.
+    Parquet { size: u64, etag: Option<String> },
+    /// The whole content, its first bytes included.
+    Stream(tokio::io::Chain<std::io::Cursor<Vec<u8>>, B>),
+}
+
+/// Opens an object for `cflogs report` and `cflogs export`: one GetObject, its first bytes read
+/// to tell Parquet from a stream of text or gzip, as [`read_object_at`] does for `process`.
+pub async fn open<S: ObjectStore>(
+    store: &S,
+    obj: &ObjectRef,
+    expected: Expected<'_>,
+) -> io::Result<Opened<S::Body>> {
+    let (mut body, meta) = store.get(&obj.bucket, &obj.key, expected, 0).await?;
+    let mut head = vec![0u8; columnar::MAGIC.len()];
+    let mut n = 0;
+    while n < head.len() {
+        match body.read(&mut head[n..]).await? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    head.truncate(n);
+    if columnar::is_parquet(&head) {
+        let size = meta.size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
+        return Ok(Opened::Parquet {
+            size,
+            etag: meta.etag,
+        });
+    }
+    Ok(Opened::Stream(std::io::Cursor::new(head).chain(body)))
+}
+
+/// Reads the records of a Parquet object that fill `fields` by ranged GETs (bound to `etag`),
+/// calling `on_record` for each accepted one: the reader `cflogs process` uses, for `report`
+/// and `export`.
+#[allow(clippy::too_many_arguments)]
+pub async fn read_parquet<S: ObjectStore>(
+    store: &S,
+    obj: &ObjectRef,
+    version_id: Option<&str>,
+    etag: Option<&str>,
+    size: u64,
+    fields: crate::parse::FieldSet,
+    max_page_bytes: u64,
+    mut on_record: impl FnMut(&crate::parse::Record<'_>),
+) -> Result<crate::parse::ParseStats, FileError> {
+    let file = obj.url();
+    let pinned = Expected { etag, version_id };
+    let mut read = columnar::FileRead::new(size, fields).with_max_page_bytes(max_page_bytes);
+    let parquet_error = |source| FileError::Parquet {
+        file: file.clone(),
+        source,
+    };
+    while let Some(ranges) = read.wants().map_err(parquet_error)? {
+        let mut fetched = Vec::with_capacity(ranges.len());
+        for r in ranges {
+            let start = r.start;
+            let (bytes, _) = store
+                .get_range(&obj.bucket, &obj.key, pinned, r)
+                .await
+                .map_err(|source| FileError::Read {
+                    file: file.clone(),
+                    source,
+                })?;
+            fetched.push((start, bytes));
+        }
+        read.supply(fetched, &mut on_record)
+            .map_err(parquet_error)?;
+    }
+    Ok(read.finish().0)
 }
 
 #[cfg(test)]
@@ -418,5 +500,33 @@ mod tests {
             .unwrap();
         assert_eq!(p.already_sent, 1);
         assert_eq!(marker(&store)["attempts"], 2);
+    }
+
+    /// Issue 25: the function reads a hostile Parquet object as `cflogs` does: a clear error
+    /// naming the object, the row group and the column, without allocating what it declares.
+    #[tokio::test]
+    async fn the_function_refuses_a_hostile_parquet_object() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/parquet/hostile/"
+        );
+        for name in ["snappy-page-declares-2gb.parquet", "gzip-bomb.parquet"] {
+            let bytes = std::fs::read(format!("{dir}{name}")).unwrap();
+            let key = format!("cf/E2Q4ABCDEFGH.2023-11-14-22.{name}");
+            let store = MemoryStore::default();
+            store.put(BUCKET, &key, bytes);
+            let obj = ObjectRef {
+                bucket: BUCKET.into(),
+                key: key.clone(),
+                version_id: None,
+                etag: None,
+                size: None,
+            };
+            let e = read_object(&store, &Settings::default(), &obj, NOW)
+                .await
+                .unwrap_err();
+            let want = format!("s3://{BUCKET}/{key}: Parquet: row group 0, column timestamp: ");
+            assert!(e.to_string().starts_with(&want), "{e}");
+        }
     }
 }

@@ -28,6 +28,9 @@ pub mod env {
     pub const SINK: &str = "METRICS_SINK";
     /// Stop a file after this many decompressed bytes.
     pub const MAX_DECOMPRESSED_BYTES: &str = "MAX_DECOMPRESSED_BYTES";
+    /// Refuse a Parquet page larger than this many bytes, compressed or not. Read by the
+    /// Lambda too; not in [`LAMBDA`] until the template sets it (it keeps its default there).
+    pub const MAX_PARQUET_PAGE_BYTES: &str = "MAX_PARQUET_PAGE_BYTES";
     /// Log files processed concurrently by one invocation.
     pub const FILE_CONCURRENCY: &str = "FILE_CONCURRENCY";
     /// PutMetricData requests in flight per file.
@@ -70,6 +73,10 @@ pub mod env {
     /// Whether a Batch Operations job's `userArguments.namespace` may differ from
     /// [`NAMESPACE`] (default off: with the EMF sink no IAM condition limits the namespace).
     pub const ALLOW_NAMESPACE_OVERRIDE: &str = "ALLOW_NAMESPACE_OVERRIDE";
+    /// Export: keep `cmcd-session-id` (default off).
+    pub const EXPORT_SESSION_IDS: &str = "EXPORT_SESSION_IDS";
+    /// Export: keep `connection-id` (default off). As [`EXPORT_SESSION_IDS`].
+    pub const EXPORT_CONNECTION_IDS: &str = "EXPORT_CONNECTION_IDS";
 
     /// Every variable the Lambda function reads (besides the runtime's own `AWS_*` and `RUST_LOG`):
     /// the SAM template must set each of them or leave it to its documented default.
@@ -96,6 +103,9 @@ pub mod env {
         EXPORT_QUERY_STRINGS,
         EXPORT_REQUEST_IDS,
         EXPORT_HEADERS,
+        EXPORT_SESSION_IDS,
+        EXPORT_CONNECTION_IDS,
+        MAX_PARQUET_PAGE_BYTES,
         EXPORT_PREFIX,
         BATCH_OPERATIONS_PREFIX,
         ALLOW_NAMESPACE_OVERRIDE,
@@ -176,6 +186,8 @@ pub struct Settings {
     pub sink: crate::sink::SinkKind,
     /// Stop a file after this many decompressed bytes.
     pub max_decompressed_bytes: u64,
+    /// Refuse a Parquet page larger than this (compressed or not).
+    pub max_parquet_page_bytes: u64,
     /// Files processed concurrently per invocation.
     pub file_concurrency: usize,
     /// PutMetricData requests in flight per file.
@@ -215,6 +227,7 @@ impl Default for Settings {
             metrics: MetricsConfig::default(),
             sink: crate::sink::SinkKind::CloudWatch,
             max_decompressed_bytes: DEFAULT_MAX_DECOMPRESSED_BYTES,
+            max_parquet_page_bytes: crate::columnar::DEFAULT_MAX_PAGE_BYTES,
             file_concurrency: DEFAULT_FILE_CONCURRENCY,
             put_concurrency: DEFAULT_PUT_CONCURRENCY,
             idempotency: true,
@@ -251,6 +264,9 @@ impl Settings {
         }
         if let Some((v, from)) = get(env::MAX_DECOMPRESSED_BYTES) {
             s.max_decompressed_bytes = parse_positive(from, &v)?;
+        }
+        if let Some((v, from)) = get(env::MAX_PARQUET_PAGE_BYTES) {
+            s.max_parquet_page_bytes = parse_positive(from, &v)?;
         }
         if let Some((v, from)) = get(env::FILE_CONCURRENCY) {
             s.file_concurrency = parse_max_values(from, &v)?;
@@ -296,6 +312,8 @@ impl Settings {
             (env::EXPORT_QUERY_STRINGS, &mut s.privacy.query_strings),
             (env::EXPORT_REQUEST_IDS, &mut s.privacy.request_ids),
             (env::EXPORT_HEADERS, &mut s.privacy.headers),
+            (env::EXPORT_SESSION_IDS, &mut s.privacy.session_ids),
+            (env::EXPORT_CONNECTION_IDS, &mut s.privacy.connection_ids),
         ] {
             if let Some((v, from)) = get(var) {
                 *slot = parse_switch(from, &v)?;

@@ -8,6 +8,8 @@ use crate::decompress_async;
 use crate::distribution::key_info;
 use crate::error::FileError;
 use crate::object_store::{Expected, ObjectStore};
+use crate::pipeline;
+use crate::s3_object;
 use crate::settings::Settings;
 use crate::source::LocalInput;
 use crate::traffic::collect::UNKNOWN_DISTRIBUTION;
@@ -32,7 +34,7 @@ fn distribution(key: &str, settings: &Settings) -> String {
         })
 }
 
-/// Reads one local file (gzip or plain) on a blocking thread.
+/// Reads one local file (gzip, plain or Parquet) on a blocking thread.
 async fn read_local(
     path: std::path::PathBuf,
     settings: &Settings,
@@ -41,13 +43,22 @@ async fn read_local(
     let file = path.display().to_string();
     let id = distribution(&path.to_string_lossy(), settings);
     let max_bytes = settings.max_decompressed_bytes;
+    let max_page = settings.max_parquet_page_bytes;
     let name = file.clone();
     tokio::task::spawn_blocking(move || {
-        let reader = std::fs::File::open(&path).map_err(|source| FileError::Read {
+        let read_error = |source| FileError::Read {
             file: file.clone(),
             source,
-        })?;
+        };
+        let mut reader = std::fs::File::open(&path).map_err(read_error)?;
         let mut p = TrafficProcessor::new(&opts, &id);
+        // Parquet as `cflogs process` reads it.
+        if pipeline::is_parquet_file(&mut reader).map_err(read_error)? {
+            let fields = p.fields();
+            let (parse, _) =
+                pipeline::read_parquet_local(&file, &mut reader, fields, max_page, |r| p.add(r))?;
+            return Ok(p.finish_parquet(parse));
+        }
         let not_a_log = |source| FileError::NotALog {
             file: file.clone(),
             source,
@@ -89,8 +100,7 @@ pub async fn read_input<S: ObjectStore>(
                 etag: None,
                 version_id: None,
             };
-            let (body, _) = store
-                .get(&obj.bucket, &obj.key, expected, 0)
+            let opened = s3_object::open(store, &obj, expected)
                 .await
                 .map_err(|source| FileError::Read {
                     file: file.clone(),
@@ -98,6 +108,25 @@ pub async fn read_input<S: ObjectStore>(
                 })?;
             let id = distribution(&obj.key, settings);
             let mut p = TrafficProcessor::new(&opts, &id);
+            let body = match opened {
+                s3_object::Opened::Stream(body) => body,
+                s3_object::Opened::Parquet { size, etag } => {
+                    let fields = p.fields();
+                    let max_page = settings.max_parquet_page_bytes;
+                    let parse = s3_object::read_parquet(
+                        store,
+                        &obj,
+                        None,
+                        etag.as_deref(),
+                        size,
+                        fields,
+                        max_page,
+                        |r| p.add(r),
+                    )
+                    .await?;
+                    return Ok(p.finish_parquet(parse));
+                }
+            };
             let not_a_log = |source| FileError::NotALog {
                 file: file.clone(),
                 source,
@@ -177,5 +206,50 @@ mod tests {
                 .as_ref()
                 .is_err_and(|e| e.to_string().contains("missing.log"))
         );
+    }
+
+    /// Issue 25: Parquet, local or on S3, read as `cflogs process` reads it.
+    #[tokio::test]
+    async fn parquet_local_and_on_s3_reads_alike() {
+        let bytes = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/parquet/corpus/snappy.parquet"
+        ))
+        .unwrap();
+        let name = "E2Q4ABCDEFGH.2023-11-14-22.abcd1234.parquet";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let store = MemoryStore::default();
+        store.put("logs", name, bytes);
+        let settings = Settings::default();
+        let opts = Arc::new(TrafficOptions::default());
+        let inputs = vec![
+            Input::Local(LocalInput::File(path)),
+            Input::S3(crate::event::ObjectRef {
+                bucket: "logs".into(),
+                key: name.into(),
+                version_id: None,
+                etag: None,
+                size: None,
+            }),
+        ];
+        let got: Vec<_> = read_inputs(Some(&store), &settings, opts, inputs)
+            .collect()
+            .await;
+        let local = got[0].1.as_ref().unwrap();
+        let s3 = got[1].1.as_ref().unwrap();
+        assert_eq!(local.parse.records, 100);
+        assert_eq!(local.format, Some(crate::parse::Format::Parquet));
+        assert_eq!(local.distributions["E2Q4ABCDEFGH"].requests, 100);
+        let (a, b) = (
+            &s3.distributions["E2Q4ABCDEFGH"],
+            &local.distributions["E2Q4ABCDEFGH"],
+        );
+        assert_eq!(
+            (a.requests, a.bytes_out, a.statuses),
+            (b.requests, b.bytes_out, b.statuses)
+        );
+        assert_eq!(s3.parse, local.parse);
     }
 }

@@ -38,21 +38,7 @@ pub struct Projected {
     pub optional: bool,
 }
 
-/// A column or field name, normalised for comparison (see the module documentation).
-pub fn normalize(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.is_empty() && !out.ends_with('_') {
-            out.push('_');
-        }
-    }
-    while out.ends_with('_') {
-        out.pop();
-    }
-    out
-}
+pub use crate::parse::fields::normalize;
 
 /// The field a column of this (normalised) name fills, if any: a standard log's field.
 pub fn field_for(normalized: &str) -> Option<Field> {

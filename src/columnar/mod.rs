@@ -16,13 +16,22 @@
 //! one decompressed page per needed column, and [`BATCH_ROWS`] rows of values. Files of any
 //! number of row groups therefore read in the same memory.
 //!
+//! No size a file declares is trusted: the footer's lists and lengths must fit in the footer
+//! (`thrift::check_struct`) before the crate decodes it, and pages are read by `pages`, not
+//! by the crate's page reader: each page's sizes are checked against its column chunk and the
+//! page limit ([`DEFAULT_MAX_PAGE_BYTES`], [`FileRead::with_max_page_bytes`]) and it is
+//! decompressed into a buffer of its declared size, stopping there. A page beyond the limit is
+//! [`ParquetError::PageTooLarge`], naming the row group and the column.
+//!
 //! Values are read as text and parsed by the text formats' value parsers, so `"1.234"` in a
 //! string column and `1.234` in a DOUBLE one aggregate the same. A row with an unreadable value
 //! is a rejected record with its reason (its 1-based row number in place of a line number).
 
 mod chunks;
 pub mod columns;
+mod pages;
 mod rows;
+mod thrift;
 
 use crate::parse::{FieldSet, ParseStats, Record};
 use bytes::Bytes;
@@ -30,6 +39,7 @@ use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 use std::ops::Range;
 
 pub use columns::Projected;
+pub use pages::DEFAULT_MAX_PAGE_BYTES;
 pub use rows::RowReader;
 
 /// The magic bytes a Parquet file starts and ends with.
@@ -89,6 +99,16 @@ pub enum ParquetError {
         "no column holds the request time (date and time, timestamp or timestamp(ms)); the file's columns: {columns}"
     )]
     NoTimeColumn { columns: String },
+    #[error(
+        "row group {row_group}, column {column}: a page declares {declared} bytes, more than the \
+         {max}-byte page limit (raise MAX_PARQUET_PAGE_BYTES if this is a real log)"
+    )]
+    PageTooLarge {
+        row_group: usize,
+        column: String,
+        declared: u64,
+        max: u64,
+    },
     #[error("row group {row_group}, column {column}: {detail}")]
     Decode {
         row_group: usize,
@@ -140,6 +160,9 @@ impl Layout {
             return Ok(Tail::NeedFromEnd(need));
         }
         let buf = &tail[n - need as usize..n - 8];
+        // Every length and count the footer declares must fit in it before the crate, which
+        // reserves what a list declares, decodes it.
+        thrift::check_struct(buf).map_err(|e| ParquetError::Metadata(e.to_string()))?;
         // The crate asserts on some corrupt input: a panic fails this file, not the run.
         let metadata = std::panic::catch_unwind(|| ParquetMetaDataReader::decode_metadata(buf))
             .map_err(|_| ParquetError::Metadata("undecodable".to_owned()))?
@@ -252,6 +275,13 @@ enum Step {
 }
 
 impl FileRead {
+    /// Sets the largest page read (default [`DEFAULT_MAX_PAGE_BYTES`]): a larger one fails
+    /// the file with [`ParquetError::PageTooLarge`].
+    pub fn with_max_page_bytes(mut self, max: u64) -> Self {
+        self.rows = std::mem::take(&mut self.rows).with_max_page_bytes(max);
+        self
+    }
+
     /// A read of a file of `file_size` bytes whose records fill `fields`.
     pub fn new(file_size: u64, fields: FieldSet) -> Self {
         FileRead {

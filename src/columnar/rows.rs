@@ -4,21 +4,20 @@
 
 use super::chunks::Fetched;
 use super::columns::{Kind, Projected};
+use super::pages::{DEFAULT_MAX_PAGE_BYTES, PageFault, Pages};
 use super::{BATCH_ROWS, Layout, ParquetError};
 use crate::parse::fields::FIELD_COUNT;
 use crate::parse::value::{DayCache, civil_from_days};
 use crate::parse::{ParseStats, Record};
 use bytes::Bytes;
-use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
+use parquet::column::reader::{ColumnReader, ColumnReaderImpl, get_column_reader};
 use parquet::data_type::{
     ByteArrayType, DataType, DoubleType, FixedLenByteArrayType, FloatType, Int32Type, Int64Type,
 };
-use parquet::file::properties::ReaderProperties;
-use parquet::file::reader::RowGroupReader;
-use parquet::file::serialized_reader::SerializedRowGroupReader;
+use parquet::errors::ParquetError as CrateError;
+use parquet::file::reader::ChunkReader;
 use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 
 /// One column's values of the current batch as text: row `i` is `bytes[ends[i-1]..ends[i]]`, a
 /// null is empty.
@@ -53,17 +52,62 @@ enum Typed {
 
 /// Reads the rows of a file's row groups, one after the other, counting them as a text file's
 /// lines are counted (a row is a line, its number 1-based over the file).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RowReader {
     stats: ParseStats,
     days: DayCache,
     columns: Vec<TextColumn>,
     def: Vec<i16>,
+    max_page: u64,
+}
+
+impl Default for RowReader {
+    fn default() -> Self {
+        RowReader {
+            stats: ParseStats::default(),
+            days: DayCache::default(),
+            columns: Vec::new(),
+            def: Vec::new(),
+            max_page: DEFAULT_MAX_PAGE_BYTES,
+        }
+    }
+}
+
+/// A crate error as this reader's: a refused page keeps its kind, anything else its text.
+fn from_crate(row_group: usize, column: &str, e: CrateError) -> ParquetError {
+    if let CrateError::External(inner) = &e
+        && let Some(fault) = inner.downcast_ref::<PageFault>()
+    {
+        return match fault {
+            PageFault::TooLarge { declared, max } => ParquetError::PageTooLarge {
+                row_group,
+                column: column.to_owned(),
+                declared: *declared,
+                max: *max,
+            },
+            PageFault::Corrupt(detail) => ParquetError::Decode {
+                row_group,
+                column: column.to_owned(),
+                detail: detail.clone(),
+            },
+        };
+    }
+    ParquetError::Decode {
+        row_group,
+        column: column.to_owned(),
+        detail: e.to_string(),
+    }
 }
 
 impl RowReader {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Sets the largest page read, compressed or not (see [`DEFAULT_MAX_PAGE_BYTES`]).
+    pub fn with_max_page_bytes(mut self, max: u64) -> Self {
+        self.max_page = max;
+        self
     }
 
     /// The row counts of the file.
@@ -113,16 +157,23 @@ impl RowReader {
             detail,
         };
         let meta = layout.metadata().row_group(row_group);
-        let props = Arc::new(ReaderProperties::builder().build());
-        let chunks = Arc::new(Fetched::new(fetched, layout.file_size));
-        let reader = SerializedRowGroupReader::new(chunks, meta, None, props)
-            .map_err(|e| decode("?", e.to_string()))?;
+        let chunks = Fetched::new(fetched, layout.file_size);
         let projection = layout.projection();
         let mut readers = Vec::with_capacity(projection.len());
         for p in projection {
-            let r = reader
-                .get_column_reader(p.index)
+            // Each column chunk's pages through the bounded page reader (see `pages`); its
+            // range was checked against the file by `Layout::ranges`.
+            let col = meta.column(p.index);
+            let start = col
+                .dictionary_page_offset()
+                .unwrap_or(col.data_page_offset());
+            let len = usize::try_from(col.compressed_size())
+                .map_err(|_| decode(&p.name, "a negative chunk size".into()))?;
+            let bytes = chunks
+                .get_bytes(u64::try_from(start).unwrap_or(u64::MAX), len)
                 .map_err(|e| decode(&p.name, e.to_string()))?;
+            let pages = Pages::new(bytes, col.compression(), col.column_type(), self.max_page);
+            let r = get_column_reader(col.column_descr_ptr(), Box::new(pages));
             readers.push(typed(r).ok_or_else(|| decode(&p.name, "unexpected type".into()))?);
         }
         self.columns
@@ -134,7 +185,7 @@ impl RowReader {
             let mut rows = None;
             for ((p, r), out) in projection.iter().zip(&mut readers).zip(&mut self.columns) {
                 let n = read_batch(r, p, batch, &mut self.def, out)
-                    .map_err(|e| decode(&p.name, e.to_string()))?;
+                    .map_err(|e| from_crate(row_group, &p.name, e))?;
                 match rows {
                     None => rows = Some(n),
                     Some(m) if m != n => {

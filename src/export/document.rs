@@ -4,7 +4,7 @@
 //! floating point, user agent / referer / URI URL-decoded, `-` left out, private fields left
 //! out or truncated as [`Privacy`] says.
 
-use super::privacy::{IpMode, Privacy, truncate_ip, truncate_ip_list};
+use super::privacy::{IpMode, Privacy, decode_ip_list, strip_url, truncate_ip, truncate_ip_list};
 use super::schema::{FIELDS, Kind, Private};
 use crate::distribution::{HostMap, is_distribution_id};
 use crate::parse::value;
@@ -180,7 +180,7 @@ fn write_doc(
                 // x-forwarded-for: a list of client addresses.
                 let list = match ctx.privacy.client_ip {
                     IpMode::Truncate => truncate_ip_list(&text),
-                    _ => text.into_owned(),
+                    _ => decode_ip_list(&text),
                 };
                 if !list.is_empty() {
                     push_key(out, spec.name);
@@ -192,15 +192,22 @@ fn write_doc(
                 push_str(out, &text);
             }
             Kind::Decoded => {
-                let decoded = percent_decode(v).decode_utf8_lossy();
-                // Real-time cs-uri-stem carries the query string, referers may: both go with
-                // the query-string switch.
-                let kept = match decoded.split_once('?') {
-                    Some((path, _)) if !ctx.privacy.query_strings => path,
-                    _ => &decoded,
+                push_key(out, spec.name);
+                push_str(out, &percent_decode(v).decode_utf8_lossy());
+            }
+            Kind::Url => {
+                // Real-time cs-uri-stem carries the query string, referers and CMCD's next
+                // object may, any of them path parameters (`;jsessionid=`): all go with the
+                // query-string switch. Cut before decoding and again after, so that neither a
+                // raw nor an encoded `?` or `;` lets one through.
+                let decoded = if ctx.privacy.query_strings {
+                    percent_decode(v).decode_utf8_lossy().into_owned()
+                } else {
+                    let raw = strip_url(&text);
+                    strip_url(&percent_decode(raw.as_bytes()).decode_utf8_lossy())
                 };
                 push_key(out, spec.name);
-                push_str(out, kept);
+                push_str(out, &decoded);
             }
         }
     }

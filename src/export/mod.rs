@@ -152,6 +152,29 @@ impl<'c> Exporter<'c> {
         }
     }
 
+    /// Exports one record read elsewhere (a Parquet file's row): its non-empty fields, appending
+    /// its document to `out`.
+    pub fn record(&mut self, r: &crate::parse::Record<'_>, out: &mut Vec<u8>) -> LineOutcome {
+        self.stats.lines += 1;
+        let mut cols: Vec<(usize, &[u8])> = crate::parse::Field::ALL
+            .into_iter()
+            .filter_map(|f| {
+                let v = r.field(f);
+                (!v.is_empty()).then(|| Some((schema::lookup(f.name().as_bytes())?, v)))?
+            })
+            .collect();
+        let outcome = self.emit(&mut cols, out);
+        self.count(outcome);
+        outcome
+    }
+
+    /// Counts rows a reader rejected before they reached the exporter (a Parquet row with an
+    /// unreadable value).
+    pub fn count_rejected(&mut self, rejected: u64) {
+        self.stats.lines += rejected;
+        self.stats.rejected += rejected;
+    }
+
     /// Counts a line the caller gave up on (longer than [`crate::parse::MAX_RECORD_BYTES`]).
     pub fn reject_overlong(&mut self) {
         self.stats.lines += 1;

@@ -8,8 +8,11 @@
 pub enum Kind {
     /// A string, as logged.
     Keyword,
-    /// A string, URL-decoded once (user agent, referer, URI).
+    /// A string, URL-decoded once (user agent).
     Decoded,
+    /// A URL or path (URI, referer, CMCD next object): URL-decoded once, its query string and
+    /// path parameters left out unless query strings are kept.
+    Url,
     /// A whole number.
     Long,
     /// Seconds (or another fraction): a floating-point number.
@@ -24,7 +27,7 @@ impl Kind {
     /// The OpenSearch / Elasticsearch mapping type of the field.
     pub fn mapping(self) -> &'static str {
         match self {
-            Kind::Keyword | Kind::Decoded => "keyword",
+            Kind::Keyword | Kind::Decoded | Kind::Url => "keyword",
             Kind::Long => "long",
             Kind::Float => "float",
             Kind::Ip => "ip",
@@ -47,6 +50,10 @@ pub enum Private {
     RequestId,
     /// `cs-headers` (header values).
     Headers,
+    /// `cmcd-session-id`.
+    SessionId,
+    /// `connection-id`.
+    ConnectionId,
 }
 
 /// One field of the table.
@@ -67,7 +74,7 @@ const fn spec(name: &'static str, kind: Kind, private: Private) -> Spec {
 }
 
 use Kind::*;
-use Private::{ClientIp, Cookie, Headers, No, Query, RequestId};
+use Private::{ClientIp, ConnectionId, Cookie, Headers, No, Query, RequestId, SessionId};
 
 /// Every known field, in the order documents list them (canonical real-time order, then the
 /// fields only standard logs have).
@@ -81,7 +88,7 @@ pub const FIELDS: &[Spec] = &[
     spec("cs-method", Keyword, No),
     spec("cs-protocol", Keyword, No),
     spec("cs-host", Keyword, No),
-    spec("cs-uri-stem", Decoded, No),
+    spec("cs-uri-stem", Url, No),
     spec("cs-bytes", Long, No),
     spec("x-edge-location", Keyword, No),
     spec("x-edge-request-id", Keyword, RequestId),
@@ -90,7 +97,7 @@ pub const FIELDS: &[Spec] = &[
     spec("cs-protocol-version", Keyword, No),
     spec("c-ip-version", Keyword, No),
     spec("cs-user-agent", Decoded, No),
-    spec("cs-referer", Decoded, No),
+    spec("cs-referer", Url, No),
     spec("cs-cookie", Keyword, Cookie),
     spec("cs-uri-query", Keyword, Query),
     spec("x-edge-response-result-type", Keyword, No),
@@ -125,13 +132,13 @@ pub const FIELDS: &[Spec] = &[
     spec("cmcd-object-duration", Long, No),
     spec("cmcd-deadline", Long, No),
     spec("cmcd-measured-throughput", Long, No),
-    spec("cmcd-next-object-request", Keyword, No),
+    spec("cmcd-next-object-request", Url, No),
     spec("cmcd-next-range-request", Keyword, No),
     spec("cmcd-object-type", Keyword, No),
     spec("cmcd-playback-rate", Float, No),
     spec("cmcd-requested-maximum-throughput", Long, No),
     spec("cmcd-streaming-format", Keyword, No),
-    spec("cmcd-session-id", Keyword, No),
+    spec("cmcd-session-id", Keyword, SessionId),
     spec("cmcd-stream-type", Keyword, No),
     spec("cmcd-startup", Keyword, No),
     spec("cmcd-top-bitrate", Long, No),
@@ -140,7 +147,7 @@ pub const FIELDS: &[Spec] = &[
     spec("sr-reason", Keyword, No),
     spec("x-edge-mqcs", Keyword, No),
     spec("distribution-tenant-id", Keyword, No),
-    spec("connection-id", Keyword, No),
+    spec("connection-id", Keyword, ConnectionId),
     spec("date", Time, No),
     spec("time", Time, No),
     spec("timestamp(ms)", Time, No),
@@ -159,10 +166,71 @@ pub fn lookup(name: &[u8]) -> Option<usize> {
     FIELDS.iter().position(|s| s.name.as_bytes() == name)
 }
 
+/// What the export does to a field at the default privacy settings, and the switch that
+/// changes it: one line of the README's field table.
+pub fn at_the_defaults(spec: &Spec) -> String {
+    let what = match (spec.private, spec.kind) {
+        (_, Kind::Time) => "read into `@timestamp`, not written on its own".to_owned(),
+        (Private::ClientIp, _) => "truncated to its /24 (IPv4, IPv4-mapped IPv6 as IPv4) or /48 \
+            (IPv6), ports dropped"
+            .to_owned(),
+        (Private::No, Kind::Url) => {
+            "URL-decoded; query string and path parameters (`;jsessionid=`) removed".to_owned()
+        }
+        (Private::No, Kind::Decoded) => "URL-decoded".to_owned(),
+        (Private::No, Kind::Long) => "a whole number".to_owned(),
+        (Private::No, Kind::Float) => "a floating-point number".to_owned(),
+        (Private::No, _) => "kept".to_owned(),
+        _ => "left out".to_owned(),
+    };
+    let switch = match spec.private {
+        Private::No => "",
+        Private::ClientIp => "`EXPORT_CLIENT_IP`",
+        Private::Cookie => "`EXPORT_COOKIES`",
+        Private::Query => "`EXPORT_QUERY_STRINGS`",
+        Private::RequestId => "`EXPORT_REQUEST_IDS`",
+        Private::Headers => "`EXPORT_HEADERS`",
+        Private::SessionId => "`EXPORT_SESSION_IDS`",
+        Private::ConnectionId => "`EXPORT_CONNECTION_IDS`",
+    };
+    let switch = if spec.kind == Kind::Url {
+        "`EXPORT_QUERY_STRINGS`"
+    } else {
+        switch
+    };
+    format!("| `{}` | {what} | {switch} |", spec.name)
+}
+
+/// The README's table of every field with what the export does to it at the defaults.
+pub fn defaults_table() -> String {
+    let mut out = String::from("| Field | At the defaults | Opt in with |\n|---|---|---|\n");
+    for spec in FIELDS {
+        out.push_str(&at_the_defaults(spec));
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::parse::fields::{LEGACY_ORDER, REALTIME_FIELDS};
+
+    /// The README lists every field with what the export does to it, generated from this table
+    /// (`CFLM_WRITE_README=1` prints it).
+    #[test]
+    fn the_readme_field_table_is_the_codes() {
+        let table = defaults_table();
+        if std::env::var_os("CFLM_WRITE_README").is_some() {
+            println!("{table}");
+        }
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        assert!(
+            readme.contains(&table),
+            "README's export field table differs from schema::defaults_table():\n{table}"
+        );
+    }
 
     #[test]
     fn every_legacy_and_real_time_field_is_known_under_one_name() {

@@ -139,3 +139,132 @@ fn bad_lines_are_counted_and_the_rest_exported() {
         ]
     );
 }
+
+/// A v2 JSON record carrying every private field CloudFront can write, as CloudFront writes
+/// them: an IPv4-mapped client address, `x-forwarded-for` with `%20`-encoded separators, spaces,
+/// ports and a bracketed IPv6, path parameters, query strings inside URL-valued fields.
+const PRIVATE: &str = r#"{"timestamp(ms)":"1795176001000","c-ip":"::ffff:203.0.113.77","x-forwarded-for":"198.51.100.9,%20[2001:db8:aa:bb::1]:443, 192.0.2.44:8080","cs-uri-stem":"/app;jsessionid=SESSIONSECRET/page.html","cs-uri-query":"token=QUERYSECRET","cs(Referer)":"https://ref.example/p;jsessionid=REFSESSION?ref=REFQUERY","cs(Cookie)":"sid=COOKIESECRET","x-edge-request-id":"REQIDSECRET==","cs-headers":"Authorization:HEADERSECRET","cmcd-next-object-request":"%2Fseg%2F2.m4s%3Ftoken%3DNORSECRET","cmcd-session-id":"SESSIONIDSECRET","connection-id":"CONNIDSECRET","sc-status":"200"}"#;
+
+fn private_doc(privacy: Privacy) -> serde_json::Map<String, Value> {
+    let c = ExportConfig {
+        privacy,
+        ..config(OutputFormat::Ndjson)
+    };
+    let (docs, stats) = export(&c, PRIVATE);
+    assert_eq!((stats.documents, stats.rejected), (1, 0), "{stats:?}");
+    docs[0].as_object().unwrap().clone()
+}
+
+#[test]
+fn every_private_field_is_left_out_or_cut_at_the_defaults() {
+    let d = private_doc(Privacy::default());
+    assert_eq!(
+        Value::Object(d.clone()),
+        serde_json::json!({
+            "@timestamp": "2026-11-20T12:00:01.000Z",
+            "distribution_id": "E2EXAMPLE1234",
+            "source": "src",
+            "c-ip": "203.0.113.0",
+            "x-forwarded-for": "198.51.100.0,2001:db8:aa::,192.0.2.0",
+            "cs-uri-stem": "/app/page.html",
+            "cs-referer": "https://ref.example/p",
+            "cmcd-next-object-request": "/seg/2.m4s",
+            "sc-status": 200,
+        })
+    );
+    let text = Value::Object(d).to_string();
+    for private in [
+        "SECRET",
+        "SESSION",
+        "REFQUERY",
+        "203.0.113.77",
+        "198.51.100.9",
+        "192.0.2.44",
+        ":bb:",
+        "8080",
+        "443",
+        "jsessionid",
+    ] {
+        assert!(!text.contains(private), "{private} in {text}");
+    }
+}
+
+#[test]
+fn each_opt_in_lets_out_exactly_its_field() {
+    let base = private_doc(Privacy::default());
+    let cases: [(Privacy, &[(&str, &str)]); 6] = [
+        (
+            Privacy {
+                cookies: true,
+                ..Privacy::default()
+            },
+            &[("cs-cookie", "sid=COOKIESECRET")],
+        ),
+        (
+            Privacy {
+                request_ids: true,
+                ..Privacy::default()
+            },
+            &[("x-edge-request-id", "REQIDSECRET==")],
+        ),
+        (
+            Privacy {
+                headers: true,
+                ..Privacy::default()
+            },
+            &[("cs-headers", "Authorization:HEADERSECRET")],
+        ),
+        (
+            Privacy {
+                session_ids: true,
+                ..Privacy::default()
+            },
+            &[("cmcd-session-id", "SESSIONIDSECRET")],
+        ),
+        (
+            Privacy {
+                connection_ids: true,
+                ..Privacy::default()
+            },
+            &[("connection-id", "CONNIDSECRET")],
+        ),
+        (
+            Privacy {
+                client_ip: privacy::IpMode::Keep,
+                ..Privacy::default()
+            },
+            &[
+                ("c-ip", "::ffff:203.0.113.77"),
+                (
+                    "x-forwarded-for",
+                    "198.51.100.9, [2001:db8:aa:bb::1]:443, 192.0.2.44:8080",
+                ),
+            ],
+        ),
+    ];
+    for (privacy, fields) in cases {
+        let mut want = base.clone();
+        for (k, v) in fields {
+            want.insert((*k).to_owned(), Value::from(*v));
+        }
+        assert_eq!(private_doc(privacy), want, "{privacy:?}");
+    }
+    // Query strings: the query field, and the query and parameters of every URL-valued field.
+    let mut want = base.clone();
+    for (k, v) in [
+        ("cs-uri-query", "token=QUERYSECRET"),
+        ("cs-uri-stem", "/app;jsessionid=SESSIONSECRET/page.html"),
+        (
+            "cs-referer",
+            "https://ref.example/p;jsessionid=REFSESSION?ref=REFQUERY",
+        ),
+        ("cmcd-next-object-request", "/seg/2.m4s?token=NORSECRET"),
+    ] {
+        want.insert(k.to_owned(), Value::from(v));
+    }
+    let keep = Privacy {
+        query_strings: true,
+        ..Privacy::default()
+    };
+    assert_eq!(private_doc(keep), want);
+}

@@ -63,7 +63,7 @@ fn every_record_is_answered_with_its_result() {
         [
             ("r0", "Ok"),
             ("r1", "Dropped"),
-            ("r2", "ProcessingFailed"),
+            ("r2", "Dropped"),
             ("r3", "Ok")
         ]
     );
@@ -80,9 +80,43 @@ fn every_record_is_answered_with_its_result() {
     assert_eq!(doc["cs-uri-stem"], "/a");
     assert_eq!(doc["distribution_id"], "E2EXAMPLE1234");
     assert_eq!(doc["@timestamp"], "2026-11-20T12:00:01.250Z");
-    // A failed record goes back as it came, for Firehose's error output.
-    let failed = b64.decode(recs[2]["data"].as_str().unwrap()).unwrap();
-    assert_eq!(failed, b"garbage that is no log\n");
+    // An unreadable record is dropped: nothing of it goes back for Firehose's error output.
+    assert_eq!(recs[2]["data"], "");
+}
+
+#[test]
+fn unreadable_records_are_dropped_with_a_reason_never_failed() {
+    let mut v = event(&[b"garbage that is no log\n", LINE, b"1795176001.250\t1\t2\n"]);
+    // A record whose data is not base64.
+    v["records"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"recordId": "r3", "data": "%%%not base64"}));
+    let answers = transform(&v, &settings());
+    let got: Vec<(&str, &str, bool)> = answers
+        .iter()
+        .map(|a| (a.record_id.as_str(), a.result, a.data.is_empty()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("r0", "Dropped", true),
+            ("r1", "Ok", false),
+            ("r2", "Dropped", true),
+            ("r3", "Dropped", true),
+        ]
+    );
+    let reasons: Vec<Option<String>> = answers.iter().map(|a| a.reason.clone()).collect();
+    assert_eq!(
+        reasons,
+        [
+            Some("1 unreadable line(s): a tab-separated line before any #Fields header, in no known layout".to_owned()),
+            None,
+            Some("1 unreadable line(s): 3 fields where 7 are expected".to_owned()),
+            Some("data is not base64".to_owned()),
+        ]
+    );
+    assert!(answers.iter().all(|a| a.result != "ProcessingFailed"));
 }
 
 #[test]

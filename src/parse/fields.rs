@@ -367,6 +367,24 @@ pub const REALTIME_FIELDS: [&str; 69] = [
 /// epoch timestamp when no field selection is configured.
 pub const REALTIME_ORDER: &[&str] = REALTIME_FIELDS.split_at(46).0;
 
+/// A column or field name, normalised for comparison: lower case, every run of characters other
+/// than ASCII letters and digits one `_`, none at either end (`cs(User-Agent)`, `cs_user_agent`
+/// and `CS_User_Agent` are all `cs_user_agent`). Parquet columns are matched by it.
+pub fn normalize(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    while out.ends_with('_') {
+        out.pop();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

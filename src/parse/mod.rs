@@ -149,6 +149,44 @@ pub enum NotALog {
         "Apache Parquet: read for metrics (`cflogs process`, the Lambda); this command reads the text formats"
     )]
     Parquet,
+    #[error("a JSON object without any CloudFront log field")]
+    ForeignJson,
+}
+
+/// Whether the first bytes of a file (decompressed) can be a CloudFront log: no Parquet magic
+/// (read by [`crate::columnar`]), no binary bytes in the first KiB, a first line that is a
+/// `#` header, a JSON object naming at least one CloudFront field, or a record starting with a
+/// digit (a date or an epoch timestamp). The one check every reader makes, so that each refuses
+/// the same files with the same reason.
+pub fn check_log(data: &[u8]) -> Result<(), NotALog> {
+    LogParser::check_text(data)?;
+    let start = data
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    let Some(start) = start.filter(|&i| data[i] == b'{') else {
+        return Ok(());
+    };
+    // The first object, when it ends in these bytes (else it is judged as its lines are).
+    let mut objects =
+        serde_json::Deserializer::from_slice(&data[start..]).into_iter::<serde_json::Value>();
+    match objects.next() {
+        Some(Ok(serde_json::Value::Object(map))) => {
+            // By name in any spelling (`cs(User-Agent)`, `cs-user-agent`, `cs_user_agent`).
+            let known = map.keys().any(|k| {
+                let k = fields::normalize(k);
+                k == "cs_referrer"
+                    || fields::Field::ALL
+                        .iter()
+                        .any(|f| fields::normalize(f.name()) == k)
+            });
+            if known {
+                Ok(())
+            } else {
+                Err(NotALog::ForeignJson)
+            }
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Line counts of one file.
@@ -263,7 +301,7 @@ impl LogParser {
             if data.len() < 1024 && !eof {
                 return Ok(0);
             }
-            Self::check_text(data)?;
+            check_log(data)?;
             self.checked_text = true;
         }
         let st = &mut self.st;

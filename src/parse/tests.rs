@@ -152,4 +152,22 @@ fn binary_and_unknown_text_fail_the_file() {
     );
     let mut p = LogParser::new();
     assert_eq!(p.process(b"", true, |_| {}), Ok(0));
+    // A JSON file that is no log (issue 25): refused as a whole, not a rejected line.
+    let mut p = LogParser::new();
+    assert_eq!(
+        p.process(b"{\"hello\": \"world\", \"n\": 1}\n", true, |_| {}),
+        Err(NotALog::ForeignJson)
+    );
+    assert_eq!(
+        check_log(b"{\"date\":\"2026-11-20\",\"time\":\"12:00:01\"}\n"),
+        Ok(())
+    );
+    assert_eq!(check_log(b"{\"cs_user_agent\":\"x\"}"), Ok(()));
+    assert_eq!(
+        check_log(b"\x89PNG\r\n\x1a\n\x00\x00"),
+        Err(NotALog::Binary {
+            byte: 0x1a,
+            offset: 6
+        })
+    );
 }

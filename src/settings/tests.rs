@@ -144,9 +144,16 @@ fn every_variable_valid_and_invalid() {
         }),
         (env::EXPORT_REQUEST_IDS, "1", |s| s.privacy.request_ids),
         (env::EXPORT_HEADERS, "on", |s| s.privacy.headers),
+        (env::EXPORT_SESSION_IDS, "on", |s| s.privacy.session_ids),
+        (env::EXPORT_CONNECTION_IDS, "true", |s| {
+            s.privacy.connection_ids
+        }),
         (env::SINK, "EMF", |s| s.sink == crate::sink::SinkKind::Emf),
         (env::SINK, "cloudwatch", |s| {
             s.sink == crate::sink::SinkKind::CloudWatch
+        }),
+        (env::MAX_PARQUET_PAGE_BYTES, "1048576", |s| {
+            s.max_parquet_page_bytes == 1 << 20
         }),
         (env::MAX_DECOMPRESSED_BYTES, "1", |s| {
             s.max_decompressed_bytes == 1
@@ -222,6 +229,21 @@ fn every_variable_valid_and_invalid() {
             r#""maybe" is not one of on, off (or true, false, 1, 0)"#,
         ),
         (
+            env::EXPORT_SESSION_IDS,
+            "maybe",
+            r#""maybe" is not one of on, off (or true, false, 1, 0)"#,
+        ),
+        (
+            env::EXPORT_CONNECTION_IDS,
+            "yes",
+            r#""yes" is not one of on, off (or true, false, 1, 0)"#,
+        ),
+        (
+            env::MAX_PARQUET_PAGE_BYTES,
+            "0",
+            r#""0" is not a positive whole number"#,
+        ),
+        (
             env::REALTIME_FIELDS,
             "sc-status",
             "the selection has no timestamp field: real-time records without it cannot be placed in a minute",
@@ -292,6 +314,11 @@ fn every_variable_valid_and_invalid() {
             env::MAX_DECOMPRESSED_BYTES,
             "20GiB",
             r#""20GiB" is not a positive whole number"#,
+        ),
+        (
+            env::MAX_PARQUET_PAGE_BYTES,
+            "16MiB",
+            r#""16MiB" is not a positive whole number"#,
         ),
         (
             env::FILE_CONCURRENCY,

@@ -363,6 +363,32 @@ impl<'o> TrafficProcessor<'o> {
         }
     }
 
+    /// The fields the records read must fill (for a Parquet file's projection).
+    pub fn fields(&self) -> crate::parse::FieldSet {
+        self.adder.opts.fields()
+    }
+
+    /// Adds one record read elsewhere (a Parquet file's rows).
+    pub fn add(&mut self, r: &crate::parse::Record<'_>) {
+        self.adder.add(r);
+    }
+
+    /// Ends a file whose records came through [`TrafficProcessor::add`], with their counts.
+    pub fn finish_parquet(self, parse: crate::parse::ParseStats) -> FileTraffic {
+        let adder = self.adder;
+        FileTraffic {
+            format: Some(crate::parse::Format::Parquet),
+            parse,
+            distributions: adder
+                .dists
+                .into_iter()
+                .map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v))
+                .collect(),
+            outside_range: adder.outside_range,
+            unresolved: adder.unresolved,
+        }
+    }
+
     /// Feeds the next chunk of decompressed bytes.
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), NotALog> {
         let adder = &mut self.adder;

@@ -100,9 +100,9 @@ FUNCTION_CALLS = [
         f"{BUCKET}/${{LogPrefix}}*",
     ),
     # Markers and shard states: read, conditional writes, a missing one answered 404.
-    ("src/idempotency/store.rs", r"self\.get_object\(\)", ["s3:GetObject"], f"{BUCKET}/${{MarkerPrefix}}*"),
-    ("src/idempotency/store.rs", r"\.put_object\(\)", ["s3:PutObject"], f"{BUCKET}/${{MarkerPrefix}}*"),
-    ("src/idempotency/store.rs", r"is_no_such_key", ["s3:ListBucket"], BUCKET),
+    ("src/conditional.rs", r"self\.get_object\(\)", ["s3:GetObject"], f"{BUCKET}/${{MarkerPrefix}}*"),
+    ("src/conditional.rs", r"\.put_object\(\)", ["s3:PutObject"], f"{BUCKET}/${{MarkerPrefix}}*"),
+    ("src/conditional.rs", r"is_no_such_key", ["s3:ListBucket"], BUCKET),
     ("src/sink/cloudwatch.rs", r"\.put_metric_data\(\)", ["cloudwatch:PutMetricData"], "*"),
 ]
 

@@ -299,11 +299,21 @@ pub(crate) struct SettingsArgs {
     /// Export: keep header values (cs-headers) [env: EXPORT_HEADERS] [default: off]
     #[arg(long, value_name = "SWITCH")]
     pub(crate) export_headers: Option<String>,
+    /// Export: keep CMCD session ids (cmcd-session-id) [env: EXPORT_SESSION_IDS] [default: off]
+    #[arg(long, value_name = "SWITCH")]
+    pub(crate) export_session_ids: Option<String>,
+    /// Export: keep connection ids (connection-id) [env: EXPORT_CONNECTION_IDS] [default: off]
+    #[arg(long, value_name = "SWITCH")]
+    pub(crate) export_connection_ids: Option<String>,
+    /// Largest Parquet page read, compressed or not [env: MAX_PARQUET_PAGE_BYTES]
+    /// [default: 16777216]
+    #[arg(long, value_name = "BYTES")]
+    pub(crate) max_parquet_page_bytes: Option<String>,
 }
 
 impl SettingsArgs {
     /// Each flag with the variable it overrides.
-    pub(crate) fn flags(&self) -> [(&'static str, &'static str, Option<&String>); 21] {
+    pub(crate) fn flags(&self) -> [(&'static str, &'static str, Option<&String>); 24] {
         [
             (env::NOW, "--now", self.now.as_ref()),
             (env::NAMESPACE, "--namespace", self.namespace.as_ref()),
@@ -370,6 +380,21 @@ impl SettingsArgs {
                 env::EXPORT_HEADERS,
                 "--export-headers",
                 self.export_headers.as_ref(),
+            ),
+            (
+                env::EXPORT_SESSION_IDS,
+                "--export-session-ids",
+                self.export_session_ids.as_ref(),
+            ),
+            (
+                env::EXPORT_CONNECTION_IDS,
+                "--export-connection-ids",
+                self.export_connection_ids.as_ref(),
+            ),
+            (
+                env::MAX_PARQUET_PAGE_BYTES,
+                "--max-parquet-page-bytes",
+                self.max_parquet_page_bytes.as_ref(),
             ),
             (
                 env::MARKER_BUCKET,
