@@ -633,6 +633,37 @@ const SETTINGS: &[(&str, &str, &str, Option<&str>)] = &[
         "maybe",
         Some(r#""maybe" is not one of on, off (or true, false, 1, 0)"#),
     ),
+    ("EXPORT_SESSION_IDS", "--export-session-ids", "on", None),
+    (
+        "EXPORT_SESSION_IDS",
+        "--export-session-ids",
+        "maybe",
+        Some(r#""maybe" is not one of on, off (or true, false, 1, 0)"#),
+    ),
+    (
+        "EXPORT_CONNECTION_IDS",
+        "--export-connection-ids",
+        "off",
+        None,
+    ),
+    (
+        "EXPORT_CONNECTION_IDS",
+        "--export-connection-ids",
+        "yes",
+        Some(r#""yes" is not one of on, off (or true, false, 1, 0)"#),
+    ),
+    (
+        "MAX_PARQUET_PAGE_BYTES",
+        "--max-parquet-page-bytes",
+        "1048576",
+        None,
+    ),
+    (
+        "MAX_PARQUET_PAGE_BYTES",
+        "--max-parquet-page-bytes",
+        "0",
+        Some(r#""0" is not a positive whole number"#),
+    ),
     (
         "REALTIME_FIELDS",
         "--realtime-fields",
