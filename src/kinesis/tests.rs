@@ -89,6 +89,18 @@ fn published(sink: &MemorySink) -> (u64, u64) {
     (requests, bytes)
 }
 
+/// The sum of `metric`'s values over datums with `dims` dimensions.
+fn sum_of(sink: &MemorySink, metric: Metric, dims: usize) -> u64 {
+    sink.datums()
+        .iter()
+        .filter(|d| d.metric == metric && d.dimensions.len() == dims)
+        .map(|d| match d.value {
+            DatumValue::Value(v) => v,
+            _ => 0,
+        })
+        .sum()
+}
+
 /// What records `0..n` should publish: all but the unknown host's.
 fn expected(n: u64) -> (u64, u64) {
     let known: Vec<u64> = (0..n).filter(|i| i % 10 != 9).collect();
@@ -343,46 +355,16 @@ async fn a_minute_that_makes_no_datums_never_stalls_the_shard() {
     // Minute 0: only 200s, so nothing to publish once it closes; minute 2: a 500 per record.
     let ok = |i: u64| line(i);
     let error = |i: u64| line(i).replacen("\t200\t", "\t500\t", 1);
-    let v = handle(
-        &store,
-        &sink,
-        &s,
-        &event_of(0..30, ok),
-        START + 100_000,
-        None,
-    )
-    .await;
-    assert!(failures(&v.unwrap()).is_empty());
-    let v = handle(
-        &store,
-        &sink,
-        &s,
-        &event_of(130..160, error),
-        START + 200_000,
-        None,
-    )
-    .await;
-    assert!(failures(&v.unwrap()).is_empty());
-    // Minute 3 arrives; minute 2 (130..160 s) has closed and goes out.
-    let v = handle(
-        &store,
-        &sink,
-        &s,
-        &event_of(200..201, ok),
-        START + 240_000,
-        None,
-    )
-    .await;
-    assert!(failures(&v.unwrap()).is_empty());
-    let errors: u64 = sink
-        .datums()
-        .iter()
-        .filter(|d| d.metric == Metric::Status5xx && d.dimensions.len() == 1)
-        .map(|d| match d.value {
-            DatumValue::Value(v) => v,
-            _ => 0,
-        })
-        .sum();
+    // Minute 3 arrives last; minute 2 (130..160 s) has closed by then and goes out.
+    for (ev, now) in [
+        (event_of(0..30, ok), START + 100_000),
+        (event_of(130..160, error), START + 200_000),
+        (event_of(200..201, ok), START + 240_000),
+    ] {
+        let v = handle(&store, &sink, &s, &ev, now, None).await.unwrap();
+        assert!(failures(&v).is_empty());
+    }
+    let errors = sum_of(&sink, Metric::Status5xx, 1);
     assert_eq!(errors, (130..160).filter(|i| i % 10 != 9).count() as u64);
     let st = state(&store);
     assert_eq!(st["outbox"].as_array().map_or(0, Vec::len), 0, "{st}");
@@ -405,15 +387,7 @@ async fn the_outbox_keeps_the_batches_it_was_cut_with_when_settings_change() {
     assert!(failures(&v).is_empty());
     assert_eq!(published(&sink), expected(600));
     // The per-edge rows of the first cut went out too, each once.
-    let per_edge: u64 = sink
-        .datums()
-        .iter()
-        .filter(|d| d.metric == Metric::Requests && d.dimensions.len() == 2)
-        .map(|d| match d.value {
-            DatumValue::Value(v) => v,
-            _ => 0,
-        })
-        .sum();
+    let per_edge = sum_of(&sink, Metric::Requests, 2);
     assert_eq!(per_edge, expected(600).0);
 }
 
