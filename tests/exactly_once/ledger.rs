@@ -151,7 +151,10 @@ async fn realtime_reshard_mid_minute_and_a_quiet_shard() {
         exact,
         note: format!(
             "before the schedule: {} of {} and {} of {} requests published",
-            before.0.requests, truth.requests, before.1.requests, quiet_truth.requests
+            before.0.requests as u64,
+            truth.requests as u64,
+            before.1.requests as u64,
+            quiet_truth.requests as u64
         ),
     });
     assert_eq!((got, got_quiet), (truth, quiet_truth));
@@ -241,11 +244,11 @@ async fn realtime_every_delivery_twice_with_the_schedule_racing() {
     report(Row {
         scenario: "real-time: every delivery twice, the schedule racing the shard",
         events,
-        duplicates: truth.requests as u64,
+        duplicates: 4,
         faults: 0,
         records: truth.requests as u64,
         exact: got == truth,
-        note: "each batch and two ticks at once".into(),
+        note: "4 batches of 50 records, each delivered twice at once beside two ticks".into(),
     });
     assert_eq!(got, truth);
 }
