@@ -25,11 +25,6 @@ const MARGIN: usize = 64 * 1024;
 /// JSON around one response record (`recordId`, `result`, keys, quotes).
 const PER_RECORD: usize = 160;
 
-/// Whether `payload` is a Firehose transformation event.
-pub fn is_firehose_event(payload: &Value) -> bool {
-    payload.get("deliveryStreamArn").is_some() && payload.get("records").is_some()
-}
-
 /// How one record is answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
